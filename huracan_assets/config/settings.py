@@ -1,0 +1,237 @@
+"""Settings for Huracan.
+
+Precedence (highest first): explicit overrides (Dagster config of the `huracan_settings`
+resource, CLI flags) > environment variables `HURACAN_<KEY>` (nested keys joined by
+``__``) > ``config/base.yaml``. A bad value fails at load with the key named.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.functional_validators import BeforeValidator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
+
+BASE_YAML = Path(__file__).with_name("base.yaml")
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class SettingsError(ValueError):
+    """A setting failed validation; the message names every offending key."""
+
+
+def parse_duration(text: str | timedelta) -> timedelta:
+    """Parse "30s", "5m", "1h", "1d" into a timedelta."""
+    if isinstance(text, timedelta):
+        return text
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ValueError(f"not a duration like '5m', '1h' or '1d': {text!r}")
+    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+def _check_duration(value: Any) -> str:
+    parse_duration(value)
+    return str(value).strip()
+
+
+Duration = Annotated[str, BeforeValidator(_check_duration)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FeeSchedule(_Strict):
+    maker_bps: float = Field(ge=0, le=100)
+    taker_bps: float = Field(ge=0, le=100)
+
+
+class RiskPreset(_Strict):
+    order_notional_gbp: float = Field(gt=0)
+    signal_threshold: float = Field(gt=0, lt=1)
+    alpha: float = Field(gt=0, lt=0.5)
+
+
+class TrainingSettings(_Strict):
+    iterations: int = Field(ge=10, le=5000)
+    depth: int = Field(ge=2, le=10)
+    learning_rate: float = Field(gt=0, le=1)
+    l2_leaf_reg: float = Field(ge=0)
+    early_stopping_rounds: int = Field(ge=5)
+    test_fraction: float = Field(gt=0.05, lt=0.6)
+    min_train_rows: int = Field(ge=50)
+    thread_count: int = Field(ge=1)
+    seed: int
+    slippage_k: float = Field(ge=0)
+
+
+class ChampionSettings(_Strict):
+    min_trades: int = Field(ge=5)
+    max_do_not_trade_spread_bps: float = Field(gt=0)
+
+
+class SimulatorSettings(_Strict):
+    seed: int
+    n_coins: int = Field(ge=2, le=2000)
+    planted_fraction: float = Field(ge=0, le=1)
+    planted_edge_bps: float = Field(ge=0)
+
+
+class PublisherSettings(_Strict):
+    kind: Literal["local"] = "local"
+    export_root: str
+
+
+class HuracanSettings(BaseSettings):
+    """All knobs of the daily flow. Units are part of the names."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HURACAN_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        yaml_file=BASE_YAML,
+    )
+
+    history_start: date
+    lookback_days: int = Field(ge=5, le=3650)
+    timeframe: Duration
+    horizons: list[Duration] = Field(min_length=1)
+    execution_latency: Duration
+    risk_preset: Literal["conservative", "balanced", "aggressive"]
+    dry_run: bool
+    min_liquidity_gbp: float = Field(ge=0)
+    max_spread_bps: float = Field(gt=0)
+    min_edge_after_cost_bps: float
+    max_coins: int | None = Field(default=None, ge=1)
+    max_concurrent_jobs: int = Field(ge=1, le=64)
+    max_repair_bars: int = Field(ge=0, le=100)
+    outlier_z: float = Field(gt=2)
+    vendor_mismatch_bps: float = Field(gt=0)
+    max_staleness: Duration
+    usdt_per_gbp_fallback: float = Field(gt=0)
+    venue: Literal["binance_spot", "binance_usdm"]
+    fees: dict[str, FeeSchedule]
+    risk_presets: dict[str, RiskPreset]
+    training: TrainingSettings
+    champions: ChampionSettings
+    simulator: SimulatorSettings
+    publisher: PublisherSettings
+
+    @field_validator("timeframe")
+    @classmethod
+    def _timeframe_divides_day(cls, value: str) -> str:
+        seconds = parse_duration(value).total_seconds()
+        if seconds < 60 or 86400 % seconds:
+            raise ValueError(f"timeframe must divide one day into whole bars, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HuracanSettings:
+        bar = self.bar
+        for horizon in self.horizons:
+            if parse_duration(horizon) % bar:
+                raise ValueError(f"horizons: {horizon!r} is not a whole number of {self.timeframe} bars")
+        if self.risk_preset not in self.risk_presets:
+            raise ValueError(f"risk_preset: {self.risk_preset!r} is not one of {sorted(self.risk_presets)}")
+        if self.venue not in self.fees:
+            raise ValueError(f"fees: no fee schedule for venue {self.venue!r}")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls))
+
+    # -- derived quantities -------------------------------------------------------------------
+    @property
+    def bar(self) -> timedelta:
+        return parse_duration(self.timeframe)
+
+    @property
+    def bars_per_day(self) -> int:
+        return int(timedelta(days=1) / self.bar)
+
+    @property
+    def latency(self) -> timedelta:
+        return parse_duration(self.execution_latency)
+
+    @property
+    def horizon_bars(self) -> dict[str, int]:
+        return {h: int(parse_duration(h) / self.bar) for h in self.horizons}
+
+    @property
+    def fill_delay_bars(self) -> int:
+        """Bar closes between the decision and the fill: latency rounded up to whole bars, at least 1.
+
+        A decision at the close of bar t fills at the close of bar t + fill_delay_bars (the first
+        price observable at or after close + latency), never at the close that made the signal.
+        """
+        latency = self.latency.total_seconds()
+        bar = self.bar.total_seconds()
+        return max(1, int(-(-latency // bar)))
+
+    @property
+    def label_lookback_days(self) -> int:
+        """Days before D whose decisions can resolve on D (longest horizon + fill delay)."""
+        span_bars = self.fill_delay_bars + max(self.horizon_bars.values())
+        return int(-(-(span_bars) // self.bars_per_day))
+
+    @property
+    def history_days(self) -> int:
+        """Days of per-coin history models[D] needs: the training window plus feature and label warm-up."""
+        warmup = int(-(-(72 * 3600) // 86400))  # longest feature window (48h EMA) with its warm-up
+        return self.lookback_days + self.label_lookback_days + warmup
+
+    @property
+    def fee(self) -> FeeSchedule:
+        return self.fees[self.venue]
+
+    @property
+    def risk(self) -> RiskPreset:
+        return self.risk_presets[self.risk_preset]
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        key = ".".join(str(p) for p in item["loc"]) or "<settings>"
+        parts.append(f"{key}: {item['msg']} (got {item.get('input')!r})")
+    return "; ".join(parts)
+
+
+def load_settings(**overrides: Any) -> HuracanSettings:
+    """Load settings from base.yaml, HURACAN_* environment variables and ``overrides``.
+
+    Nested overrides are merged into the YAML values (``training={"iterations": 50}`` keeps the
+    other training keys). Raises ``SettingsError`` naming the bad key(s).
+    """
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        if any(isinstance(v, dict) for v in overrides.values()):
+            base = HuracanSettings().model_dump(mode="json")
+            overrides = {
+                k: _deep_merge(base.get(k), v) if isinstance(v, dict) else v for k, v in overrides.items()
+            }
+        return HuracanSettings(**overrides)
+    except ValidationError as error:
+        raise SettingsError(f"invalid Huracan settings: {_describe(error)}") from None
+
+
+def _deep_merge(base: Any, update: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base or {})
+    for key, value in update.items():
+        merged[key] = _deep_merge(merged.get(key), value) if isinstance(value, dict) else value
+    return merged

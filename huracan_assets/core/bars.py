@@ -1,0 +1,342 @@
+"""Validation and repair of one coin-day of OHLCV candles.
+
+Rules, in order (each counted in :class:`BarQuality`):
+
+1. Missing columns make the coin-day unusable (quarantined, column named). Columns that
+   arrive as strings are coerced to numbers; a value that is not a number becomes invalid.
+2. Only candles with ``day <= open_time < day + 1d`` on the timeframe grid are kept.
+3. Invalid candles — NaN/non-positive price, ``high < low``, ``high``/``low`` not enclosing
+   ``open``/``close``, negative volume — are removed and treated as missing.
+4. Duplicates (same ``open_time``): the last delivery wins (a vendor re-send corrects the
+   first). Out-of-order deliveries are sorted and counted.
+5. Gaps: runs of missing candles up to ``max_repair_bars`` are repaired with flat candles at
+   the last close (volume 0, ``repaired=True``); a longer run drops the day, with the reason.
+6. Outliers: a close whose log return has a robust z-score (median/MAD) above ``outlier_z``
+   and is reversed by the next return (spike-and-revert, the signature of a bad print) is
+   replaced by the next candle's open and flagged ``outlier=True``; a jump that is not
+   reversed is a real move and is kept.
+7. Vendors: the primary vendor wins; a secondary vendor, when given, audits the closes and
+   each disagreement above ``mismatch_bps`` is counted and listed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+PRICE_COLUMNS = ["open", "high", "low", "close"]
+NUMERIC_COLUMNS = [*PRICE_COLUMNS, "volume", "quote_volume", "trades", "taker_buy_base", "taker_buy_quote"]
+RAW_COLUMNS = ["open_time", *NUMERIC_COLUMNS, "vendor"]
+VALIDATED_COLUMNS = [*RAW_COLUMNS, "repaired", "outlier"]
+
+
+class StaleDataError(RuntimeError):
+    """The newest candle is older than allowed for the day being built."""
+
+
+@dataclass
+class BarQuality:
+    """What happened to one coin-day of candles. Counts are in candles."""
+
+    coin: str
+    day: str
+    status: str = "ok"  # ok | repaired | dropped | quarantined | not_listed
+    reason: str = ""
+    expected_bars: int = 0
+    received_bars: int = 0
+    kept_bars: int = 0
+    invalid_bars: int = 0
+    duplicates_resolved: int = 0
+    out_of_order: int = 0
+    gaps_repaired: int = 0
+    longest_gap: int = 0
+    outliers: int = 0
+    vendor: str = ""
+    vendor_compared: int = 0
+    vendor_mismatches: int = 0
+    vendor_max_diff_bps: float = 0.0
+    mismatch_times: list[str] = field(default_factory=list)
+    invalid_examples: list[str] = field(default_factory=list)
+    newest_bar_age_h: float | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.status in ("ok", "repaired")
+
+    @property
+    def has_problems(self) -> bool:
+        return bool(
+            self.invalid_bars
+            or self.duplicates_resolved
+            or self.out_of_order
+            or self.gaps_repaired
+            or self.outliers
+            or self.vendor_mismatches
+            or not self.usable
+        )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def empty_validated() -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype="float64") for c in VALIDATED_COLUMNS})
+    frame["open_time"] = pd.Series(dtype="datetime64[ns, UTC]")
+    frame["trades"] = pd.Series(dtype="int64")
+    frame["vendor"] = pd.Series(dtype="object")
+    frame["repaired"] = pd.Series(dtype="bool")
+    frame["outlier"] = pd.Series(dtype="bool")
+    return frame[VALIDATED_COLUMNS]
+
+
+def day_bounds(day: date) -> tuple[pd.Timestamp, pd.Timestamp]:
+    start = pd.Timestamp(datetime.combine(day, datetime.min.time(), UTC))
+    return start, start + pd.Timedelta(days=1)
+
+
+def validate_day(
+    raw: pd.DataFrame,
+    *,
+    coin: str,
+    day: date,
+    bar: timedelta,
+    max_repair_bars: int,
+    outlier_z: float,
+    listed_at: datetime | None = None,
+    prev_close: float | None = None,
+    secondary: pd.DataFrame | None = None,
+    mismatch_bps: float = 25.0,
+    max_staleness: timedelta | None = None,
+) -> tuple[pd.DataFrame, BarQuality]:
+    """Validate and repair the candles of ``coin`` on ``day`` (UTC).
+
+    Returns the validated frame (columns ``VALIDATED_COLUMNS``, one row per grid bar, prices
+    in quote currency) and its :class:`BarQuality`. Never raises for bad data except
+    :class:`StaleDataError` when the newest candle is older than ``max_staleness`` at the end
+    of the day; a bad coin-day comes back empty with ``status`` and ``reason`` set.
+    """
+    quality = BarQuality(coin=coin, day=day.isoformat())
+    start, end = day_bounds(day)
+    grid_start = start
+    if listed_at is not None and pd.Timestamp(listed_at) > start:
+        if pd.Timestamp(listed_at) >= end:
+            quality.status, quality.reason = "not_listed", f"{coin} lists at {listed_at.isoformat()}"
+            return empty_validated(), quality
+        grid_start = pd.Timestamp(listed_at).ceil(bar)
+    grid = pd.date_range(grid_start, end, freq=bar, inclusive="left")
+    quality.expected_bars = len(grid)
+
+    missing = [c for c in RAW_COLUMNS if c not in raw.columns]
+    if missing:
+        quality.status = "quarantined"
+        quality.reason = f"{coin} {day}: missing column(s) {missing} in the candles from the exchange"
+        return empty_validated(), quality
+
+    frame = raw[RAW_COLUMNS].copy()
+    quality.received_bars = len(frame)
+    frame["open_time"] = pd.to_datetime(frame["open_time"], utc=True, errors="coerce")
+    not_numeric: list[str] = []
+    for column in NUMERIC_COLUMNS:
+        if not pd.api.types.is_numeric_dtype(frame[column]):
+            coerced = pd.to_numeric(frame[column], errors="coerce")
+            if coerced.isna().any() and not frame[column].isna().all():
+                not_numeric.append(column)
+            frame[column] = coerced
+        frame[column] = frame[column].astype("float64")
+    frame = frame[(frame["open_time"] >= start) & (frame["open_time"] < end)]
+    if listed_at is not None:
+        frame = frame[frame["open_time"] >= grid_start]
+
+    vendors = frame["vendor"].dropna().unique()
+    quality.vendor = ",".join(sorted(map(str, vendors)))
+
+    invalid = _invalid_mask(frame, bar)
+    if invalid.any():
+        quality.invalid_bars = int(invalid.sum())
+        quality.invalid_examples = _describe_invalid(frame[invalid], bar)[:5]
+        if not_numeric:
+            quality.invalid_examples.insert(0, f"non-numeric values in column(s) {not_numeric}")
+    frame = frame[~invalid]
+
+    order = frame["open_time"].astype("int64").to_numpy()
+    quality.out_of_order = int((np.diff(order) < 0).sum())
+    frame = frame.sort_values("open_time", kind="stable")
+    dup = frame["open_time"].duplicated(keep="last")
+    quality.duplicates_resolved = int(dup.sum())
+    frame = frame[~dup].set_index("open_time")
+
+    if max_staleness is not None and quality.expected_bars:
+        newest = frame.index.max() if len(frame) else None
+        age = (end - (newest + bar)) if newest is not None else (end - grid_start)
+        quality.newest_bar_age_h = round(age / pd.Timedelta(hours=1), 2)
+        if age > pd.Timedelta(max_staleness):
+            raise StaleDataError(
+                f"{coin} {day}: newest candle is {quality.newest_bar_age_h} h old at the end of the day "
+                f"(max_staleness {pd.Timedelta(max_staleness)})"
+            )
+
+    frame = frame.reindex(grid)
+    missing_mask = frame["close"].isna().to_numpy()
+    runs = _runs(missing_mask)
+    quality.longest_gap = max((length for _, length in runs), default=0)
+    if quality.longest_gap > max_repair_bars:
+        first, length = max(runs, key=lambda r: r[1])
+        quality.status = "dropped"
+        quality.reason = (
+            f"{coin} {day}: gap of {length} bars from {grid[first]:%H:%M} exceeds max_repair_bars={max_repair_bars}"
+        )
+        return empty_validated(), quality
+
+    frame["repaired"] = missing_mask
+    if missing_mask.any():
+        quality.gaps_repaired = int(missing_mask.sum())
+        quality.status = "repaired"
+        close = frame["close"].ffill()
+        if pd.isna(close.iloc[0]):
+            # gap at the start of the day: the previous close, else the first available open
+            close = close.fillna(prev_close if prev_close is not None else frame["open"].bfill().iloc[0])
+        for column in PRICE_COLUMNS:
+            frame[column] = frame[column].fillna(close)
+        for column in ["volume", "quote_volume", "trades", "taker_buy_base", "taker_buy_quote"]:
+            frame[column] = frame[column].fillna(0.0)
+        frame["vendor"] = frame["vendor"].fillna(quality.vendor or "repaired")
+
+    frame["outlier"] = False
+    spikes = _spike_and_revert(frame, outlier_z)
+    if spikes.any():
+        quality.outliers = int(spikes.sum())
+        quality.status = "repaired"
+        next_open = frame["open"].shift(-1)
+        fixed_close = next_open.where(spikes, frame["close"])
+        bad_close = frame["close"]
+        frame.loc[spikes, "high"] = np.where(
+            frame.loc[spikes, "high"] <= bad_close[spikes],
+            np.maximum(frame.loc[spikes, "open"], fixed_close[spikes]),
+            frame.loc[spikes, "high"],
+        )
+        frame.loc[spikes, "low"] = np.where(
+            frame.loc[spikes, "low"] >= bad_close[spikes],
+            np.minimum(frame.loc[spikes, "open"], fixed_close[spikes]),
+            frame.loc[spikes, "low"],
+        )
+        frame["close"] = fixed_close
+        frame["outlier"] = spikes
+
+    if secondary is not None and len(secondary):
+        _compare_vendors(frame, secondary, quality, mismatch_bps)
+
+    frame = frame.rename_axis("open_time").reset_index()
+    frame["trades"] = frame["trades"].round().astype("int64")
+    frame["repaired"] = frame["repaired"].astype(bool)
+    frame["outlier"] = frame["outlier"].astype(bool)
+    frame["vendor"] = frame["vendor"].astype(str)
+    quality.kept_bars = len(frame)
+    return frame[VALIDATED_COLUMNS], quality
+
+
+def _invalid_mask(frame: pd.DataFrame, bar: timedelta) -> pd.Series:
+    prices = frame[PRICE_COLUMNS]
+    bad = prices.isna().any(axis=1) | (prices <= 0).any(axis=1) | frame["open_time"].isna()
+    bad |= frame["high"] < frame["low"]
+    bad |= frame["high"] < frame[["open", "close"]].max(axis=1) * (1 - 1e-9)
+    bad |= frame["low"] > frame[["open", "close"]].min(axis=1) * (1 + 1e-9)
+    bad |= frame["volume"].fillna(0) < 0
+    bar_ns = int(bar.total_seconds() * 1e9)
+    off_grid = frame["open_time"].notna() & (frame["open_time"].astype("int64") % bar_ns != 0)
+    return bad | off_grid
+
+
+def _describe_invalid(rows: pd.DataFrame, bar: timedelta) -> list[str]:
+    out = []
+    for _, row in rows.iterrows():
+        problems = []
+        prices = [row[c] for c in PRICE_COLUMNS]
+        if any(pd.isna(p) for p in prices):
+            problems.append("NaN price")
+        elif any(p <= 0 for p in prices):
+            problems.append("non-positive price")
+        elif row["high"] < row["low"]:
+            problems.append("high < low")
+        elif row["high"] < max(row["open"], row["close"]) or row["low"] > min(row["open"], row["close"]):
+            problems.append("high/low do not enclose open/close")
+        if not pd.isna(row["volume"]) and row["volume"] < 0:
+            problems.append("negative volume")
+        if pd.isna(row["open_time"]):
+            problems.append("unparseable open_time")
+        elif row["open_time"].value % int(bar.total_seconds() * 1e9):
+            problems.append("open_time off the timeframe grid")
+        out.append(f"{row['open_time']}: {', '.join(problems) or 'invalid'}")
+    return out
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, length) of each run of True in ``mask``."""
+    if not mask.any():
+        return []
+    padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
+    edges = np.diff(padded)
+    starts = np.flatnonzero(edges == 1)
+    stops = np.flatnonzero(edges == -1)
+    return [(int(a), int(b - a)) for a, b in zip(starts, stops, strict=True)]
+
+
+def robust_z(values: np.ndarray) -> np.ndarray:
+    """(x - median) / (1.4826 * MAD), NaN-aware; zero MAD gives zeros."""
+    median = np.nanmedian(values)
+    mad = 1.4826 * np.nanmedian(np.abs(values - median))
+    if not np.isfinite(mad) or mad <= 0:
+        return np.zeros_like(values)
+    return (values - median) / mad
+
+
+def _spike_and_revert(frame: pd.DataFrame, outlier_z: float) -> pd.Series:
+    close = frame["close"].to_numpy(dtype=float)
+    next_open = frame["open"].shift(-1).to_numpy(dtype=float)
+    prev_close = np.concatenate([[frame["open"].iloc[0]], close[:-1]])
+    into = np.log(close / prev_close)
+    out_of = np.log(next_open / close)
+    z_in = robust_z(np.where(frame["repaired"].to_numpy(), np.nan, into))
+    scale_in = np.abs(z_in)
+    # the return out of the bar, measured in the same robust units as returns into bars
+    z_out = robust_z(np.concatenate([into, out_of[np.isfinite(out_of)]]))[len(into) :]
+    out_full = np.full(len(close), np.nan)
+    out_full[np.isfinite(out_of)] = z_out
+    spike = (scale_in > outlier_z) & (np.abs(out_full) > outlier_z) & (np.sign(into) != np.sign(out_of))
+    return pd.Series(np.nan_to_num(spike, nan=False).astype(bool), index=frame.index)
+
+
+def _compare_vendors(frame: pd.DataFrame, secondary: pd.DataFrame, quality: BarQuality, mismatch_bps: float) -> None:
+    other = secondary.copy()
+    other["open_time"] = pd.to_datetime(other["open_time"], utc=True)
+    other = other.drop_duplicates("open_time", keep="last").set_index("open_time")["close"]
+    other = pd.to_numeric(other, errors="coerce")
+    mine = frame.loc[~frame["repaired"] & ~frame["outlier"], "close"]
+    joined = pd.concat([mine.rename("a"), other.rename("b")], axis=1, join="inner").dropna()
+    joined = joined[joined["b"] > 0]
+    if joined.empty:
+        return
+    diff = (joined["a"] / joined["b"] - 1).abs() * 1e4
+    quality.vendor_compared = len(joined)
+    quality.vendor_max_diff_bps = round(float(diff.max()), 2)
+    bad = diff[diff > mismatch_bps]
+    quality.vendor_mismatches = len(bad)
+    quality.mismatch_times = [f"{t:%Y-%m-%dT%H:%M}Z ({d:.0f} bps)" for t, d in bad.items()][:10]
+
+
+def corwin_schultz_spread_bps(high: pd.Series, low: pd.Series) -> float:
+    """Corwin–Schultz (2012) bid/ask spread estimate from consecutive high/low pairs, in bps.
+
+    Negative two-bar estimates are set to zero, as the paper recommends; returns the mean.
+    """
+    h, lo = np.log(high.to_numpy(dtype=float)), np.log(low.to_numpy(dtype=float))
+    if len(h) < 3:
+        return float("nan")
+    beta = (h[1:] - lo[1:]) ** 2 + (h[:-1] - lo[:-1]) ** 2
+    gamma = (np.maximum(h[1:], h[:-1]) - np.minimum(lo[1:], lo[:-1])) ** 2
+    k = 3 - 2 * np.sqrt(2)
+    alpha = (np.sqrt(2 * beta) - np.sqrt(beta)) / k - np.sqrt(gamma / k)
+    spread = 2 * (np.exp(alpha) - 1) / (1 + np.exp(alpha))
+    return float(np.nanmean(np.clip(spread, 0, None)) * 1e4)

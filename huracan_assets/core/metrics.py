@@ -1,0 +1,107 @@
+"""Out-of-fold trading metrics for one engine x horizon (x regime), after costs.
+
+Trade rule (the same everywhere): at each decision, go long if the predicted return
+exceeds the round-trip cost, short if it is below minus the cost, else stay out. A trade's
+net return is ``sign * label - cost`` (bps).
+
+Daily P&L: each decision commits ``1/h`` of capital (``h`` = horizon in bars), so overlapping
+trades never exceed full exposure; P&L is booked on the decision's UTC day. Sharpe and
+Sortino are annualised from that daily series with sqrt(365) (crypto trades every day).
+The t-test on per-trade net returns uses a Newey–West standard error with ``h`` lags because
+trades of one horizon overlap.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from huracan_assets.core.costs import CostModel
+from huracan_assets.core.stats import hac_mean_test
+
+DAYS_PER_YEAR = 365.0
+
+
+def positions(pred_bps: np.ndarray, cost_bps: float) -> np.ndarray:
+    """+1 / -1 / 0 per decision: trade only when the predicted move beats the round-trip cost."""
+    pred = np.asarray(pred_bps, dtype=float)
+    return np.where(pred > cost_bps, 1.0, np.where(pred < -cost_bps, -1.0, 0.0))
+
+
+def metrics_bundle(
+    oof: pd.DataFrame,
+    *,
+    cost: CostModel,
+    horizon_bars: int,
+    holding_days: float,
+    min_edge_bps: float,
+    usdt_per_gbp: float,
+    pred_column: str = "pred_bps",
+) -> dict[str, Any]:
+    """Metrics of one engine x horizon on out-of-fold rows (decision_time, pred, label_bps)."""
+    costs = cost.breakdown(holding_days)
+    total_cost = costs["total_bps"]
+    frame = oof.sort_values("decision_time")
+    label = frame["label_bps"].to_numpy(dtype=float)
+    pos = positions(frame[pred_column].to_numpy(dtype=float), total_cost)
+    traded = pos != 0
+    n_trades = int(traded.sum())
+    gross = pos[traded] * label[traded]
+    net = gross - total_cost
+    days_covered = max(frame["decision_time"].dt.floor("D").nunique(), 1)
+    out: dict[str, Any] = {
+        "n_decisions": len(frame),
+        "n_trades": n_trades,
+        "trade_rate": n_trades / len(frame) if len(frame) else 0.0,
+        "turnover_per_day": n_trades / days_covered,
+        "cost": costs,
+        "gross_edge_bps": float(gross.mean()) if n_trades else float("nan"),
+        "net_edge_bps": float(net.mean()) if n_trades else float("nan"),
+        "net_std_bps": float(net.std(ddof=1)) if n_trades > 1 else float("nan"),
+        "hit_rate": float((net > 0).mean()) if n_trades else float("nan"),
+        # diagnostics: the raw predictive content, trading every decision in the predicted direction
+        "all_decisions_gross_bps": float(np.mean(np.sign(frame[pred_column]) * label)) if len(frame) else float("nan"),
+        "ic_spearman": _spearman(frame[pred_column].to_numpy(dtype=float), label),
+    }
+    t_stat, p_value = hac_mean_test(net, lags=horizon_bars, alternative="greater")
+    out["t_stat"], out["p_value"] = t_stat, p_value
+    daily = _daily_pnl(frame["decision_time"], pos * label - np.abs(pos) * total_cost, horizon_bars)
+    out.update(_daily_metrics(daily))
+    wins, losses = net[net > 0].sum(), -net[net < 0].sum()
+    out["profit_factor"] = float(wins / losses) if losses > 0 else (float("inf") if wins > 0 else float("nan"))
+    gross_mean = out["gross_edge_bps"]
+    capacity = cost.capacity_usdt(gross_mean, min_edge_bps, holding_days) if n_trades else 0.0
+    out["capacity_gbp"] = capacity / usdt_per_gbp if math.isfinite(capacity) else capacity
+    return out
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    from scipy.stats import spearmanr
+
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 10 or np.ptp(a[ok]) == 0:
+        return float("nan")
+    return float(spearmanr(a[ok], b[ok]).statistic)
+
+
+def _daily_pnl(decision_time: pd.Series, trade_bps: np.ndarray, horizon_bars: int) -> pd.Series:
+    per_decision = pd.Series(trade_bps / max(horizon_bars, 1), index=pd.DatetimeIndex(decision_time))
+    return per_decision.groupby(per_decision.index.floor("D")).sum()
+
+
+def _daily_metrics(daily: pd.Series) -> dict[str, float]:
+    if len(daily) < 2 or daily.std(ddof=1) == 0:
+        return {"sharpe": float("nan"), "sortino": float("nan"), "max_drawdown_bps": 0.0, "days": len(daily)}
+    mean, std = daily.mean(), daily.std(ddof=1)
+    downside = np.sqrt(np.mean(np.minimum(daily.to_numpy(), 0.0) ** 2))
+    equity = daily.cumsum()
+    drawdown = float((equity.cummax().clip(lower=0) - equity).max())
+    return {
+        "sharpe": float(mean / std * math.sqrt(DAYS_PER_YEAR)),
+        "sortino": float(mean / downside * math.sqrt(DAYS_PER_YEAR)) if downside > 0 else float("nan"),
+        "max_drawdown_bps": drawdown,
+        "days": len(daily),
+    }

@@ -1,0 +1,380 @@
+"""Hamilton's side of the export: load a champion, predict, read the ranking and do-not-trade list.
+
+Reads ``<root>/LATEST`` (the newest complete day folder), then ``<root>/<day>/manifest.json``.
+Every file is read as bytes and checked against the manifest's size and SHA-256 before it is
+parsed or loaded; nothing is unpickled. Imports neither dagster nor the assets.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import numbers
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, overload
+
+import numpy as np
+import pandas as pd
+from catboost import CatBoostRegressor
+
+from huracan_assets.core.manifest import (
+    LATEST_NAME,
+    MANIFEST_NAME,
+    ManifestMismatchError,
+    is_day,
+    parse_manifest,
+    validate_rel_path,
+    verify_file,
+)
+
+_CHAMPIONS_DIR = "champions"
+_REPORTS_DIR = "reports"
+
+
+class HamiltonError(Exception):
+    """Base of every error the Hamilton interface raises."""
+
+
+class ExportNotFoundError(HamiltonError):
+    """No published export: ``LATEST`` is absent, or the day folder it names has no manifest."""
+
+
+class IntegrityError(HamiltonError):
+    """A file is unlisted, missing, or does not match the manifest; or its content is malformed."""
+
+
+class FeatureMismatchError(HamiltonError):
+    """A feature vector does not fit the model: missing or extra names, non-numeric or non-finite values."""
+
+
+class ChampionNotFoundError(HamiltonError):
+    """The export has no champion for the requested coin and horizon."""
+
+
+@dataclass(frozen=True)
+class RankingEntry:
+    """One row of ``reports/ranking.json``.
+
+    ``net_edge`` is the edge after costs in bps, ``confidence`` is in [0, 1], ``capacity`` is the
+    tradable size in GBP; ``rank`` starts at 1 (best).
+    """
+
+    coin: str
+    regime: str
+    net_edge: float
+    confidence: float
+    capacity: float
+    horizon: str
+    engine: str
+    rank: int
+
+
+@dataclass(frozen=True)
+class DoNotTradeEntry:
+    """One coin of ``reports/do_not_trade.json`` with the reasons it must not be traded."""
+
+    coin: str
+    reasons: tuple[str, ...]
+
+
+def _champion_path(coin: str, horizon: str, name: str) -> str:
+    return f"{_CHAMPIONS_DIR}/{coin}/{horizon}/{name}"
+
+
+class HamiltonInterface:
+    """Read-only view of the newest complete export under ``model_base_path``.
+
+    The day is fixed when the interface is built (or at :meth:`refresh`), so every call of one
+    trading step sees the same export even if a new day is published meanwhile.
+    """
+
+    def __init__(self, model_base_path: str | Path) -> None:
+        self._root = Path(model_base_path)
+        self._lock = threading.RLock()
+        self._models: dict[tuple[str, str, str], tuple[CatBoostRegressor, dict[str, Any]]] = {}
+        self._day, self._manifest = self._read_export()
+
+    # -- export -------------------------------------------------------------------------------
+
+    @property
+    def model_base_path(self) -> Path:
+        return self._root
+
+    @property
+    def day(self) -> str:
+        """The day folder in use (``YYYY-MM-DD``)."""
+        return self._day
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        """A copy of the day's parsed ``manifest.json``."""
+        return copy.deepcopy(self._manifest)
+
+    def refresh(self) -> str:
+        """Re-read ``LATEST``; switch to the day it names and drop models of other days. Returns the day."""
+        day, manifest = self._read_export()
+        with self._lock:
+            self._day, self._manifest = day, manifest
+            self._models = {key: value for key, value in self._models.items() if key[0] == day}
+        return day
+
+    def _read_export(self) -> tuple[str, dict[str, Any]]:
+        latest_path = self._root / LATEST_NAME
+        try:
+            day = latest_path.read_bytes().decode().strip()
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            raise ExportNotFoundError(
+                f"no export under {self._root}: {LATEST_NAME} is missing (an export without it is not complete)"
+            ) from exc
+        except UnicodeDecodeError as exc:
+            raise IntegrityError(f"{latest_path} is not text") from exc
+        if not is_day(day):
+            raise IntegrityError(f"{latest_path} must name a day folder YYYY-MM-DD, holds {day!r}")
+        manifest_path = self._root / day / MANIFEST_NAME
+        try:
+            raw = manifest_path.read_bytes()
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            raise ExportNotFoundError(
+                f"{LATEST_NAME} names {day} but {manifest_path} does not exist"
+            ) from exc
+        try:
+            manifest = parse_manifest(raw)
+        except ValueError as exc:
+            raise IntegrityError(f"{manifest_path}: {exc}") from exc
+        if manifest["day"] != day:
+            raise IntegrityError(
+                f"{manifest_path} is for day {manifest['day']!r}, {LATEST_NAME} names {day!r}"
+            )
+        return day, manifest
+
+    def _read_verified(self, rel_path: str) -> bytes:
+        """The bytes of ``<day>/<rel_path>`` after checking them against the manifest."""
+        with self._lock:
+            day, manifest = self._day, self._manifest
+        try:
+            validate_rel_path(rel_path)
+        except ValueError as exc:
+            raise IntegrityError(str(exc)) from exc
+        if not any(entry["path"] == rel_path for entry in manifest["files"]):
+            raise IntegrityError(f"{rel_path!r} is not listed in {day}/{MANIFEST_NAME}")
+        path = self._root / day / rel_path
+        try:
+            data = path.read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
+            raise IntegrityError(
+                f"{rel_path!r} is listed in {day}/{MANIFEST_NAME} but {path} is missing"
+            ) from exc
+        try:
+            verify_file(manifest, rel_path, data)
+        except ManifestMismatchError as exc:
+            raise IntegrityError(f"refusing {day}/{rel_path}: {exc}") from exc
+        return data
+
+    def _read_json(self, rel_path: str) -> Any:
+        data = self._read_verified(rel_path)
+        try:
+            if rel_path.endswith(".jsonl"):
+                rows = [json.loads(line) for line in data.decode().splitlines() if line.strip()]
+                if not all(isinstance(row, dict) for row in rows):
+                    raise ValueError("every line must be a JSON object")
+                return rows
+            return json.loads(data)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise IntegrityError(f"{rel_path!r} is not valid JSON: {exc}") from exc
+
+    # -- champions ----------------------------------------------------------------------------
+
+    def list_champions(self) -> list[tuple[str, str]]:
+        """Sorted ``(coin, horizon)`` pairs that have both ``model.cbm`` and ``metadata.json``."""
+        found: dict[tuple[str, str], set[str]] = {}
+        for entry in self._manifest["files"]:
+            parts = entry["path"].split("/")
+            if len(parts) == 4 and parts[0] == _CHAMPIONS_DIR:
+                found.setdefault((parts[1], parts[2]), set()).add(parts[3])
+        return sorted(key for key, names in found.items() if {"model.cbm", "metadata.json"} <= names)
+
+    def _require_champion(self, coin: str, horizon: str) -> None:
+        champions = self.list_champions()
+        if (coin, horizon) not in champions:
+            available = ", ".join(f"{c}/{h}" for c, h in champions) or "none"
+            raise ChampionNotFoundError(
+                f"no champion for coin={coin!r} horizon={horizon!r} in export {self._day}; available: {available}"
+            )
+
+    def get_model_metadata(self, coin: str, horizon: str) -> dict[str, Any]:
+        """The champion's verified ``metadata.json`` (``feature_names`` in model order, ``net_edge_bps``, ...)."""
+        return copy.deepcopy(self._load(coin, horizon)[1])
+
+    def load_model(self, coin: str, horizon: str) -> tuple[CatBoostRegressor, dict[str, Any]]:
+        """The champion for ``coin`` and ``horizon``: a CatBoostRegressor predicting the forward
+        return in bps, and a copy of its metadata. Cached per (day, coin, horizon)."""
+        model, metadata = self._load(coin, horizon)
+        return model, copy.deepcopy(metadata)
+
+    def _load(self, coin: str, horizon: str) -> tuple[CatBoostRegressor, dict[str, Any]]:
+        with self._lock:
+            key = (self._day, coin, horizon)
+            if key in self._models:
+                return self._models[key]
+            self._require_champion(coin, horizon)
+            metadata_path = _champion_path(coin, horizon, "metadata.json")
+            model_path = _champion_path(coin, horizon, "model.cbm")
+            metadata = self._read_json(metadata_path)
+            self._check_metadata(metadata_path, metadata, coin, horizon)
+            blob = self._read_verified(model_path)
+            model = CatBoostRegressor()
+            try:
+                model.load_model(blob=blob)
+            except Exception as exc:  # catboost raises CatBoostError; the file is at fault either way
+                raise IntegrityError(f"{model_path!r} is not a loadable CatBoost model: {exc}") from exc
+            model_names = list(model.feature_names_ or [])
+            if model_names and model_names != list(metadata["feature_names"]):
+                raise IntegrityError(
+                    f"{model_path!r} feature names {model_names} differ from {metadata_path!r} "
+                    f"feature_names {metadata['feature_names']}"
+                )
+            self._models[key] = (model, metadata)
+            return model, metadata
+
+    @staticmethod
+    def _check_metadata(rel_path: str, metadata: Any, coin: str, horizon: str) -> None:
+        if not isinstance(metadata, dict):
+            raise IntegrityError(f"{rel_path!r} must hold a JSON object")
+        names = metadata.get("feature_names")
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            raise IntegrityError(f"{rel_path!r} needs a non-empty list of string 'feature_names'")
+        if len(set(names)) != len(names):
+            raise IntegrityError(f"{rel_path!r} lists a feature name twice")
+        for field_name, expected in (("coin", coin), ("horizon", horizon)):
+            if field_name in metadata and metadata[field_name] != expected:
+                raise IntegrityError(
+                    f"{rel_path!r} says {field_name}={metadata[field_name]!r}, its folder says {expected!r}"
+                )
+
+    # -- prediction ---------------------------------------------------------------------------
+
+    @overload
+    def predict(self, coin: str, horizon: str, features: pd.DataFrame) -> np.ndarray: ...
+    @overload
+    def predict(self, coin: str, horizon: str, features: Mapping[str, float]) -> float: ...
+
+    def predict(self, coin: str, horizon: str, features: Any) -> float | np.ndarray:
+        """Predicted forward return in bps.
+
+        ``features``: a mapping ``{feature_name: value}`` giving one float, or a DataFrame with one
+        column per feature giving one float per row (numpy array). The names must be exactly the
+        model's ``feature_names`` (any order); values must be finite numbers.
+        """
+        model, metadata = self._load(coin, horizon)
+        names: list[str] = list(metadata["feature_names"])
+        if isinstance(features, pd.DataFrame):
+            matrix = self._frame_matrix(coin, horizon, names, features)
+            if matrix.shape[0] == 0:
+                return np.empty(0, dtype=np.float64)
+            return np.asarray(model.predict(matrix), dtype=np.float64)
+        if not hasattr(features, "keys"):
+            raise FeatureMismatchError(
+                f"features for {coin}/{horizon} must be a mapping or a DataFrame, got {type(features).__name__}"
+            )
+        self._check_names(coin, horizon, names, list(features.keys()))
+        row = []
+        for name in names:
+            value = features[name]
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise FeatureMismatchError(
+                    f"feature {name!r} for {coin}/{horizon} must be a number, got {type(value).__name__} {value!r}"
+                )
+            if not math.isfinite(value):
+                raise FeatureMismatchError(f"feature {name!r} for {coin}/{horizon} is not finite: {value!r}")
+            row.append(float(value))
+        return float(model.predict(np.asarray([row], dtype=np.float64))[0])
+
+    @staticmethod
+    def _check_names(coin: str, horizon: str, names: list[str], given: list[Any]) -> None:
+        duplicated = sorted({str(n) for n in given if given.count(n) > 1})
+        missing = [n for n in names if n not in given]
+        extra = sorted(str(n) for n in set(given) - set(names))
+        if missing or extra or duplicated:
+            raise FeatureMismatchError(
+                f"features for {coin}/{horizon} do not fit the model: missing {missing}, extra {extra}"
+                + (f", duplicated {duplicated}" if duplicated else "")
+                + f"; the model expects {names}"
+            )
+
+    def _frame_matrix(self, coin: str, horizon: str, names: list[str], frame: pd.DataFrame) -> np.ndarray:
+        self._check_names(coin, horizon, names, list(frame.columns))
+        for name in names:
+            column = frame[name]
+            if pd.api.types.is_bool_dtype(column) or not pd.api.types.is_numeric_dtype(column):
+                raise FeatureMismatchError(
+                    f"feature {name!r} for {coin}/{horizon} must be numeric, has dtype {column.dtype}"
+                )
+        matrix = frame[names].to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(matrix)
+        if bad.any():
+            bad_names = [names[j] for j in np.flatnonzero(bad.any(axis=0))]
+            raise FeatureMismatchError(
+                f"features {bad_names} for {coin}/{horizon} hold non-finite values in {int(bad.any(axis=1).sum())} row(s)"
+            )
+        return matrix
+
+    # -- reports ------------------------------------------------------------------------------
+
+    def get_report(self, name: str) -> dict[str, Any] | list[Any]:
+        """A verified report under ``reports/`` (``name`` like ``"metrics.json"``); ``.jsonl`` gives a list of dicts."""
+        rel_path = name if name.startswith(f"{_REPORTS_DIR}/") else f"{_REPORTS_DIR}/{name}"
+        if not rel_path.endswith((".json", ".jsonl")):
+            raise ValueError(f"report {name!r} is neither .json nor .jsonl")
+        listed = {entry["path"] for entry in self._manifest["files"]}
+        if rel_path not in listed:
+            reports = sorted(
+                p.removeprefix(f"{_REPORTS_DIR}/") for p in listed if p.startswith(f"{_REPORTS_DIR}/")
+            )
+            raise IntegrityError(
+                f"{rel_path!r} is not listed in {self._day}/{MANIFEST_NAME}; listed reports: {reports}"
+            )
+        return self._read_json(rel_path)
+
+    def _report_entries(self, name: str) -> list[dict[str, Any]]:
+        report = self.get_report(name)
+        entries = report.get("entries") if isinstance(report, dict) else None
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise IntegrityError(f"'reports/{name}' must be an object with a list of objects under 'entries'")
+        return entries
+
+    def get_ranking_table(self) -> list[RankingEntry]:
+        """Champions ranked best first: net edge after costs (bps), confidence, capacity (GBP)."""
+        table = []
+        for entry in self._report_entries("ranking.json"):
+            try:
+                table.append(
+                    RankingEntry(
+                        coin=str(entry["coin"]),
+                        regime=str(entry["regime"]),
+                        net_edge=float(entry["net_edge_bps"]),
+                        confidence=float(entry["confidence"]),
+                        capacity=float(entry["capacity_gbp"]),
+                        horizon=str(entry["horizon"]),
+                        engine=str(entry["engine"]),
+                        rank=int(entry["rank"]),
+                    )
+                )
+            except (KeyError, TypeError, ValueError) as exc:
+                raise IntegrityError(f"'reports/ranking.json' entry {entry!r} is malformed: {exc!r}") from exc
+        return sorted(table, key=lambda row: row.rank)
+
+    def get_do_not_trade_list(self) -> list[DoNotTradeEntry]:
+        """Coins that must not be traded, each with its reasons (liquidity, cost, data, ...)."""
+        result = []
+        for entry in self._report_entries("do_not_trade.json"):
+            reasons = entry.get("reasons")
+            if "coin" not in entry or not isinstance(reasons, list):
+                raise IntegrityError(
+                    f"'reports/do_not_trade.json' entry {entry!r} needs 'coin' and a 'reasons' list"
+                )
+            result.append(DoNotTradeEntry(coin=str(entry["coin"]), reasons=tuple(str(r) for r in reasons)))
+        return result

@@ -1,0 +1,476 @@
+"""A deterministic simulated spot exchange quoted in USDT.
+
+What it models (all deterministic from ``seed``; the same call always returns the same bytes):
+
+* **Coins and liquidity.** ``n_coins`` base assets with power-law (Zipf, exponent 1.7)
+  typical 24h quote volume; BTC and ETH are the most liquid. The quoted bid/ask spread
+  widens as volume thins: ``spread_bps = 1.5 + 60 / sqrt(volume_usdt / 1e6)`` times a
+  regime factor. About 15% of coins are listed part-way through the history.
+* **Regimes** (a daily Markov chain per coin): ``trend`` (a weak directional drift of
+  ``trend_drift_bps`` per bar, direction drawn per episode), ``range`` (lower volatility),
+  ``panic`` (volatility x3, jumps of about 6 sigma with probability 2% per bar, volume x2.5,
+  spread x2) and ``illiquid`` (volume x0.15, spread x4). ``random_walk`` coins keep the
+  volatility/volume/spread regimes but have zero drift of any kind: they are martingales.
+* **Planted predictable component** (``planted_family`` not None): a latent AR(1) signal
+  ``x`` (unit variance, persistence ``rho`` per hour, half-life about 6.6 h) drives the drift
+  of the *next* bar: ``drift[s] = c * x[s-1]`` (bps). It is observable exactly through one
+  feature of one family, and nowhere else:
+
+  ========  =====================================  ======================================
+  family    feature that carries it                how the simulator writes it
+  ========  =====================================  ======================================
+  flow      taker-buy ratio of the bar             ``taker_buy / volume = 0.5 + 0.1*x``
+  breakout  wick imbalance ``(lower-upper)/range``  lower wick share ``= (1 + tanh x)/2``
+  ========  =====================================  ======================================
+
+  Unplanted coins draw the same observables from independent noise, so the feature's
+  distribution is the same with and without the plant; only its predictive content differs.
+  ``c`` is set so that the *oracle* trade — decide at the close of bar t in the direction of
+  ``sign(x[t])``, fill at the close of bar t+m (m = fill delay in bars, 1 with 1h bars and a
+  1m latency), exit h bars later — earns ``planted_edge_bps`` gross at the 1h horizon.
+  :meth:`SimulatedExchange.planted_truth` gives the exact expected gross edge in bps for any
+  horizon and fill delay: ``c * sqrt(2/pi) * sum_{j=m}^{m+h-1} rho**j``.
+* **Data faults** (only on ``faulty`` coins, only in the primary vendor's feed, never in the
+  true path): missing candles (runs of 1-3 bars, and now and then a run longer than any sane
+  repair limit), single-bar outliers (one close and high/low off by ~15%), duplicated candles
+  (re-sent with a slightly different volume) and the odd out-of-order delivery.
+* **A second vendor** (``sim-secondary``) that reports the same bars with ~1 bp of price noise
+  and, on about 2% of days, one bar that is clearly off (~60 bps).
+* **GBP**: a ``GBP/USDT`` market quoting USDT per GBP (around 1.27) for volume conversion.
+
+Bars are half-open ``[open_time, open_time + timeframe)`` in UTC; ``timeframe`` must divide a
+day (1h by default; 5m works). Everything is generated per day from per-day seeded streams and
+filtered forward from ``genesis``, so a longer history never changes an earlier bar.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+from scipy.signal import lfilter
+
+PRIMARY_VENDOR = "sim-primary"
+SECONDARY_VENDOR = "sim-secondary"
+PLANTED_FAMILIES = ("flow", "breakout")
+REGIMES = ("trend", "range", "panic", "illiquid")
+BAR_COLUMNS = [
+    "open_time",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "quote_volume",
+    "trades",
+    "taker_buy_base",
+    "taker_buy_quote",
+    "vendor",
+]
+
+_KNOWN_NAMES = (
+    "BTC ETH BNB SOL XRP DOGE ADA TRX AVAX LINK DOT LTC BCH NEAR UNI ATOM XLM ETC FIL APT "
+    "ARB OP INJ SUI SEI TIA PEPE WIF FET RNDR AAVE ALGO SAND MANA AXS GALA EGLD HBAR ICP KAS "
+    "LDO MKR RUNE STX THETA VET XTZ ZEC CRV DYDX"
+).split()
+
+# daily regime transitions, rows = from, cols = to (trend, range, panic, illiquid)
+_TRANSITIONS = np.array(
+    [
+        [0.80, 0.15, 0.04, 0.01],
+        [0.12, 0.80, 0.04, 0.04],
+        [0.25, 0.35, 0.40, 0.00],
+        [0.05, 0.25, 0.00, 0.70],
+    ]
+)
+_REGIME_VOL = np.array([1.0, 0.7, 3.0, 0.8])
+_REGIME_VOLUME = np.array([1.1, 0.9, 2.5, 0.15])
+_REGIME_SPREAD = np.array([1.0, 1.0, 2.0, 4.0])
+_RHO_PER_HOUR = 0.9
+_DEFAULT_FILL_DELAY = 1  # bar closes from decision to fill with 1h bars and a 1m latency
+
+
+@dataclass(frozen=True)
+class CoinSpec:
+    """One simulated base asset. Prices in USDT, volumes in USDT per 24h, vol as a fraction per day."""
+
+    coin: str
+    index: int
+    base_price: float
+    daily_volume_usdt: float
+    daily_vol: float
+    listed_at: datetime | None
+    planted_family: str | None
+    planted_edge_bps: float
+    faulty: bool
+    random_walk: bool
+
+    @property
+    def symbol(self) -> str:
+        return f"{self.coin}/USDT"
+
+
+@dataclass
+class _Path:
+    """The full simulated history of one coin from genesis, one row per bar."""
+
+    open_time: np.ndarray  # int64 ns
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    taker_ratio: np.ndarray
+    trades: np.ndarray
+    spread_bps: np.ndarray
+    regime: np.ndarray  # int codes into REGIMES
+    n_days: int
+
+
+class SimulatedExchange:
+    """Deterministic simulated exchange. See the module docstring for what it models."""
+
+    def __init__(
+        self,
+        seed: int = 7,
+        n_coins: int = 30,
+        timeframe: str | timedelta = "1h",
+        genesis: date = date(2024, 1, 1),
+        planted_fraction: float = 0.4,
+        planted_edge_bps: float = 12.0,
+        faulty_fraction: float = 0.3,
+        listing_fraction: float = 0.15,
+        trend_drift_bps: float = 1.5,
+        random_walk_fraction: float = 0.0,
+        coin_names: list[str] | None = None,
+    ) -> None:
+        from huracan_assets.config.settings import parse_duration
+
+        self.seed = int(seed)
+        self.n_coins = int(n_coins)
+        self.bar = parse_duration(timeframe) if isinstance(timeframe, str) else timeframe
+        if timedelta(days=1) % self.bar:
+            raise ValueError(f"timeframe {timeframe!r} does not divide one day")
+        self.bars_per_day = int(timedelta(days=1) / self.bar)
+        self.genesis = genesis
+        self.planted_fraction = planted_fraction
+        self.planted_edge_bps = planted_edge_bps
+        self.faulty_fraction = faulty_fraction
+        self.listing_fraction = listing_fraction
+        self.trend_drift_bps = trend_drift_bps
+        self.random_walk_fraction = random_walk_fraction
+        self._names = coin_names
+        self._paths: dict[str, _Path] = {}
+        self.rho = _RHO_PER_HOUR ** (self.bar / timedelta(hours=1))
+
+    # ------------------------------------------------------------------ coins
+    def _rng(self, *key: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, *key])
+
+    @cached_property
+    def coins(self) -> list[CoinSpec]:
+        rng = self._rng(0, 0, 0)
+        names = list(self._names or _KNOWN_NAMES)
+        names += [f"SIM{i:03d}" for i in range(len(names), self.n_coins)]
+        names = names[: self.n_coins]
+        # power-law (Zipf, exponent 1.7) volume: the top coin trades ~2 bn USDT a day, the tail a few million
+        ranks = np.arange(1, self.n_coins + 1, dtype=float)
+        volume = np.sort(2e9 * ranks**-1.7 * np.exp(rng.normal(0, 0.25, self.n_coins)))[::-1]
+        volume = np.maximum(volume, 2e5)
+        history_days = 700
+        specs = []
+        order = rng.permutation(self.n_coins)
+        n_planted = int(round(self.planted_fraction * self.n_coins))
+        n_rw = int(round(self.random_walk_fraction * self.n_coins))
+        # plant only in coins liquid enough to be traded (top 70% by volume), never BTC/ETH
+        plantable = [i for i in order if 2 <= i < max(3, int(0.7 * self.n_coins))]
+        planted = set(plantable[:n_planted])
+        rest = [i for i in order if i not in planted]
+        random_walk = set(rest[:n_rw])
+        for i, name in enumerate(names):
+            listed_at = None
+            if i >= 2 and rng.uniform() < self.listing_fraction:
+                day = int(rng.integers(history_days // 3, history_days))
+                listed_at = datetime.combine(self.genesis, datetime.min.time(), UTC) + timedelta(days=day)
+            family = None
+            if i in planted:
+                family = PLANTED_FAMILIES[len([j for j in planted if j < i]) % len(PLANTED_FAMILIES)]
+            specs.append(
+                CoinSpec(
+                    coin=name,
+                    index=i,
+                    base_price=float(np.exp(rng.uniform(np.log(0.05), np.log(500)))) if i >= 2 else (
+                        60000.0 if i == 0 else 3000.0
+                    ),
+                    daily_volume_usdt=float(volume[i]),
+                    daily_vol=float(rng.uniform(0.025, 0.06)) if i >= 2 else (0.02 if i == 0 else 0.028),
+                    listed_at=listed_at,
+                    planted_family=family,
+                    planted_edge_bps=self.planted_edge_bps if family else 0.0,
+                    faulty=bool(i >= 2 and rng.uniform() < self.faulty_fraction),
+                    random_walk=i in random_walk,
+                )
+            )
+        return specs
+
+    def coin(self, coin: str) -> CoinSpec:
+        for spec in self.coins:
+            if spec.coin == coin:
+                return spec
+        raise KeyError(f"unknown coin {coin!r} on the simulated exchange")
+
+    # ------------------------------------------------------------------ truth
+    def planted_truth(self, coin: str, horizon_bars: int, fill_delay_bars: int = _DEFAULT_FILL_DELAY) -> float:
+        """Expected gross edge in bps of the oracle trade sign(x) for this coin (0 if nothing planted)."""
+        spec = self.coin(coin)
+        if not spec.planted_family:
+            return 0.0
+        return self._drift_scale(spec) * _edge_factor(self.rho, horizon_bars, fill_delay_bars)
+
+    def _drift_scale(self, spec: CoinSpec) -> float:
+        one_hour = int(timedelta(hours=1) / self.bar)
+        return spec.planted_edge_bps / _edge_factor(self.rho, one_hour, _DEFAULT_FILL_DELAY)
+
+    # ------------------------------------------------------------------ paths
+    def _day_index(self, day: date) -> int:
+        return (day - self.genesis).days
+
+    def _path(self, spec: CoinSpec, n_days: int) -> _Path:
+        cached = self._paths.get(spec.coin)
+        if cached is not None and cached.n_days >= n_days:
+            return cached
+        n_days = max(n_days, 64)
+        path = self._generate(spec, n_days)
+        self._paths[spec.coin] = path
+        return path
+
+    def _generate(self, spec: CoinSpec, n_days: int) -> _Path:
+        bpd = self.bars_per_day
+        n = n_days * bpd
+        # per-day seeded streams: a longer history never changes an earlier bar
+        streams = [self._rng(1, spec.index, d) for d in range(n_days)]
+        daily_u = np.array([s.uniform(size=4) for s in streams])
+        noise = np.concatenate([s.standard_normal((6, bpd)) for s in streams], axis=1)
+        jumps_u = np.concatenate([s.uniform(size=bpd) for s in streams])
+
+        regime_day = np.empty(n_days, dtype=np.int8)
+        trend_sign = np.empty(n_days)
+        state, sign = 1, 1.0
+        cumulative = _TRANSITIONS.cumsum(axis=1)
+        for d in range(n_days):
+            new_state = int(np.searchsorted(cumulative[state], daily_u[d, 0] * cumulative[state, -1]))
+            if new_state == 0 and state != 0:
+                sign = 1.0 if daily_u[d, 1] < 0.5 else -1.0
+            state = new_state
+            regime_day[d], trend_sign[d] = state, sign
+        regime = np.repeat(regime_day, bpd)
+        sigma_bar_bps = spec.daily_vol / math.sqrt(bpd) * 1e4 * _REGIME_VOL[regime]
+
+        drift = np.zeros(n)
+        if not spec.random_walk:
+            drift += np.where(regime == 0, self.trend_drift_bps * np.repeat(trend_sign, bpd), 0.0)
+        # latent AR(1) with unit stationary variance (stationary start)
+        eps = noise[0]
+        x = lfilter([math.sqrt(1 - self.rho**2)], [1.0, -self.rho], eps, zi=[self.rho * eps[0]])[0]
+        if spec.planted_family:
+            drift[1:] += self._drift_scale(spec) * x[:-1]
+        jumps = np.where((regime == 2) & (jumps_u < 0.02), 6.0 * sigma_bar_bps * np.sign(noise[1]), 0.0)
+        log_ret_bps = drift + sigma_bar_bps * noise[1] + jumps
+        log_close = math.log(spec.base_price) + np.cumsum(log_ret_bps) / 1e4
+        close = np.exp(log_close)
+        open_ = np.concatenate([[spec.base_price], close[:-1]])
+
+        wick_total = np.abs(noise[2]) * sigma_bar_bps * 0.8 / 1e4 + 1e-5
+        if spec.planted_family == "breakout":
+            lower_share = (1 + np.tanh(x)) / 2
+        else:
+            lower_share = 1 / (1 + np.exp(-noise[3]))  # logistic of independent noise: same spread
+        body_high = np.maximum(open_, close)
+        body_low = np.minimum(open_, close)
+        high = body_high * np.exp(wick_total * (1 - lower_share))
+        low = body_low * np.exp(-wick_total * lower_share)
+
+        if spec.planted_family == "flow":
+            taker_ratio = np.clip(0.5 + 0.1 * x, 0.05, 0.95)
+        else:
+            taker_ratio = np.clip(0.5 + 0.1 * noise[4], 0.05, 0.95)
+
+        volume_usdt = (
+            spec.daily_volume_usdt
+            / bpd
+            * _REGIME_VOLUME[regime]
+            * np.exp(0.35 * noise[5] - 0.06)
+            * (1 + 0.5 * np.abs(log_ret_bps) / np.maximum(sigma_bar_bps, 1e-9))
+            / 1.4
+        )
+        vwap = (open_ + high + low + close) / 4
+        volume = volume_usdt / vwap
+        trades = np.maximum(1, np.round(volume_usdt / 400.0)).astype(np.int64)
+        daily_volume = np.repeat(volume_usdt.reshape(n_days, bpd).sum(axis=1), bpd)
+        spread_bps = (1.5 + 60.0 / np.sqrt(np.maximum(daily_volume, 1.0) / 1e6)) * _REGIME_SPREAD[regime]
+
+        start = pd.Timestamp(self.genesis, tz="UTC").value
+        open_time = start + np.arange(n, dtype=np.int64) * int(self.bar.total_seconds() * 1e9)
+        return _Path(open_time, open_, high, low, close, volume, taker_ratio, trades, spread_bps, regime, n_days)
+
+    # ------------------------------------------------------------------ public feed
+    def listed(self, spec: CoinSpec, at: datetime) -> bool:
+        return spec.listed_at is None or spec.listed_at <= at
+
+    def markets(self, as_of: datetime) -> pd.DataFrame:
+        """Spot markets at ``as_of``: symbol, base, quote, status ("TRADING"), listed_at."""
+        rows = [
+            {"symbol": s.symbol, "base": s.coin, "quote": "USDT", "status": "TRADING", "listed_at": s.listed_at}
+            for s in self.coins
+            if self.listed(s, as_of)
+        ]
+        rows.append({"symbol": "GBP/USDT", "base": "GBP", "quote": "USDT", "status": "TRADING", "listed_at": None})
+        return pd.DataFrame(rows)
+
+    def tickers(self, as_of: datetime) -> pd.DataFrame:
+        """24h tickers at ``as_of``: symbol, quote_volume (USDT over the last 24h), bid, ask, last."""
+        rows = []
+        end = pd.Timestamp(as_of)
+        for spec in self.coins:
+            if not self.listed(spec, as_of):
+                continue
+            bars = self._true_bars(spec, end - pd.Timedelta(days=1), end)
+            if bars.empty:
+                continue
+            path = self._path(spec, self._day_index(end.date()) + 1)
+            idx = int(np.searchsorted(path.open_time, bars["open_time"].iloc[-1].value))
+            half = path.close[idx] * path.spread_bps[idx] / 2e4
+            last = float(path.close[idx])
+            rows.append(
+                {
+                    "symbol": spec.symbol,
+                    "quote_volume": float(bars["quote_volume"].sum()),
+                    "bid": last - half,
+                    "ask": last + half,
+                    "last": last,
+                }
+            )
+        rate = self.gbp_rate(as_of)
+        rows.append({"symbol": "GBP/USDT", "quote_volume": 5e7, "bid": rate * 0.9999, "ask": rate * 1.0001, "last": rate})
+        return pd.DataFrame(rows)
+
+    def gbp_rate(self, as_of: datetime) -> float:
+        """USDT per GBP at ``as_of`` (a slow deterministic wander around 1.27)."""
+        days = (pd.Timestamp(as_of).normalize().date() - self.genesis).days
+        return float(1.27 * math.exp(0.03 * math.sin(days / 37.0)))
+
+    def _true_bars(self, spec: CoinSpec, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        end_day = (end - pd.Timedelta(1, "ns")).date()
+        path = self._path(spec, self._day_index(end_day) + 1)
+        lo = int(np.searchsorted(path.open_time, start.value, side="left"))
+        hi = int(np.searchsorted(path.open_time, end.value, side="left"))
+        if spec.listed_at is not None:
+            lo = max(lo, int(np.searchsorted(path.open_time, pd.Timestamp(spec.listed_at).value, side="left")))
+        sl = slice(lo, max(lo, hi))
+        volume = path.volume[sl]
+        vwap = (path.open[sl] + path.high[sl] + path.low[sl] + path.close[sl]) / 4
+        taker = volume * path.taker_ratio[sl]
+        return pd.DataFrame(
+            {
+                "open_time": pd.to_datetime(path.open_time[sl], utc=True),
+                "open": path.open[sl],
+                "high": path.high[sl],
+                "low": path.low[sl],
+                "close": path.close[sl],
+                "volume": volume,
+                "quote_volume": volume * vwap,
+                "trades": path.trades[sl],
+                "taker_buy_base": taker,
+                "taker_buy_quote": taker * vwap,
+            }
+        )
+
+    def ohlcv(self, coin: str, start: datetime, end: datetime, vendor: str = PRIMARY_VENDOR) -> pd.DataFrame:
+        """Candles with ``start <= open_time < end`` as the vendor delivers them (faults included).
+
+        Columns: ``BAR_COLUMNS``; prices in USDT, ``volume`` in base units, ``quote_volume`` in USDT.
+        """
+        spec = self.coin(coin)
+        start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
+        if start_ts.tzinfo is None or end_ts.tzinfo is None:
+            raise ValueError("ohlcv: start and end must be timezone-aware (UTC)")
+        bars = self._true_bars(spec, start_ts, end_ts)
+        if vendor == PRIMARY_VENDOR:
+            bars = self._inject_faults(spec, bars) if spec.faulty else bars
+        elif vendor == SECONDARY_VENDOR:
+            bars = self._second_vendor(spec, bars)
+        else:
+            raise ValueError(f"unknown vendor {vendor!r}; the simulator serves {PRIMARY_VENDOR}, {SECONDARY_VENDOR}")
+        bars = bars.copy()
+        bars["vendor"] = vendor
+        return bars[BAR_COLUMNS].reset_index(drop=True)
+
+    def regimes(self, coin: str, start: datetime, end: datetime) -> pd.Series:
+        """The simulator's true regime label per bar (for tests and documentation)."""
+        spec = self.coin(coin)
+        bars = self._true_bars(spec, pd.Timestamp(start), pd.Timestamp(end))
+        path = self._path(spec, self._day_index((pd.Timestamp(end) - pd.Timedelta(1, "ns")).date()) + 1)
+        idx = np.searchsorted(path.open_time, bars["open_time"].astype("int64").to_numpy())
+        return pd.Series([REGIMES[i] for i in path.regime[idx]], index=bars["open_time"], name="regime")
+
+    # ------------------------------------------------------------------ faults and vendors
+    def _per_day(self, bars: pd.DataFrame, stream: int, spec: CoinSpec):
+        days = bars["open_time"].dt.floor("D")
+        for day, idx in bars.groupby(days).groups.items():
+            yield day, np.asarray(idx), self._rng(stream, spec.index, self._day_index(day.date()))
+
+    def _inject_faults(self, spec: CoinSpec, bars: pd.DataFrame) -> pd.DataFrame:
+        if bars.empty:
+            return bars
+        bars = bars.copy()
+        drop: list[int] = []
+        extra: list[pd.DataFrame] = []
+        for _, idx, rng in self._per_day(bars, 2, spec):
+            u = rng.uniform(size=6)
+            if u[0] < 0.06:  # a short gap, repairable
+                length = int(rng.integers(1, 4))
+                first = int(rng.integers(0, max(1, len(idx) - length)))
+                drop.extend(idx[first : first + length])
+            if u[1] < 0.01:  # a long gap: the day cannot be repaired
+                length = max(8, len(idx) // 3)
+                first = int(rng.integers(0, max(1, len(idx) - length)))
+                drop.extend(idx[first : first + length])
+            if u[2] < 0.04:  # a single-bar outlier print
+                i = int(idx[int(rng.integers(1, len(idx)))]) if len(idx) > 1 else int(idx[0])
+                factor = 1.15 if u[3] < 0.5 else 1 / 1.15
+                bars.loc[i, "close"] *= factor
+                bars.loc[i, "high"] = max(bars.loc[i, "high"], bars.loc[i, "close"])
+                bars.loc[i, "low"] = min(bars.loc[i, "low"], bars.loc[i, "close"])
+            if u[4] < 0.05:  # a duplicated candle, re-sent with a slightly different volume
+                i = int(idx[int(rng.integers(0, len(idx)))])
+                dup = bars.loc[[i]].copy()
+                dup["volume"] *= 1.001
+                extra.append(dup)
+        out = pd.concat([bars.drop(index=drop), *extra])
+        # duplicates arrive after the original, as a vendor re-send would
+        return out.sort_values("open_time", kind="stable").reset_index(drop=True)
+
+    def _second_vendor(self, spec: CoinSpec, bars: pd.DataFrame) -> pd.DataFrame:
+        if bars.empty:
+            return bars
+        bars = bars.copy()
+        noise = np.empty(len(bars))
+        for _, idx, rng in self._per_day(bars, 3, spec):
+            pos = bars.index.get_indexer(idx)
+            noise[pos] = rng.normal(0, 1.0, len(idx))  # ~1 bp of disagreement
+            if rng.uniform() < 0.02:
+                noise[pos[int(rng.integers(0, len(idx)))]] = 60.0 * (1 if rng.uniform() < 0.5 else -1)
+        factor = 1 + noise / 1e4
+        for column in ("open", "high", "low", "close"):
+            bars[column] = bars[column] * factor
+        return bars
+
+
+def _edge_factor(rho: float, horizon_bars: int, fill_delay_bars: int) -> float:
+    """E|x| * sum of rho**j over the bars the trade holds: expected edge per unit drift scale."""
+    j = np.arange(fill_delay_bars, fill_delay_bars + horizon_bars)
+    return math.sqrt(2 / math.pi) * float(np.sum(rho**j))

@@ -1,0 +1,322 @@
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from catboost import CatBoostRegressor
+
+from huracan_assets.core.manifest import LATEST_NAME
+from huracan_assets.core.publishing import ExportPlan, LocalFolderPublisher
+from huracan_assets.hamilton import (
+    ChampionNotFoundError,
+    DoNotTradeEntry,
+    ExportNotFoundError,
+    FeatureMismatchError,
+    HamiltonError,
+    HamiltonInterface,
+    IntegrityError,
+    RankingEntry,
+)
+
+FEATURES = ["ret_1h", "vol_24h", "spread_bps", "flow_imbalance"]
+DAY = "2026-04-01"
+MODEL_PATH = "champions/BTC/1h/model.cbm"
+
+
+@pytest.fixture(scope="module")
+def model_and_rows(tmp_path_factory) -> tuple[CatBoostRegressor, pd.DataFrame]:
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame(rng.normal(size=(300, len(FEATURES))), columns=FEATURES)
+    target = 40.0 * frame["ret_1h"] - 10.0 * frame["spread_bps"] + rng.normal(scale=5.0, size=len(frame))
+    model = CatBoostRegressor(
+        iterations=20,
+        depth=3,
+        random_seed=11,
+        thread_count=1,
+        verbose=False,
+        train_dir=str(tmp_path_factory.mktemp("catboost_info")),
+    )
+    model.fit(frame, target)
+    return model, frame
+
+
+@pytest.fixture(scope="module")
+def model_bytes(model_and_rows, tmp_path_factory) -> bytes:
+    path = tmp_path_factory.mktemp("model") / "model.cbm"
+    model_and_rows[0].save_model(str(path))
+    return path.read_bytes()
+
+
+def _json(obj) -> bytes:
+    return json.dumps(obj, sort_keys=True).encode()
+
+
+def _export_files(model_bytes: bytes, feature_names: list[str] | None = None) -> dict[str, bytes]:
+    metadata = {
+        "coin": "BTC",
+        "horizon": "1h",
+        "engine": "flow",
+        "regime": "trend",
+        "feature_names": feature_names or FEATURES,
+        "features_hash": "f" * 64,
+        "training_window": {"start": "2026-01-01", "end": "2026-03-31"},
+        "shadow_test": {"test": "paired_t", "p_value": 0.01, "promoted": True},
+        "net_edge_bps": 4.2,
+    }
+    ranking = {
+        "day": DAY,
+        "entries": [
+            {
+                "rank": 2,
+                "coin": "ETH",
+                "horizon": "4h",
+                "engine": "trend",
+                "regime": "range",
+                "net_edge_bps": 1.5,
+                "confidence": 0.4,
+                "capacity_gbp": 80000.0,
+            },
+            {
+                "rank": 1,
+                "coin": "BTC",
+                "horizon": "1h",
+                "engine": "flow",
+                "regime": "trend",
+                "net_edge_bps": 4.2,
+                "confidence": 0.7,
+                "capacity_gbp": 150000.0,
+            },
+        ],
+    }
+    do_not_trade = {
+        "day": DAY,
+        "entries": [{"coin": "XYZ", "reasons": ["liquidity 120000 GBP < 2000000 GBP"]}],
+    }
+    decisions = [
+        {"coin": "BTC", "action": "long", "score": 0.4},
+        {"coin": "ETH", "action": "none", "score": 0.0},
+    ]
+    return {
+        MODEL_PATH: model_bytes,
+        "champions/BTC/1h/metadata.json": _json(metadata),
+        "reports/ranking.json": _json(ranking),
+        "reports/do_not_trade.json": _json(do_not_trade),
+        "reports/metrics.json": _json({"BTC": {"1h": {"sharpe": 1.1}}}),
+        "reports/decision_log.jsonl": b"".join(_json(row) + b"\n" for row in decisions),
+    }
+
+
+def _publish(root: Path, files: dict[str, bytes], day: str = DAY) -> None:
+    plan = ExportPlan.create(
+        day,
+        files,
+        features_hash="f" * 64,
+        code_hash="c" * 64,
+        training_window={"start": "2026-01-01", "end": "2026-03-31"},
+        created_at=f"{day}T00:05:00+00:00",
+    )
+    LocalFolderPublisher(root).publish(plan)
+
+
+@pytest.fixture
+def export_root(tmp_path, model_bytes) -> Path:
+    root = tmp_path / "exports"
+    _publish(root, _export_files(model_bytes))
+    return root
+
+
+def test_round_trip_prediction_equals_the_in_memory_model(export_root, model_and_rows):
+    trained, frame = model_and_rows
+    h = HamiltonInterface(model_base_path=str(export_root))
+
+    model, metadata = h.load_model("BTC", "1h")
+    assert isinstance(model, CatBoostRegressor)
+    assert metadata["feature_names"] == FEATURES and metadata["engine"] == "flow"
+    assert h.day == DAY and h.manifest["day"] == DAY
+    assert h.list_champions() == [("BTC", "1h")]
+
+    row = frame.iloc[3]
+    expected = float(trained.predict(frame.iloc[[3]])[0])
+    shuffled = {name: float(row[name]) for name in reversed(FEATURES)}
+    assert h.predict("BTC", "1h", shuffled) == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+    batch = frame.iloc[:25][list(reversed(FEATURES))]
+    np.testing.assert_allclose(h.predict("BTC", "1h", batch), trained.predict(frame.iloc[:25]), rtol=1e-12)
+    assert h.predict("BTC", "1h", frame.iloc[:0]).shape == (0,)
+
+
+def test_models_are_cached_and_refresh_follows_latest(export_root, model_bytes):
+    h = HamiltonInterface(export_root)
+    first, _ = h.load_model("BTC", "1h")
+    assert h.load_model("BTC", "1h")[0] is first
+
+    _publish(export_root, _export_files(model_bytes), day="2026-04-02")
+    assert h.day == DAY  # a new day is picked up only on refresh
+    assert h.refresh() == "2026-04-02"
+    assert h.load_model("BTC", "1h")[0] is not first
+
+
+def test_ranking_and_do_not_trade_are_parsed(export_root):
+    h = HamiltonInterface(export_root)
+    assert h.get_ranking_table() == [
+        RankingEntry(
+            coin="BTC",
+            regime="trend",
+            net_edge=4.2,
+            confidence=0.7,
+            capacity=150000.0,
+            horizon="1h",
+            engine="flow",
+            rank=1,
+        ),
+        RankingEntry(
+            coin="ETH",
+            regime="range",
+            net_edge=1.5,
+            confidence=0.4,
+            capacity=80000.0,
+            horizon="4h",
+            engine="trend",
+            rank=2,
+        ),
+    ]
+    assert h.get_do_not_trade_list() == [
+        DoNotTradeEntry(coin="XYZ", reasons=("liquidity 120000 GBP < 2000000 GBP",))
+    ]
+
+
+def test_reports_are_verified_and_jsonl_gives_dicts(export_root):
+    h = HamiltonInterface(export_root)
+    assert h.get_report("metrics.json") == {"BTC": {"1h": {"sharpe": 1.1}}}
+    assert h.get_report("decision_log.jsonl") == [
+        {"action": "long", "coin": "BTC", "score": 0.4},
+        {"action": "none", "coin": "ETH", "score": 0.0},
+    ]
+    # On disk but not in the manifest: refused.
+    (export_root / DAY / "reports" / "extra.json").write_text("{}")
+    with pytest.raises(IntegrityError, match="reports/extra.json"):
+        h.get_report("extra.json")
+
+
+def test_flipped_byte_in_model_is_refused_naming_the_file(export_root):
+    path = export_root / DAY / MODEL_PATH
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+    h = HamiltonInterface(export_root)
+    with pytest.raises(IntegrityError, match=MODEL_PATH) as excinfo:
+        h.load_model("BTC", "1h")
+    assert "sha256" in str(excinfo.value)
+    with pytest.raises(IntegrityError, match=MODEL_PATH):
+        h.predict("BTC", "1h", dict.fromkeys(FEATURES, 0.0))
+
+
+def test_tampered_metadata_is_refused(export_root):
+    path = export_root / DAY / "champions/BTC/1h/metadata.json"
+    path.write_bytes(path.read_bytes().replace(b'"flow"', b'"flaw"'))
+    with pytest.raises(IntegrityError, match="champions/BTC/1h/metadata.json"):
+        HamiltonInterface(export_root).load_model("BTC", "1h")
+
+
+def test_file_missing_from_disk_is_refused_naming_it(export_root):
+    (export_root / DAY / "reports" / "ranking.json").unlink()
+    h = HamiltonInterface(export_root)
+    with pytest.raises(IntegrityError, match="reports/ranking.json.*missing"):
+        h.get_ranking_table()
+
+
+def test_metadata_feature_order_must_match_the_model(tmp_path, model_bytes):
+    root = tmp_path / "exports"
+    _publish(root, _export_files(model_bytes, feature_names=list(reversed(FEATURES))))
+    with pytest.raises(IntegrityError, match="feature names"):
+        HamiltonInterface(root).load_model("BTC", "1h")
+
+
+def test_export_without_latest_is_invisible(export_root):
+    (export_root / LATEST_NAME).unlink()
+    assert (export_root / DAY / "manifest.json").is_file()
+    with pytest.raises(ExportNotFoundError, match=LATEST_NAME):
+        HamiltonInterface(export_root)
+
+
+def test_staged_unfinished_day_is_not_visible(export_root, model_bytes):
+    # A publish of the next day that died while staging: files present, no manifest, LATEST unchanged.
+    staging = export_root / ".staging-2026-04-02-0badc0ffee00"
+    (staging / "champions/BTC/1h").mkdir(parents=True)
+    (staging / MODEL_PATH).write_bytes(model_bytes)
+    assert HamiltonInterface(export_root).day == DAY
+
+    (export_root / LATEST_NAME).unlink()
+    with pytest.raises(ExportNotFoundError):
+        HamiltonInterface(export_root)
+
+
+def test_unknown_champion_lists_the_available_ones(export_root):
+    h = HamiltonInterface(export_root)
+    with pytest.raises(ChampionNotFoundError, match=r"coin='DOGE'.*horizon='1h'.*available: BTC/1h"):
+        h.load_model("DOGE", "1h")
+    with pytest.raises(ChampionNotFoundError, match="horizon='4h'"):
+        h.predict("BTC", "4h", dict.fromkeys(FEATURES, 0.0))
+
+
+def test_missing_and_extra_features_are_named(export_root):
+    h = HamiltonInterface(export_root)
+    features = {name: 0.1 for name in FEATURES if name != "vol_24h"}
+    features["funding_rate"] = 0.0
+    with pytest.raises(FeatureMismatchError) as excinfo:
+        h.predict("BTC", "1h", features)
+    message = str(excinfo.value)
+    assert "missing ['vol_24h']" in message and "extra ['funding_rate']" in message
+
+    frame = pd.DataFrame([features])
+    with pytest.raises(FeatureMismatchError, match=r"missing \['vol_24h'\], extra \['funding_rate'\]"):
+        h.predict("BTC", "1h", frame)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, "1.0", None, True])
+def test_non_finite_or_non_numeric_values_are_named(export_root, bad):
+    h = HamiltonInterface(export_root)
+    features = dict.fromkeys(FEATURES, 0.0)
+    features["spread_bps"] = bad
+    with pytest.raises(FeatureMismatchError, match="spread_bps"):
+        h.predict("BTC", "1h", features)
+
+
+def test_dataframe_with_non_finite_or_text_column_is_refused(export_root):
+    h = HamiltonInterface(export_root)
+    frame = pd.DataFrame({name: [0.0, 1.0] for name in FEATURES})
+    frame.loc[1, "ret_1h"] = np.nan
+    with pytest.raises(FeatureMismatchError, match=r"\['ret_1h'\].*1 row"):
+        h.predict("BTC", "1h", frame)
+    frame["ret_1h"] = ["a", "b"]
+    with pytest.raises(FeatureMismatchError, match="ret_1h.*numeric"):
+        h.predict("BTC", "1h", frame)
+
+
+def test_errors_share_one_base():
+    for error in (ExportNotFoundError, IntegrityError, FeatureMismatchError, ChampionNotFoundError):
+        assert issubclass(error, HamiltonError)
+
+
+def test_importing_hamilton_does_not_import_dagster_or_assets():
+    code = (
+        "import sys, huracan_assets.hamilton; "
+        "bad = [m for m in sys.modules if m == 'dagster' or m.startswith(('dagster.', "
+        "'huracan_assets.assets', 'huracan_assets.resources'))]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    repo_root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(repo_root), os.environ.get("PYTHONPATH")])),
+    }
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=repo_root, env=env
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
