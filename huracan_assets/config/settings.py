@@ -14,7 +14,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.functional_validators import BeforeValidator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
 
 BASE_YAML = Path(__file__).with_name("base.yaml")
 
@@ -188,12 +193,6 @@ class HuracanSettings(BaseSettings):
         """Days before D whose decisions can resolve on D (longest horizon + fill delay)."""
         span_bars = self.fill_delay_bars + max(self.horizon_bars.values())
         return int(-(-(span_bars) // self.bars_per_day))
-
-    @property
-    def history_days(self) -> int:
-        """Days of per-coin history models[D] needs: the training window plus feature and label warm-up."""
-        warmup = int(-(-(72 * 3600) // 86400))  # longest feature window (48h EMA) with its warm-up
-        return self.lookback_days + self.label_lookback_days + warmup
 
     @property
     def fee(self) -> FeeSchedule:

@@ -185,9 +185,7 @@ def validate_day(
     if quality.longest_gap > max_repair_bars:
         first, length = max(runs, key=lambda r: r[1])
         quality.status = "dropped"
-        quality.reason = (
-            f"{coin} {day}: gap of {length} bars from {grid[first]:%H:%M} exceeds max_repair_bars={max_repair_bars}"
-        )
+        quality.reason = f"{coin} {day}: gap of {length} bars from {grid[first]:%H:%M} exceeds max_repair_bars={max_repair_bars}"
         return empty_validated(), quality
 
     frame["repaired"] = missing_mask
@@ -308,7 +306,9 @@ def _spike_and_revert(frame: pd.DataFrame, outlier_z: float) -> pd.Series:
     return pd.Series(np.nan_to_num(spike, nan=False).astype(bool), index=frame.index)
 
 
-def _compare_vendors(frame: pd.DataFrame, secondary: pd.DataFrame, quality: BarQuality, mismatch_bps: float) -> None:
+def _compare_vendors(
+    frame: pd.DataFrame, secondary: pd.DataFrame, quality: BarQuality, mismatch_bps: float
+) -> None:
     other = secondary.copy()
     other["open_time"] = pd.to_datetime(other["open_time"], utc=True)
     other = other.drop_duplicates("open_time", keep="last").set_index("open_time")["close"]

@@ -23,7 +23,9 @@ import pandas as pd
 
 from huracan_assets.core.stats import benjamini_hochberg
 
-TEST_NAME = "one-sided Newey-West t-test of out-of-fold net edge vs no trade, Benjamini-Hochberg across the day"
+TEST_NAME = (
+    "one-sided Newey-West t-test of out-of-fold net edge vs no trade, Benjamini-Hochberg across the day"
+)
 
 
 @dataclass
@@ -73,7 +75,9 @@ def choose_champions(
     if len(pool):
         pool["q_value"] = benjamini_hochberg(pool["p_value"].to_numpy(dtype=float))
         pool["qualifies"] = (
-            (pool["n_trades"] >= min_trades) & (pool["net_edge_bps"] >= min_edge_bps) & (pool["q_value"] < alpha)
+            (pool["n_trades"] >= min_trades)
+            & (pool["net_edge_bps"] >= min_edge_bps)
+            & (pool["q_value"] < alpha)
         )
     conf = consensus.set_index(["coin", "horizon"]) if len(consensus) else None
     for coin in sorted(active_coins):
@@ -86,11 +90,17 @@ def choose_champions(
             continue
         winners = rows[rows["qualifies"]]
         if winners.empty:
-            decision.no_champion[coin] = _closest_miss(rows, alpha=alpha, min_trades=min_trades, min_edge_bps=min_edge_bps)
+            decision.no_champion[coin] = _closest_miss(
+                rows, alpha=alpha, min_trades=min_trades, min_edge_bps=min_edge_bps
+            )
             continue
         for horizon, group in winners.groupby("horizon"):
             best = group.sort_values(["net_edge_bps", "q_value"], ascending=[False, True]).iloc[0]
-            confidence = float(conf.loc[(coin, horizon), "confidence"]) if conf is not None and (coin, horizon) in conf.index else float("nan")
+            confidence = (
+                float(conf.loc[(coin, horizon), "confidence"])
+                if conf is not None and (coin, horizon) in conf.index
+                else float("nan")
+            )
             decision.champions.append(
                 {
                     "coin": coin,

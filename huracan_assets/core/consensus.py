@@ -52,7 +52,11 @@ def engine_weights(votes: pd.DataFrame, reliability: dict[str, float]) -> dict[s
     active = [e for e, v in r.items() if v > 0]
     if not active:
         return dict.fromkeys(votes.columns, 0.0)
-    corr = votes[active].corr().fillna(0.0) if len(votes) > 2 else pd.DataFrame(0.0, index=active, columns=active)
+    corr = (
+        votes[active].corr().fillna(0.0)
+        if len(votes) > 2
+        else pd.DataFrame(0.0, index=active, columns=active)
+    )
     weights = {}
     for e in votes.columns:
         if r[e] <= 0:
@@ -78,7 +82,11 @@ def combine(votes: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 def level_of(s: np.ndarray, threshold: np.ndarray) -> np.ndarray:
     a = np.abs(s)
-    return np.where(a >= 1.5 * threshold, "strong", np.where(a >= threshold, "moderate", np.where(a >= 0.5 * threshold, "weak", "none")))
+    return np.where(
+        a >= 1.5 * threshold,
+        "strong",
+        np.where(a >= threshold, "moderate", np.where(a >= 0.5 * threshold, "weak", "none")),
+    )
 
 
 def adaptive_threshold(vol: np.ndarray, base: float, reference_vol: float) -> np.ndarray:

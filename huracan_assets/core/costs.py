@@ -58,3 +58,26 @@ class CostModel:
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
+
+
+def coin_cost_model(
+    *,
+    taker_bps: float,
+    spread_bps: float,
+    adv_usdt: float,
+    bar_vol_bps: float,
+    bars_per_day: int,
+    order_notional_usdt: float,
+    slippage_k: float,
+    funding_bps_per_day: float = 0.0,
+) -> CostModel:
+    """Cost model of one coin-day: daily vol from the per-bar vol (sqrt-time scaling)."""
+    return CostModel(
+        taker_bps=taker_bps,
+        spread_bps=spread_bps,
+        daily_vol_bps=bar_vol_bps * math.sqrt(bars_per_day),
+        adv_usdt=adv_usdt,
+        order_notional_usdt=order_notional_usdt,
+        slippage_k=slippage_k,
+        funding_bps_per_day=funding_bps_per_day,
+    )

@@ -21,9 +21,13 @@ class Engine:
 
 
 ENGINES: tuple[Engine, ...] = (
-    Engine("momentum", tuple(family_features("momentum")), description="trend following on normalised returns"),
+    Engine(
+        "momentum", tuple(family_features("momentum")), description="trend following on normalised returns"
+    ),
     Engine("mean_reversion", tuple(family_features("mean_reversion")), description="fades stretched prices"),
-    Engine("breakout", tuple(family_features("breakout")), description="range position, wicks and vol expansion"),
+    Engine(
+        "breakout", tuple(family_features("breakout")), description="range position, wicks and vol expansion"
+    ),
     Engine("flow", tuple(family_features("flow")), description="taker-buy pressure and volume surprises"),
 )
 

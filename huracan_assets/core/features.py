@@ -36,14 +36,20 @@ def _spec() -> list[FeatureSpec]:
     out = []
     for w in (1, 4, 12, 24):
         out.append(FeatureSpec(f"mom_{w}h", "momentum", w, f"log return over {w}h / (vol_24h * sqrt(bars))"))
-    out.append(FeatureSpec("efficiency_24h", "momentum", 24, "|sum r| / sum |r| over 24h, signed by direction"))
+    out.append(
+        FeatureSpec("efficiency_24h", "momentum", 24, "|sum r| / sum |r| over 24h, signed by direction")
+    )
     for w in (12, 48):
-        out.append(FeatureSpec(f"ema_gap_{w}h", "mean_reversion", w, f"(log close - EMA{w}h(log close)) / vol_24h"))
+        out.append(
+            FeatureSpec(f"ema_gap_{w}h", "mean_reversion", w, f"(log close - EMA{w}h(log close)) / vol_24h")
+        )
     out.append(FeatureSpec("rsi_14", "mean_reversion", 14, "Wilder RSI over 14 bars, centred: (RSI-50)/50"))
     out.append(FeatureSpec("bollinger_24h", "mean_reversion", 24, "(close - SMA24h) / std24h"))
     out.append(FeatureSpec("wick_imbalance", "breakout", 0, "(lower wick - upper wick) / (high - low)"))
     out.append(FeatureSpec("wick_imbalance_4h", "breakout", 4, "mean wick imbalance over 4h"))
-    out.append(FeatureSpec("range_pos_24h", "breakout", 24, "(close - min low) / (max high - min low) over 24h"))
+    out.append(
+        FeatureSpec("range_pos_24h", "breakout", 24, "(close - min low) / (max high - min low) over 24h")
+    )
     out.append(FeatureSpec("vol_ratio_4h_24h", "breakout", 24, "realised vol 4h / realised vol 24h"))
     out.append(FeatureSpec("parkinson_ratio_24h", "breakout", 24, "Parkinson high-low vol / close-close vol"))
     out.append(FeatureSpec("taker_ratio", "flow", 0, "taker-buy base volume / volume of the bar"))
@@ -129,10 +135,9 @@ def compute_features(bars: pd.DataFrame, bar: timedelta) -> pd.DataFrame:
     volume = frame["volume"]
     taker = (frame["taker_buy_base"] / volume.where(volume > 0)).clip(0, 1)
     out["taker_ratio"] = taker
-    out["taker_ratio_4h"] = (
-        frame["taker_buy_base"].rolling(n(4), min_periods=1).sum()
-        / volume.rolling(n(4), min_periods=1).sum().where(lambda s: s > 0)
-    )
+    out["taker_ratio_4h"] = frame["taker_buy_base"].rolling(n(4), min_periods=1).sum() / volume.rolling(
+        n(4), min_periods=1
+    ).sum().where(lambda s: s > 0)
     out["taker_ratio_z_24h"] = (taker - taker.rolling(n(24), min_periods=n(12)).mean()) / taker.rolling(
         n(24), min_periods=n(12)
     ).std()
@@ -142,7 +147,9 @@ def compute_features(bars: pd.DataFrame, bar: timedelta) -> pd.DataFrame:
     ).std()
     qv = frame["quote_volume"]
     qv_24 = qv.rolling(n(24), min_periods=n(12)).sum()
-    out["quote_volume_ratio_4h_24h"] = qv.rolling(n(4), min_periods=1).sum() / (qv_24 / 6).where(lambda s: s > 0)
+    out["quote_volume_ratio_4h_24h"] = qv.rolling(n(4), min_periods=1).sum() / (qv_24 / 6).where(
+        lambda s: s > 0
+    )
 
     out["close"] = close
     out["vol_24h_bps"] = vol_24 * 1e4

@@ -63,7 +63,9 @@ def metrics_bundle(
         "net_std_bps": float(net.std(ddof=1)) if n_trades > 1 else float("nan"),
         "hit_rate": float((net > 0).mean()) if n_trades else float("nan"),
         # diagnostics: the raw predictive content, trading every decision in the predicted direction
-        "all_decisions_gross_bps": float(np.mean(np.sign(frame[pred_column]) * label)) if len(frame) else float("nan"),
+        "all_decisions_gross_bps": float(np.mean(np.sign(frame[pred_column]) * label))
+        if len(frame)
+        else float("nan"),
         "ic_spearman": _spearman(frame[pred_column].to_numpy(dtype=float), label),
     }
     t_stat, p_value = hac_mean_test(net, lags=horizon_bars, alternative="greater")
@@ -71,7 +73,9 @@ def metrics_bundle(
     daily = _daily_pnl(frame["decision_time"], pos * label - np.abs(pos) * total_cost, horizon_bars)
     out.update(_daily_metrics(daily))
     wins, losses = net[net > 0].sum(), -net[net < 0].sum()
-    out["profit_factor"] = float(wins / losses) if losses > 0 else (float("inf") if wins > 0 else float("nan"))
+    out["profit_factor"] = (
+        float(wins / losses) if losses > 0 else (float("inf") if wins > 0 else float("nan"))
+    )
     gross_mean = out["gross_edge_bps"]
     capacity = cost.capacity_usdt(gross_mean, min_edge_bps, holding_days) if n_trades else 0.0
     out["capacity_gbp"] = capacity / usdt_per_gbp if math.isfinite(capacity) else capacity

@@ -57,10 +57,7 @@ def purged_walk_forward(
             continue
         t0 = decision[a]
         candidates = positions < a
-        if purge:
-            keep = candidates & (exits < t0) & (decision <= t0 - embargo)
-        else:
-            keep = candidates
+        keep = candidates & (exits < t0) & (decision <= t0 - embargo) if purge else candidates
         folds.append(
             Fold(
                 train=positions[keep],
@@ -73,8 +70,14 @@ def purged_walk_forward(
     return folds
 
 
-def validation_tail(train: np.ndarray, decision_time: pd.Series, exit_time: pd.Series, *, fraction: float,
-                    embargo: pd.Timedelta) -> tuple[np.ndarray, np.ndarray]:
+def validation_tail(
+    train: np.ndarray,
+    decision_time: pd.Series,
+    exit_time: pd.Series,
+    *,
+    fraction: float,
+    embargo: pd.Timedelta,
+) -> tuple[np.ndarray, np.ndarray]:
     """Split a training fold into (fit, early-stopping tail) with the same purge and embargo."""
     if len(train) < 20:
         return train, train[:0]

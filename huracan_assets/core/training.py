@@ -28,7 +28,9 @@ OOF_COLUMNS = [
     "vol_24h_bps",
     "quote_volume_24h",
     "efficiency_abs_24h",
+    "regime",
 ]
+LATEST_COLUMNS = ["decision_time", "horizon", "engine", "pred_bps", "regime"]
 
 
 @dataclass
@@ -75,7 +77,7 @@ class CoinModels:
     reason: str = ""
     models: list[TrainedModel] = field(default_factory=list)
     oof: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=OOF_COLUMNS))
-    latest: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["decision_time", "horizon", "engine", "pred_bps"]))
+    latest: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=LATEST_COLUMNS))
     training_window: dict[str, str] = field(default_factory=dict)
 
 
@@ -134,6 +136,7 @@ def train_coin(
     ``labels``: long labels (``core.labels``) that all resolved by the cut-off.
     ``horizons``: horizon name -> duration; the embargo of a horizon is its duration plus
     ``embargo_extra`` (the execution latency rounded up to a bar).
+    ``features`` must carry a ``regime`` column (``core.regimes``) for the per-regime record.
     """
     result = CoinModels(coin=coin, day=day, features_hash=features_hash, status="trained")
     oof_frames, latest_rows = [], []
@@ -155,7 +158,9 @@ def train_coin(
             fold.train, table.index.to_series(), table["exit_time"], fraction=0.15, embargo=embargo
         )
         if len(fit_idx) < params.min_train_rows:
-            reasons.append(f"{horizon}: {len(fit_idx)} rows after purge < min_train_rows={params.min_train_rows}")
+            reasons.append(
+                f"{horizon}: {len(fit_idx)} rows after purge < min_train_rows={params.min_train_rows}"
+            )
             continue
         y = table["fwd_return_bps"].to_numpy()
         lo, hi = _clip_bounds(y[fit_idx])
@@ -185,6 +190,7 @@ def train_coin(
                         "vol_24h_bps": test["vol_24h_bps"].to_numpy(),
                         "quote_volume_24h": test["quote_volume_24h"].to_numpy(),
                         "efficiency_abs_24h": test["efficiency_abs_24h"].to_numpy(),
+                        "regime": test["regime"].to_numpy(),
                     }
                 )
             )
@@ -194,6 +200,7 @@ def train_coin(
                     "horizon": horizon,
                     "engine": engine.name,
                     "pred_bps": float(model.predict(latest_row[cols])[0]),
+                    "regime": str(latest_row["regime"].iloc[0]),
                 }
             )
             fit_times = table.index[fit_idx]

@@ -28,7 +28,28 @@ UNIVERSE_COLUMNS = [
     "reason",
 ]
 NOT_TRADED_BASES = frozenset(
-    "USDT USDC BUSD TUSD FDUSD DAI USDP PYUSD USDD EUR GBP TRY BRL AUD JPY RUB UAH ZAR EURI AEUR".split()
+    [
+        "USDT",
+        "USDC",
+        "BUSD",
+        "TUSD",
+        "FDUSD",
+        "DAI",
+        "USDP",
+        "PYUSD",
+        "USDD",
+        "EUR",
+        "GBP",
+        "TRY",
+        "BRL",
+        "AUD",
+        "JPY",
+        "RUB",
+        "UAH",
+        "ZAR",
+        "EURI",
+        "AEUR",
+    ]
 )
 _LEVERAGED = re.compile(r".+(UP|DOWN|BULL|BEAR)$")
 
@@ -82,7 +103,9 @@ def select_universe(
         elif not np.isfinite(row.quote_volume_gbp):
             reasons.append("no 24h ticker")
         elif row.quote_volume_gbp < min_liquidity_gbp:
-            reasons.append(f"liquidity {row.quote_volume_gbp:,.0f} GBP < min_liquidity_gbp {min_liquidity_gbp:,.0f} GBP")
+            reasons.append(
+                f"liquidity {row.quote_volume_gbp:,.0f} GBP < min_liquidity_gbp {min_liquidity_gbp:,.0f} GBP"
+            )
         elif not np.isfinite(row.spread_bps):
             reasons.append("no spread: neither a quote nor an estimate")
         elif row.spread_bps > max_spread_bps:
@@ -95,7 +118,9 @@ def select_universe(
     if max_coins is not None:
         rank = frame["eligible"].cumsum()
         capped = frame["eligible"] & (rank > max_coins)
-        frame.loc[capped, "reason"] = [f"max_coins cap: liquidity rank {int(r)} > {max_coins}" for r in rank[capped]]
+        frame.loc[capped, "reason"] = [
+            f"max_coins cap: liquidity rank {int(r)} > {max_coins}" for r in rank[capped]
+        ]
         frame.loc[capped, "eligible"] = False
     frame["reason"] = frame["reason"].where(~frame["eligible"], "eligible")
     return frame[UNIVERSE_COLUMNS]

@@ -9,7 +9,8 @@ What it models (all deterministic from ``seed``; the same call always returns th
 * **Regimes** (a daily Markov chain per coin): ``trend`` (a weak directional drift of
   ``trend_drift_bps`` per bar, direction drawn per episode), ``range`` (lower volatility),
   ``panic`` (volatility x3, jumps of about 6 sigma with probability 2% per bar, volume x2.5,
-  spread x2) and ``illiquid`` (volume x0.15, spread x4). ``random_walk`` coins keep the
+  spread x2) and ``illiquid`` (volume x0.15, spread x4). ``random_walk`` coins (a share
+  ``random_walk_fraction`` of the unplanted ones) keep the
   volatility/volume/spread regimes but have zero drift of any kind: they are martingales.
 * **Planted predictable component** (``planted_family`` not None): a latent AR(1) signal
   ``x`` (unit variance, persistence ``rho`` per hour, half-life about 6.6 h) drives the drift
@@ -72,11 +73,58 @@ BAR_COLUMNS = [
     "vendor",
 ]
 
-_KNOWN_NAMES = (
-    "BTC ETH BNB SOL XRP DOGE ADA TRX AVAX LINK DOT LTC BCH NEAR UNI ATOM XLM ETC FIL APT "
-    "ARB OP INJ SUI SEI TIA PEPE WIF FET RNDR AAVE ALGO SAND MANA AXS GALA EGLD HBAR ICP KAS "
-    "LDO MKR RUNE STX THETA VET XTZ ZEC CRV DYDX"
-).split()
+_KNOWN_NAMES = [
+    "BTC",
+    "ETH",
+    "BNB",
+    "SOL",
+    "XRP",
+    "DOGE",
+    "ADA",
+    "TRX",
+    "AVAX",
+    "LINK",
+    "DOT",
+    "LTC",
+    "BCH",
+    "NEAR",
+    "UNI",
+    "ATOM",
+    "XLM",
+    "ETC",
+    "FIL",
+    "APT",
+    "ARB",
+    "OP",
+    "INJ",
+    "SUI",
+    "SEI",
+    "TIA",
+    "PEPE",
+    "WIF",
+    "FET",
+    "RNDR",
+    "AAVE",
+    "ALGO",
+    "SAND",
+    "MANA",
+    "AXS",
+    "GALA",
+    "EGLD",
+    "HBAR",
+    "ICP",
+    "KAS",
+    "LDO",
+    "MKR",
+    "RUNE",
+    "STX",
+    "THETA",
+    "VET",
+    "XTZ",
+    "ZEC",
+    "CRV",
+    "DYDX",
+]
 
 # daily regime transitions, rows = from, cols = to (trend, range, panic, illiquid)
 _TRANSITIONS = np.array(
@@ -141,7 +189,7 @@ class SimulatedExchange:
         timeframe: str | timedelta = "1h",
         genesis: date = date(2024, 1, 1),
         planted_fraction: float = 0.4,
-        planted_edge_bps: float = 12.0,
+        planted_edge_bps: float = 25.0,
         faulty_fraction: float = 0.3,
         listing_fraction: float = 0.15,
         trend_drift_bps: float = 1.5,
@@ -173,46 +221,37 @@ class SimulatedExchange:
 
     @cached_property
     def coins(self) -> list[CoinSpec]:
-        rng = self._rng(0, 0, 0)
+        """The coins, each drawn from its own seeded stream: a coin is the same whatever ``n_coins`` is."""
         names = list(self._names or _KNOWN_NAMES)
         names += [f"SIM{i:03d}" for i in range(len(names), self.n_coins)]
-        names = names[: self.n_coins]
-        # power-law (Zipf, exponent 1.7) volume: the top coin trades ~2 bn USDT a day, the tail a few million
-        ranks = np.arange(1, self.n_coins + 1, dtype=float)
-        volume = np.sort(2e9 * ranks**-1.7 * np.exp(rng.normal(0, 0.25, self.n_coins)))[::-1]
-        volume = np.maximum(volume, 2e5)
-        history_days = 700
+        genesis = datetime.combine(self.genesis, datetime.min.time(), UTC)
         specs = []
-        order = rng.permutation(self.n_coins)
-        n_planted = int(round(self.planted_fraction * self.n_coins))
-        n_rw = int(round(self.random_walk_fraction * self.n_coins))
-        # plant only in coins liquid enough to be traded (top 70% by volume), never BTC/ETH
-        plantable = [i for i in order if 2 <= i < max(3, int(0.7 * self.n_coins))]
-        planted = set(plantable[:n_planted])
-        rest = [i for i in order if i not in planted]
-        random_walk = set(rest[:n_rw])
-        for i, name in enumerate(names):
+        for i, name in enumerate(names[: self.n_coins]):
+            rng = self._rng(0, i)
+            u = rng.uniform(size=6)
+            # power law (Zipf, exponent 1.7): the top coin trades ~2 bn USDT a day, rank 30 a few million
+            volume = max(2e5, 2e9 * (i + 1) ** -1.7 * float(np.exp(rng.normal(0, 0.25))))
+            major = i < 2
             listed_at = None
-            if i >= 2 and rng.uniform() < self.listing_fraction:
-                day = int(rng.integers(history_days // 3, history_days))
-                listed_at = datetime.combine(self.genesis, datetime.min.time(), UTC) + timedelta(days=day)
-            family = None
-            if i in planted:
-                family = PLANTED_FAMILIES[len([j for j in planted if j < i]) % len(PLANTED_FAMILIES)]
+            if not major and u[0] < self.listing_fraction:
+                listed_at = genesis + timedelta(days=int(230 + u[1] * 470))
+            # plant only in coins liquid enough to trade (rank < 20), never in BTC/ETH
+            planted = not major and i < 20 and u[2] < self.planted_fraction
+            random_walk = not planted and not major and u[3] < self.random_walk_fraction
             specs.append(
                 CoinSpec(
                     coin=name,
                     index=i,
-                    base_price=float(np.exp(rng.uniform(np.log(0.05), np.log(500)))) if i >= 2 else (
-                        60000.0 if i == 0 else 3000.0
-                    ),
-                    daily_volume_usdt=float(volume[i]),
-                    daily_vol=float(rng.uniform(0.025, 0.06)) if i >= 2 else (0.02 if i == 0 else 0.028),
+                    base_price=(60000.0, 3000.0)[i]
+                    if major
+                    else float(np.exp(np.log(0.05) + u[4] * np.log(1e4))),
+                    daily_volume_usdt=volume,
+                    daily_vol=(0.02, 0.028)[i] if major else float(0.025 + 0.035 * u[5]),
                     listed_at=listed_at,
-                    planted_family=family,
-                    planted_edge_bps=self.planted_edge_bps if family else 0.0,
-                    faulty=bool(i >= 2 and rng.uniform() < self.faulty_fraction),
-                    random_walk=i in random_walk,
+                    planted_family=PLANTED_FAMILIES[i % len(PLANTED_FAMILIES)] if planted else None,
+                    planted_edge_bps=self.planted_edge_bps if planted else 0.0,
+                    faulty=not major and rng.uniform() < self.faulty_fraction,
+                    random_walk=random_walk,
                 )
             )
         return specs
@@ -224,7 +263,9 @@ class SimulatedExchange:
         raise KeyError(f"unknown coin {coin!r} on the simulated exchange")
 
     # ------------------------------------------------------------------ truth
-    def planted_truth(self, coin: str, horizon_bars: int, fill_delay_bars: int = _DEFAULT_FILL_DELAY) -> float:
+    def planted_truth(
+        self, coin: str, horizon_bars: int, fill_delay_bars: int = _DEFAULT_FILL_DELAY
+    ) -> float:
         """Expected gross edge in bps of the oracle trade sign(x) for this coin (0 if nothing planted)."""
         spec = self.coin(coin)
         if not spec.planted_family:
@@ -243,7 +284,8 @@ class SimulatedExchange:
         cached = self._paths.get(spec.coin)
         if cached is not None and cached.n_days >= n_days:
             return cached
-        n_days = max(n_days, 64)
+        # grow in blocks: generation is prefix-stable, so generating ahead changes nothing already served
+        n_days = -(-max(n_days, 1) // 256) * 256
         path = self._generate(spec, n_days)
         self._paths[spec.coin] = path
         return path
@@ -315,7 +357,9 @@ class SimulatedExchange:
 
         start = pd.Timestamp(self.genesis, tz="UTC").value
         open_time = start + np.arange(n, dtype=np.int64) * int(self.bar.total_seconds() * 1e9)
-        return _Path(open_time, open_, high, low, close, volume, taker_ratio, trades, spread_bps, regime, n_days)
+        return _Path(
+            open_time, open_, high, low, close, volume, taker_ratio, trades, spread_bps, regime, n_days
+        )
 
     # ------------------------------------------------------------------ public feed
     def listed(self, spec: CoinSpec, at: datetime) -> bool:
@@ -324,38 +368,61 @@ class SimulatedExchange:
     def markets(self, as_of: datetime) -> pd.DataFrame:
         """Spot markets at ``as_of``: symbol, base, quote, status ("TRADING"), listed_at."""
         rows = [
-            {"symbol": s.symbol, "base": s.coin, "quote": "USDT", "status": "TRADING", "listed_at": s.listed_at}
+            {
+                "symbol": s.symbol,
+                "base": s.coin,
+                "quote": "USDT",
+                "status": "TRADING",
+                "listed_at": s.listed_at,
+            }
             for s in self.coins
             if self.listed(s, as_of)
         ]
-        rows.append({"symbol": "GBP/USDT", "base": "GBP", "quote": "USDT", "status": "TRADING", "listed_at": None})
+        rows.append(
+            {"symbol": "GBP/USDT", "base": "GBP", "quote": "USDT", "status": "TRADING", "listed_at": None}
+        )
         return pd.DataFrame(rows)
 
     def tickers(self, as_of: datetime) -> pd.DataFrame:
         """24h tickers at ``as_of``: symbol, quote_volume (USDT over the last 24h), bid, ask, last."""
         rows = []
         end = pd.Timestamp(as_of)
+        start_ns = (end - pd.Timedelta(days=1)).value
         for spec in self.coins:
             if not self.listed(spec, as_of):
                 continue
-            bars = self._true_bars(spec, end - pd.Timedelta(days=1), end)
-            if bars.empty:
+            path = self._path(spec, self._day_index((end - pd.Timedelta(1, "ns")).date()) + 1)
+            lo = int(np.searchsorted(path.open_time, start_ns, side="left"))
+            hi = int(np.searchsorted(path.open_time, end.value, side="left"))
+            if spec.listed_at is not None:
+                lo = max(
+                    lo, int(np.searchsorted(path.open_time, pd.Timestamp(spec.listed_at).value, side="left"))
+                )
+            if hi <= lo:
                 continue
-            path = self._path(spec, self._day_index(end.date()) + 1)
-            idx = int(np.searchsorted(path.open_time, bars["open_time"].iloc[-1].value))
-            half = path.close[idx] * path.spread_bps[idx] / 2e4
-            last = float(path.close[idx])
+            sl = slice(lo, hi)
+            vwap = (path.open[sl] + path.high[sl] + path.low[sl] + path.close[sl]) / 4
+            last = float(path.close[hi - 1])
+            half = last * path.spread_bps[hi - 1] / 2e4
             rows.append(
                 {
                     "symbol": spec.symbol,
-                    "quote_volume": float(bars["quote_volume"].sum()),
+                    "quote_volume": float((path.volume[sl] * vwap).sum()),
                     "bid": last - half,
                     "ask": last + half,
                     "last": last,
                 }
             )
         rate = self.gbp_rate(as_of)
-        rows.append({"symbol": "GBP/USDT", "quote_volume": 5e7, "bid": rate * 0.9999, "ask": rate * 1.0001, "last": rate})
+        rows.append(
+            {
+                "symbol": "GBP/USDT",
+                "quote_volume": 5e7,
+                "bid": rate * 0.9999,
+                "ask": rate * 1.0001,
+                "last": rate,
+            }
+        )
         return pd.DataFrame(rows)
 
     def gbp_rate(self, as_of: datetime) -> float:
@@ -369,7 +436,9 @@ class SimulatedExchange:
         lo = int(np.searchsorted(path.open_time, start.value, side="left"))
         hi = int(np.searchsorted(path.open_time, end.value, side="left"))
         if spec.listed_at is not None:
-            lo = max(lo, int(np.searchsorted(path.open_time, pd.Timestamp(spec.listed_at).value, side="left")))
+            lo = max(
+                lo, int(np.searchsorted(path.open_time, pd.Timestamp(spec.listed_at).value, side="left"))
+            )
         sl = slice(lo, max(lo, hi))
         volume = path.volume[sl]
         vwap = (path.open[sl] + path.high[sl] + path.low[sl] + path.close[sl]) / 4
@@ -404,7 +473,9 @@ class SimulatedExchange:
         elif vendor == SECONDARY_VENDOR:
             bars = self._second_vendor(spec, bars)
         else:
-            raise ValueError(f"unknown vendor {vendor!r}; the simulator serves {PRIMARY_VENDOR}, {SECONDARY_VENDOR}")
+            raise ValueError(
+                f"unknown vendor {vendor!r}; the simulator serves {PRIMARY_VENDOR}, {SECONDARY_VENDOR}"
+            )
         bars = bars.copy()
         bars["vendor"] = vendor
         return bars[BAR_COLUMNS].reset_index(drop=True)

@@ -1,7 +1,5 @@
 """Where an export goes: the publisher resource (local folder now; Dropbox later)."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import dagster as dg

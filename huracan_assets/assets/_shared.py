@@ -1,0 +1,64 @@
+"""Small helpers shared by the asset modules (no math here: that lives in core/)."""
+
+from collections import defaultdict
+from datetime import UTC, date, datetime
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from huracan_assets.resources.storage import split_key
+
+SINGLE_RUN = dg.BackfillPolicy.single_run()
+
+
+def run_keys(context: dg.AssetExecutionContext) -> list[str]:
+    """The partition keys this run materialises (one, or a whole range for single-run backfills)."""
+    return [str(k) for k in context.partition_keys]
+
+
+def keys_by_coin(keys: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = defaultdict(list)
+    for key in keys:
+        _, coin = split_key(key)
+        out[str(coin)].append(key)
+    return dict(out)
+
+
+def day_of(key: str) -> date:
+    return date.fromisoformat(split_key(key)[0])
+
+
+def end_of_day(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), UTC) + pd.Timedelta(days=1)
+
+
+def rows_for(frame: pd.DataFrame | None, **equals: Any) -> pd.DataFrame:
+    """Rows of a dataset-scan frame (with ``date``/``symbol`` columns) matching ``equals``."""
+    if frame is None or frame.empty:
+        return pd.DataFrame()
+    mask = pd.Series(True, index=frame.index)
+    for column, value in equals.items():
+        if column not in frame:
+            return frame.iloc[0:0]
+        mask &= frame[column] == value
+    return frame[mask]
+
+
+def universe_for(universe: pd.DataFrame | None, day: date) -> pd.DataFrame:
+    return rows_for(universe, date=day.isoformat()).drop(columns=["date", "symbol"], errors="ignore")
+
+
+def markdown_table(rows: list[dict[str, Any]], columns: list[str], limit: int = 60) -> str:
+    if not rows:
+        return "_none_"
+    head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
+    body = "\n".join("| " + " | ".join(_cell(r.get(c)) for c in columns) + " |" for r in rows[:limit])
+    more = f"\n\n… and {len(rows) - limit} more" if len(rows) > limit else ""
+    return head + body + more
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value).replace("|", "/") if value is not None else ""

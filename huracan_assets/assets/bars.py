@@ -1,0 +1,173 @@
+"""validated_bars[date x symbol]: candles of the day, validated, repaired, vendor-tagged."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import dagster as dg
+import pandas as pd
+
+from huracan_assets.assets._shared import SINGLE_RUN, day_of, end_of_day, keys_by_coin, run_keys, universe_for
+from huracan_assets.config import HuracanSettings, parse_duration
+from huracan_assets.core.bars import BarQuality, StaleDataError, empty_validated, validate_day
+from huracan_assets.partitions import Partitions
+from huracan_assets.resources.compute import ComputeResource, TaskFailure
+from huracan_assets.resources.market_data import MarketDataClient, MarketDataResource
+from huracan_assets.resources.settings import HuracanSettingsResource
+
+# the day is unusable (blocking) when at least this share of listed coins fail to validate
+UNUSABLE_DAY_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class _CoinTask:
+    coin: str
+    days: list[tuple[str, date, datetime | None, bool]]  # key, day, listed_at, listed on that day
+    client: MarketDataClient
+    settings: HuracanSettings
+
+
+def _validate_coin(task: _CoinTask) -> dict[str, tuple[pd.DataFrame, BarQuality]]:
+    settings = task.settings
+    listed_days = [d for _, d, _, listed in task.days if listed]
+    raw = secondary = pd.DataFrame()
+    if listed_days:
+        start = end_of_day(min(listed_days)) - timedelta(days=1)
+        end = end_of_day(max(listed_days))
+        raw = task.client.ohlcv(task.coin, start, end)
+        if task.client.secondary_vendor:
+            secondary = task.client.ohlcv(task.coin, start, end, vendor=task.client.secondary_vendor)
+    by_day = _split_days(raw)
+    secondary_by_day = _split_days(secondary)
+    out: dict[str, tuple[pd.DataFrame, BarQuality]] = {}
+    for key, day, listed_at, listed in task.days:
+        if not listed:
+            quality = BarQuality(
+                coin=task.coin,
+                day=day.isoformat(),
+                status="not_listed",
+                reason=f"{task.coin} is not listed on {day}",
+            )
+            out[key] = (empty_validated(), quality)
+            continue
+        try:
+            out[key] = validate_day(
+                by_day.get(day, raw.iloc[0:0]),
+                coin=task.coin,
+                day=day,
+                bar=settings.bar,
+                max_repair_bars=settings.max_repair_bars,
+                outlier_z=settings.outlier_z,
+                listed_at=listed_at,
+                secondary=secondary_by_day.get(day),
+                mismatch_bps=settings.vendor_mismatch_bps,
+                max_staleness=parse_duration(settings.max_staleness),
+            )
+        except StaleDataError as error:
+            quality = BarQuality(coin=task.coin, day=day.isoformat(), status="stale", reason=str(error))
+            out[key] = (empty_validated(), quality)
+    return out
+
+
+def _split_days(frame: pd.DataFrame) -> dict[date, pd.DataFrame]:
+    if frame.empty or "open_time" not in frame:
+        return {}
+    times = pd.to_datetime(frame["open_time"], utc=True, errors="coerce")
+    return {day.date(): group for day, group in frame.groupby(times.dt.floor("D"))}
+
+
+def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
+    @dg.asset(
+        partitions_def=partitions.coin_days,
+        backfill_policy=SINGLE_RUN,
+        group_name="market_data",
+        kinds={"pandas", "parquet"},
+        ins={"coin_universe": dg.AssetIn(partition_mapping=partitions.by_day)},
+        description=(
+            "OHLCV candles of the coin-day on the timeframe grid: invalid candles removed, duplicates and "
+            "order resolved, gaps <= max_repair_bars repaired (longer: day dropped), spike outliers fixed, "
+            "vendor-tagged and cross-checked against a second vendor."
+        ),
+    )
+    def validated_bars(
+        context: dg.AssetExecutionContext,
+        coin_universe: pd.DataFrame,
+        market_data: MarketDataResource,
+        compute: ComputeResource,
+        huracan_settings: HuracanSettingsResource,
+    ) -> dict[str, pd.DataFrame]:
+        settings = huracan_settings.get()
+        client = market_data.client()
+        universes = {d: universe_for(coin_universe, d) for d in {day_of(k) for k in run_keys(context)}}
+        tasks = []
+        for coin, keys in keys_by_coin(run_keys(context)).items():
+            days = []
+            for key in keys:
+                day = day_of(key)
+                row = universes[day]
+                row = row[row["coin"] == coin] if len(row) else row
+                listed = len(row) > 0
+                listed_at = row["listed_at"].iloc[0] if listed else None
+                listed_at = (
+                    None
+                    if listed_at is None or pd.isna(listed_at)
+                    else pd.Timestamp(listed_at).to_pydatetime()
+                )
+                days.append((key, day, listed_at, listed))
+            tasks.append(_CoinTask(coin=coin, days=days, client=client, settings=settings))
+        results = compute.map(_validate_coin, tasks, keys=[t.coin for t in tasks])
+        out: dict[str, pd.DataFrame] = {}
+        qualities: list[BarQuality] = []
+        for task, result in zip(tasks, results, strict=True):
+            for key, day, _, _ in task.days:
+                if isinstance(result, TaskFailure):
+                    context.log.error(
+                        f"event=coin_failed asset=validated_bars coin={task.coin} error={result}"
+                    )
+                    quality = BarQuality(
+                        coin=task.coin, day=day.isoformat(), status="quarantined", reason=str(result)
+                    )
+                    frame = empty_validated()
+                else:
+                    frame, quality = result[key]
+                frame.attrs = {"quality": quality.to_dict()}
+                out[key] = frame
+                qualities.append(quality)
+                context.add_asset_metadata(
+                    {
+                        "status": quality.status,
+                        "reason": quality.reason,
+                        "rows": len(frame),
+                        "vendor": quality.vendor,
+                        "gaps_repaired": quality.gaps_repaired,
+                        "outliers": quality.outliers,
+                        "duplicates_resolved": quality.duplicates_resolved,
+                        "invalid_bars": quality.invalid_bars,
+                        "vendor_mismatches": quality.vendor_mismatches,
+                    },
+                    partition_key=key,
+                )
+        _fail_if_day_unusable(qualities)
+        bad = [q for q in qualities if q.status in ("quarantined", "stale", "dropped")]
+        context.log.info(
+            f"event=validated_bars partitions={len(out)} unusable={len(bad)} "
+            f"repaired={sum(q.gaps_repaired for q in qualities)} outliers={sum(q.outliers for q in qualities)}"
+        )
+        return out
+
+    return [validated_bars]
+
+
+def _fail_if_day_unusable(qualities: list[BarQuality]) -> None:
+    """Fail fast when the feed itself is broken for a day (most coins stale), naming coins and ages."""
+    by_day: dict[str, list[BarQuality]] = {}
+    for quality in qualities:
+        if quality.status != "not_listed":
+            by_day.setdefault(quality.day, []).append(quality)
+    for day, items in by_day.items():
+        stale = [q for q in items if q.status == "stale"]
+        if len(items) >= 3 and len(stale) >= UNUSABLE_DAY_SHARE * len(items):
+            detail = "; ".join(q.reason for q in stale[:5])
+            raise dg.Failure(
+                description=f"market data for {day} is stale for {len(stale)} of {len(items)} coins: {detail}",
+                allow_retries=True,
+            )

@@ -1,0 +1,86 @@
+"""features[date x symbol]: the feature families of the day's bars, versioned by features_hash."""
+
+import dagster as dg
+import pandas as pd
+
+from huracan_assets.assets._shared import SINGLE_RUN, day_of, keys_by_coin, rows_for, run_keys
+from huracan_assets.core.bars import day_bounds
+from huracan_assets.core.features import CONTEXT_COLUMNS, FEATURE_NAMES, compute_features, features_hash
+from huracan_assets.partitions import Partitions
+from huracan_assets.resources.compute import ComputeResource, TaskFailure
+from huracan_assets.resources.settings import HuracanSettingsResource
+
+FEATURE_COLUMNS = ["open_time", *FEATURE_NAMES, *CONTEXT_COLUMNS]
+
+
+def empty_features() -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype="float64") for c in FEATURE_COLUMNS})
+    frame["open_time"] = pd.Series(dtype="datetime64[ns, UTC]")
+    return frame[FEATURE_COLUMNS]
+
+
+def series_of(frame: pd.DataFrame, drop: tuple[str, ...] = ("date", "symbol")) -> pd.DataFrame:
+    return (
+        frame.drop(columns=[c for c in drop if c in frame])
+        .sort_values("open_time")
+        .drop_duplicates("open_time")
+    )
+
+
+def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
+    @dg.asset(
+        partitions_def=partitions.coin_days,
+        backfill_policy=SINGLE_RUN,
+        group_name="features",
+        kinds={"pandas", "parquet"},
+        ins={
+            "validated_bars": dg.AssetIn(partition_mapping=partitions.window(partitions.feature_warmup_days)),
+        },
+        description="Feature families (momentum, mean reversion, breakout, flow) for the bars of the day, "
+        "computed with the look-back days as warm-up; versioned by features_hash.",
+    )
+    def features(
+        context: dg.AssetExecutionContext,
+        validated_bars: pd.DataFrame,
+        compute: ComputeResource,
+        huracan_settings: HuracanSettingsResource,
+    ) -> dict[str, pd.DataFrame]:
+        settings = huracan_settings.get()
+        fhash = features_hash()
+        groups = keys_by_coin(run_keys(context))
+
+        def per_coin(coin: str) -> dict[str, pd.DataFrame]:
+            bars = rows_for(validated_bars, symbol=coin)
+            table = compute_features(series_of(bars), settings.bar) if len(bars) else pd.DataFrame()
+            out = {}
+            for key in groups[coin]:
+                start, end = day_bounds(day_of(key))
+                rows = table.loc[(table.index >= start) & (table.index < end)] if len(table) else table
+                out[key] = rows.reset_index() if len(rows) else empty_features()
+            return out
+
+        coins = list(groups)
+        results = compute.map(per_coin, coins, keys=coins)
+        out: dict[str, pd.DataFrame] = {}
+        for coin, result in zip(coins, results, strict=True):
+            for key in groups[coin]:
+                if isinstance(result, TaskFailure):
+                    context.log.error(f"event=coin_failed asset=features coin={coin} error={result}")
+                    frame, status = empty_features(), f"failed: {result}"
+                else:
+                    frame = result[key]
+                    status = "ok" if len(frame) else "no validated bars"
+                frame.attrs = {"features_hash": fhash, "status": status}
+                out[key] = frame
+                context.add_asset_metadata(
+                    {
+                        "rows": len(frame),
+                        "features_hash": fhash,
+                        "status": status,
+                        "n_features": len(FEATURE_NAMES),
+                    },
+                    partition_key=key,
+                )
+        return out
+
+    return [features]

@@ -1,0 +1,157 @@
+"""models[date x symbol]: CatBoost per engine x horizon on the look-back window, purged walk-forward."""
+
+import dagster as dg
+import pandas as pd
+
+from huracan_assets.assets._shared import (
+    SINGLE_RUN,
+    day_of,
+    end_of_day,
+    keys_by_coin,
+    rows_for,
+    run_keys,
+    universe_for,
+)
+from huracan_assets.assets.features import series_of
+from huracan_assets.config import HuracanSettings
+from huracan_assets.core.engines import ENGINES
+from huracan_assets.core.features import features_hash
+from huracan_assets.core.regimes import classify_regimes
+from huracan_assets.core.training import CoinModels, TrainingParams, train_coin
+from huracan_assets.partitions import Partitions
+from huracan_assets.resources.compute import ComputeResource, TaskFailure
+from huracan_assets.resources.settings import HuracanSettingsResource
+
+
+def training_params(settings: HuracanSettings) -> TrainingParams:
+    t = settings.training
+    return TrainingParams(
+        iterations=t.iterations,
+        depth=t.depth,
+        learning_rate=t.learning_rate,
+        l2_leaf_reg=t.l2_leaf_reg,
+        early_stopping_rounds=t.early_stopping_rounds,
+        test_fraction=t.test_fraction,
+        min_train_rows=t.min_train_rows,
+        thread_count=t.thread_count,
+        seed=t.seed,
+    )
+
+
+def train_for_day(
+    coin: str,
+    day: str,
+    features: pd.DataFrame,
+    labels: pd.DataFrame,
+    settings: HuracanSettings,
+    fhash: str,
+) -> CoinModels:
+    """The core call of one coin-day (shared by the asset and the plain-loop benchmark)."""
+    table = series_of(features).set_index("open_time")
+    if table.empty:
+        return CoinModels(
+            coin=coin, day=day, features_hash=fhash, status="skipped", reason="no features in the window"
+        )
+    cutoff = pd.Timestamp(end_of_day(pd.Timestamp(day).date()))
+    window_start = cutoff - pd.Timedelta(days=settings.lookback_days)
+    table["regime"] = classify_regimes(table, settings.bars_per_day)
+    table = table[(table.index >= window_start) & (table.index < cutoff)]
+    labels = labels.drop(columns=[c for c in ("date", "symbol") if c in labels])
+    labels = labels[(labels["decision_time"] >= window_start) & (labels["exit_time"] < cutoff)]
+    return train_coin(
+        coin,
+        day,
+        table,
+        labels,
+        engines=ENGINES,
+        horizons={h: pd.Timedelta(h) for h in settings.horizons},
+        embargo_extra=pd.Timedelta(settings.bar * settings.fill_delay_bars),
+        params=training_params(settings),
+        features_hash=fhash,
+        latest_time=table.index.max(),
+    )
+
+
+def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
+    @dg.asset(
+        partitions_def=partitions.coin_days,
+        backfill_policy=SINGLE_RUN,
+        group_name="training",
+        kinds={"catboost"},
+        io_manager_key="model_io_manager",
+        ins={
+            "features": dg.AssetIn(partition_mapping=partitions.window(partitions.lookback_days)),
+            "labels": dg.AssetIn(partition_mapping=partitions.window(partitions.lookback_days)),
+            "coin_universe": dg.AssetIn(partition_mapping=partitions.by_day),
+        },
+        description="One CatBoost model per engine x horizon, trained on the look-back window with a purged, "
+        "embargoed walk-forward split; the held-out fold's predictions are its out-of-sample record.",
+    )
+    def models(
+        context: dg.AssetExecutionContext,
+        features: pd.DataFrame,
+        labels: pd.DataFrame,
+        coin_universe: pd.DataFrame,
+        compute: ComputeResource,
+        huracan_settings: HuracanSettingsResource,
+    ) -> dict[str, CoinModels]:
+        settings = huracan_settings.get()
+        fhash = features_hash()
+        keys = run_keys(context)
+        tasks = []
+        out: dict[str, CoinModels] = {}
+        for coin, coin_keys in keys_by_coin(keys).items():
+            coin_features = rows_for(features, symbol=coin)
+            coin_labels = rows_for(labels, symbol=coin)
+            for key in coin_keys:
+                day = day_of(key)
+                universe = universe_for(coin_universe, day)
+                row = universe[universe["coin"] == coin] if len(universe) else universe
+                if row.empty or not bool(row["eligible"].iloc[0]):
+                    why = "not in the universe" if row.empty else str(row["reason"].iloc[0])
+                    out[key] = CoinModels(
+                        coin=coin,
+                        day=day.isoformat(),
+                        features_hash=fhash,
+                        status="skipped",
+                        reason=f"not eligible on {day}: {why}",
+                    )
+                    continue
+                tasks.append((key, coin, day.isoformat(), coin_features, coin_labels))
+
+        def fit(task: tuple) -> CoinModels:
+            _, coin, day, f, lab = task
+            return train_for_day(coin, day, f, lab, settings, fhash)
+
+        results = compute.map(fit, tasks, keys=[t[0] for t in tasks])
+        for task, result in zip(tasks, results, strict=True):
+            key, coin, day = task[0], task[1], task[2]
+            if isinstance(result, TaskFailure):
+                context.log.error(f"event=coin_failed asset=models coin={coin} error={result}")
+                result = CoinModels(
+                    coin=coin,
+                    day=day,
+                    features_hash=fhash,
+                    status="skipped",
+                    reason=f"training failed: {result}",
+                )
+            out[key] = result
+        for key, result in out.items():
+            context.add_asset_metadata(
+                {
+                    "status": result.status,
+                    "reason": result.reason,
+                    "models": len(result.models),
+                    "features_hash": fhash,
+                    "training_window": dg.MetadataValue.json(result.training_window),
+                    "oof_rows": len(result.oof),
+                },
+                partition_key=key,
+            )
+        trained = sum(r.status == "trained" for r in out.values())
+        context.log.info(
+            f"event=models partitions={len(out)} trained={trained} fits={sum(len(r.models) for r in out.values())}"
+        )
+        return out
+
+    return [models]

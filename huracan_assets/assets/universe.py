@@ -1,0 +1,62 @@
+"""coin_universe[date]: every USDT spot market with eligibility and the reason."""
+
+import dagster as dg
+import pandas as pd
+
+from huracan_assets.assets._shared import SINGLE_RUN, end_of_day, markdown_table, run_keys
+from huracan_assets.core.universe import gbp_rate, select_universe
+from huracan_assets.partitions import Partitions
+from huracan_assets.resources.market_data import MarketDataResource
+from huracan_assets.resources.settings import HuracanSettingsResource
+
+
+def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
+    @dg.asset(
+        partitions_def=partitions.days,
+        backfill_policy=SINGLE_RUN,
+        group_name="universe",
+        kinds={"pandas", "parquet"},
+        description="All USDT spot markets at the end of the day: 24h volume in GBP, spread, eligible + reason.",
+    )
+    def coin_universe(
+        context: dg.AssetExecutionContext,
+        market_data: MarketDataResource,
+        huracan_settings: HuracanSettingsResource,
+    ) -> dict[str, pd.DataFrame]:
+        settings = huracan_settings.get()
+        client = market_data.client()
+        out = {}
+        for key in run_keys(context):
+            as_of = end_of_day(pd.Timestamp(key).date())
+            tickers = client.tickers(as_of)
+            rate, source = gbp_rate(tickers, settings.usdt_per_gbp_fallback)
+            universe = select_universe(
+                client.markets(as_of),
+                tickers,
+                usdt_per_gbp=rate,
+                gbp_rate_source=source,
+                min_liquidity_gbp=settings.min_liquidity_gbp,
+                max_spread_bps=settings.max_spread_bps,
+                max_coins=settings.max_coins,
+            )
+            out[key] = universe
+            ineligible = universe[~universe["eligible"]]
+            context.add_asset_metadata(
+                {
+                    "markets": len(universe),
+                    "eligible": int(universe["eligible"].sum()),
+                    "usdt_per_gbp": rate,
+                    "gbp_rate_source": source,
+                    "eligible_coins": ", ".join(universe.loc[universe["eligible"], "coin"]),
+                    "ineligible": dg.MetadataValue.md(
+                        markdown_table(
+                            ineligible.to_dict("records"),
+                            ["coin", "quote_volume_gbp", "spread_bps", "reason"],
+                        )
+                    ),
+                },
+                partition_key=key,
+            )
+        return out
+
+    return [coin_universe]

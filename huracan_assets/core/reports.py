@@ -1,0 +1,108 @@
+"""The export's report files, built from the day's tables (pure; the asset only gathers inputs)."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pandas as pd
+
+from huracan_assets.core.hashing import canonical_json
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        return _clean(value.item())
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value
+
+
+def to_json_bytes(obj: Any) -> bytes:
+    """Pretty, key-sorted JSON; NaN/inf become null so every consumer can parse it."""
+    return (json.dumps(_clean(obj), indent=1, sort_keys=True, allow_nan=False) + "\n").encode()
+
+
+def metrics_report(day: str, scores: pd.DataFrame) -> dict[str, Any]:
+    columns = [
+        c
+        for c in scores.columns
+        if c not in ("date", "symbol", "fees_bps", "spread_bps", "slippage_bps", "funding_bps")
+    ]
+    return {"day": day, "rows": scores[columns].to_dict("records") if len(scores) else []}
+
+
+def costs_report(day: str, scores: pd.DataFrame) -> dict[str, Any]:
+    if scores.empty:
+        return {"day": day, "rows": []}
+    pooled = scores[scores["regime"] == "all"]
+    cols = [
+        "coin",
+        "horizon",
+        "engine",
+        "fees_bps",
+        "spread_bps",
+        "slippage_bps",
+        "funding_bps",
+        "cost_bps",
+        "gross_edge_bps",
+        "net_edge_bps",
+        "capacity_gbp",
+    ]
+    return {"day": day, "unit": "bps per round trip", "rows": pooled[cols].to_dict("records")}
+
+
+def regime_map(day: str, latest_regimes: dict[str, str], consensus: pd.DataFrame) -> dict[str, Any]:
+    live = consensus[consensus["kind"] == "live"] if len(consensus) else consensus
+    coins = []
+    for coin in sorted(latest_regimes):
+        rows = live[live["coin"] == coin] if len(live) else live
+        enabled: dict[str, list[str]] = {}
+        for row in rows.itertuples():
+            weights = json.loads(row.weights)
+            enabled[row.horizon] = sorted(e for e, w in weights.items() if w > 0)
+        coins.append({"coin": coin, "regime": latest_regimes[coin], "enabled_engines": enabled})
+    return {"day": day, "coins": coins}
+
+
+def decision_log_lines(consensus: pd.DataFrame) -> bytes:
+    """One JSON object per DecisionEvent, key-sorted (the decision log is key-value JSON lines)."""
+    if consensus.empty:
+        return b""
+    lines = []
+    for row in consensus.sort_values(["coin", "horizon", "time"]).to_dict("records"):
+        row = {k: v for k, v in row.items() if k not in ("date", "symbol")}
+        row["votes"] = json.loads(row["votes"])
+        row["weights"] = json.loads(row["weights"])
+        lines.append(canonical_json(_clean(row)).decode())
+    return ("\n".join(lines) + "\n").encode()
+
+
+def champion_metadata(
+    champion: dict[str, Any], model_meta: dict[str, Any], features_hash: str
+) -> dict[str, Any]:
+    return {
+        "coin": champion["coin"],
+        "horizon": champion["horizon"],
+        "engine": champion["engine"],
+        "regime": champion["model_regime"],
+        "current_regime": champion["regime"],
+        "feature_names": list(model_meta["feature_names"]),
+        "features_hash": features_hash,
+        "training_window": model_meta["train_window"],
+        "test_window": model_meta["test_window"],
+        "shadow_test": champion["shadow_test"],
+        "net_edge_bps": champion["net_edge_bps"],
+        "gross_edge_bps": champion["gross_edge_bps"],
+        "cost_bps": champion["cost_bps"],
+        "capacity_gbp": champion["capacity_gbp"],
+        "prediction": "forward log return in bps over the horizon, from the fill",
+        "model_day": champion["model_day"],
+    }

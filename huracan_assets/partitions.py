@@ -1,0 +1,89 @@
+"""Partitions: UTC days, the dynamic set of coins, and the day x coin grid.
+
+The two dimensions are named ``date`` and ``symbol``: Dagster orders multi-partition keys by
+dimension name, so ``date`` sorts first and all coins of one day form one contiguous key range
+(``2026-01-01|BTC .. 2026-01-01|XRP``). With single-run backfill policies that range is one
+run: the daily run over every coin is ONE run. (``date``/``coin`` would sort coin first.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import dagster as dg
+
+from huracan_assets.config import HuracanSettings
+
+COINS = dg.DynamicPartitionsDefinition(name="coins")
+DATE_DIMENSION = "date"
+COIN_DIMENSION = "symbol"
+
+
+@dataclass(frozen=True)
+class Partitions:
+    """Partition definitions and the mappings between them, built from the settings."""
+
+    days: dg.DailyPartitionsDefinition
+    coin_days: dg.MultiPartitionsDefinition
+    feature_warmup_days: int
+    label_lookback_days: int
+    lookback_days: int
+
+    def window(self, days_back: int) -> dg.MultiPartitionMapping:
+        """Same coin, days D-days_back .. D (days before the first partition are skipped)."""
+        return dg.MultiPartitionMapping(
+            {
+                DATE_DIMENSION: dg.DimensionPartitionMapping(
+                    DATE_DIMENSION,
+                    dg.TimeWindowPartitionMapping(
+                        start_offset=-days_back, end_offset=0, allow_nonexistent_upstream_partitions=True
+                    ),
+                ),
+                COIN_DIMENSION: dg.DimensionPartitionMapping(COIN_DIMENSION, dg.IdentityPartitionMapping()),
+            }
+        )
+
+    @property
+    def by_day(self) -> dg.MultiToSingleDimensionPartitionMapping:
+        """Between the day x coin grid and the day: all coins of day D <-> D."""
+        return dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name=DATE_DIMENSION)
+
+    def history_windows(self, day: date) -> dict[str, list[str]]:
+        """Days before ``day`` each per-coin asset must hold so that models[day] can run.
+
+        Walks the look-back mappings backwards: models reads features and labels of
+        D-lookback..D; labels read features label_lookback days further back; features read
+        validated bars feature_warmup days further back. Days before the first partition
+        do not exist and are left out.
+        """
+        first = date.fromisoformat(self.days.start.strftime("%Y-%m-%d"))
+
+        def span(back: int) -> list[str]:
+            start = max(first, day - timedelta(days=back))
+            return [(start + timedelta(days=i)).isoformat() for i in range((day - start).days)]
+
+        labels_back = self.lookback_days
+        features_back = labels_back + self.label_lookback_days
+        bars_back = features_back + self.feature_warmup_days
+        return {
+            "validated_bars": span(bars_back),
+            "features": span(features_back),
+            "labels": span(labels_back),
+        }
+
+
+def build_partitions(settings: HuracanSettings) -> Partitions:
+    days = dg.DailyPartitionsDefinition(start_date=settings.history_start.isoformat(), timezone="UTC")
+    coin_days = dg.MultiPartitionsDefinition({DATE_DIMENSION: days, COIN_DIMENSION: COINS})
+    return Partitions(
+        days=days,
+        coin_days=coin_days,
+        feature_warmup_days=3,
+        label_lookback_days=settings.label_lookback_days,
+        lookback_days=settings.lookback_days,
+    )
+
+
+def coin_day_key(day: str, coin: str) -> dg.MultiPartitionKey:
+    return dg.MultiPartitionKey({DATE_DIMENSION: day, COIN_DIMENSION: coin})

@@ -1,0 +1,379 @@
+"""IO managers: one file (or folder) per partition, written atomically, loaded by dataset scans.
+
+Layout under ``base_dir`` (default ``$DAGSTER_HOME/storage/huracan``)::
+
+    <asset>/date=YYYY-MM-DD/symbol=BTC/data.parquet     per coin-day DataFrames
+    <asset>/date=YYYY-MM-DD/data.parquet                per day DataFrames
+    <asset>/date=YYYY-MM-DD/data.json                   per day documents (champions, reports)
+    models/date=YYYY-MM-DD/symbol=BTC/                  CatBoost .cbm + JSON metadata + out-of-fold Parquet
+
+* A run that covers many partitions (the daily single-run over all coins) hands over a dict
+  ``{partition_key: value}``; each value is written to its own partition.
+* Every file is written to a temporary name in the same folder and renamed into place
+  (``os.replace``); model folders are staged and renamed as a whole. A crash never leaves a
+  half file that looks whole.
+* Loading many partitions of a DataFrame asset is one ``pyarrow.dataset`` scan over the
+  partition files (hive partitioning restores the ``date`` and ``symbol`` columns), not a Python
+  loop of ``read_parquet`` calls. Inputs with ``AssetIn(metadata={"load": "by_partition"})``
+  get ``{partition_key: DataFrame}`` instead, with each frame's ``attrs`` restored.
+* Inputs with ``metadata={"allow_missing": True}`` tolerate partitions that were never
+  materialised (a self-dependency on yesterday, say) and get ``None`` / leave them out.
+"""
+
+import contextlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+from catboost import CatBoostRegressor
+
+from huracan_assets.core.training import CoinModels
+
+ATTRS_KEY = b"huracan.attrs"
+HIVE = ds.partitioning(pa.schema([("date", pa.string()), ("symbol", pa.string())]), flavor="hive")
+
+
+class MissingPartitionError(RuntimeError):
+    """An upstream partition that a step needs was never materialised."""
+
+
+def default_base_dir() -> str:
+    home = os.environ.get("DAGSTER_HOME")
+    return str(Path(home) / "storage" / "huracan") if home else str(Path.cwd() / ".huracan" / "storage")
+
+
+def split_key(key: str) -> tuple[str, str | None]:
+    """("2026-01-01|BTC") -> ("2026-01-01", "BTC"); a plain date key -> (date, None)."""
+    keys_by_dimension = getattr(key, "keys_by_dimension", None)
+    if keys_by_dimension:
+        return keys_by_dimension["date"], keys_by_dimension["symbol"]
+    if "|" in key:
+        day, symbol = key.split("|", 1)
+        return day, symbol
+    return key, None
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write to a temporary sibling and rename: readers see the old file or the new one, never a part.
+
+    No fsync: these are re-computable intermediate partitions (a rename is atomic against a
+    crashing process); the export a consumer reads is fsynced by its publisher.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def frame_to_table(frame: pd.DataFrame) -> pa.Table:
+    """Arrow table of ``frame`` with object columns as strings and ``attrs`` kept as JSON metadata."""
+    frame = frame.copy()
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            frame[column] = frame[column].astype("string")
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    metadata = dict(table.schema.metadata or {})
+    metadata[ATTRS_KEY] = json.dumps(frame.attrs, default=str).encode()
+    return table.replace_schema_metadata(metadata)
+
+
+def table_to_frame(table: pa.Table) -> pd.DataFrame:
+    frame = table.to_pandas()
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.StringDtype):
+            frame[column] = frame[column].astype(object)
+    raw = (table.schema.metadata or {}).get(ATTRS_KEY)
+    if raw:
+        frame.attrs = json.loads(raw)
+    return frame
+
+
+class _PartitionedIOManager(dg.ConfigurableIOManager):
+    """Shared partition <-> path logic. Subclasses write and read one partition."""
+
+    base_dir: str = ""
+    suffix: str = ".parquet"
+
+    def _root(self) -> Path:
+        return Path(self.base_dir or default_base_dir())
+
+    def _asset_dir(self, asset_key: dg.AssetKey) -> Path:
+        return self._root().joinpath(*asset_key.path)
+
+    def partition_path(self, asset_key: dg.AssetKey, partition_key: str) -> Path:
+        day, symbol = split_key(partition_key)
+        folder = self._asset_dir(asset_key) / f"date={day}"
+        if symbol is not None:
+            folder = folder / f"symbol={symbol}"
+        return folder / f"data{self.suffix}"
+
+    # -- output --------------------------------------------------------------------------------
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        if obj is None:
+            return
+        keys = list(context.asset_partition_keys) if context.has_asset_partitions else []
+        if not keys:
+            raise dg.DagsterInvariantViolationError(
+                f"{context.asset_key.to_user_string()}: Huracan assets are partitioned"
+            )
+        values = _by_partition(context.asset_key, keys, obj)
+        for key, value in values.items():
+            self.write_partition(context.asset_key, key, value)
+
+    # -- input ---------------------------------------------------------------------------------
+    def load_input(self, context: dg.InputContext) -> Any:
+        keys = list(context.asset_partition_keys) if context.has_asset_partitions else []
+        metadata = context.definition_metadata or {}
+        allow_missing = bool(metadata.get("allow_missing"))
+        present = [k for k in keys if self.exists(context.upstream_output.asset_key, k)] if keys else []
+        asset_key = context.upstream_output.asset_key
+        missing = sorted(set(keys) - set(present))
+        if missing and not allow_missing:
+            shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
+            raise MissingPartitionError(
+                f"{asset_key.to_user_string()}: {len(missing)} upstream partition(s) were never materialised: {shown}"
+            )
+        if metadata.get("load") == "by_partition":
+            return {k: self.read_partition(asset_key, k) for k in present}
+        return self.read_window(asset_key, present, single=len(keys) == 1)
+
+    def exists(self, asset_key: dg.AssetKey, partition_key: str) -> bool:
+        return self.partition_path(asset_key, partition_key).exists()
+
+    def read_window(self, asset_key: dg.AssetKey, keys: list[str], single: bool) -> Any:
+        """One partition's value for a single-partition input, else ``{key: value}``."""
+        if single:
+            return self.read_partition(asset_key, keys[0]) if keys else None
+        return {k: self.read_partition(asset_key, k) for k in keys}
+
+    def write_partition(self, asset_key: dg.AssetKey, key: str, value: Any) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def read_partition(self, asset_key: dg.AssetKey, key: str) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+
+def _by_partition(asset_key: dg.AssetKey, keys: list[str], obj: Any) -> dict[str, Any]:
+    if isinstance(obj, Mapping) and obj and set(obj) <= set(keys) | {str(k) for k in keys}:
+        missing = {str(k) for k in keys} - {str(k) for k in obj}
+        if missing:
+            raise dg.DagsterInvariantViolationError(
+                f"{asset_key.to_user_string()}: no output for partition(s) {sorted(missing)[:5]}"
+            )
+        return {str(k): v for k, v in obj.items()}
+    if len(keys) == 1:
+        return {str(keys[0]): obj}
+    raise dg.DagsterInvariantViolationError(
+        f"{asset_key.to_user_string()}: a run over {len(keys)} partitions must return {{partition_key: value}}"
+    )
+
+
+class ParquetIOManager(_PartitionedIOManager):
+    """DataFrames as one Parquet file per partition; look-back windows via one dataset scan."""
+
+    suffix: str = ".parquet"
+
+    def write_partition(self, asset_key: dg.AssetKey, key: str, value: Any) -> None:
+        if not isinstance(value, pd.DataFrame):
+            raise TypeError(
+                f"{asset_key.to_user_string()}[{key}]: expected a DataFrame, got {type(value).__name__}"
+            )
+        sink = pa.BufferOutputStream()
+        pq.write_table(frame_to_table(value), sink, compression="zstd")
+        _atomic_write(self.partition_path(asset_key, key), sink.getvalue().to_pybytes())
+
+    def read_partition(self, asset_key: dg.AssetKey, key: str) -> pd.DataFrame:
+        path = self.partition_path(asset_key, key)
+        return table_to_frame(pq.read_table(path))
+
+    def read_window(self, asset_key: dg.AssetKey, keys: list[str], single: bool = False) -> pd.DataFrame:
+        """All partitions as one frame from one dataset scan, with ``date`` (and ``symbol``) columns."""
+        paths = [str(self.partition_path(asset_key, k)) for k in keys]
+        if not paths:
+            return pd.DataFrame()
+        base = str(self._asset_dir(asset_key))
+        dataset = ds.dataset(paths, format="parquet", partitioning=HIVE, partition_base_dir=base)
+        try:
+            table = dataset.to_table()
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            schemas = [fragment.physical_schema for fragment in dataset.get_fragments()]
+            unified = pa.unify_schemas(schemas, promote_options="permissive")
+            unified = unified.append(pa.field("date", pa.string())).append(pa.field("symbol", pa.string()))
+            dataset = ds.dataset(
+                paths, format="parquet", partitioning=HIVE, partition_base_dir=base, schema=unified
+            )
+            table = dataset.to_table()
+        frame = table.to_pandas()
+        for column in frame.columns:
+            if isinstance(frame[column].dtype, pd.StringDtype | pd.CategoricalDtype):
+                frame[column] = frame[column].astype(object)
+        if "symbol" in frame and frame["symbol"].isna().all():
+            frame = frame.drop(columns="symbol")
+        return frame
+
+
+class JsonIOManager(_PartitionedIOManager):
+    """Documents (dicts) as one JSON file per partition."""
+
+    suffix: str = ".json"
+
+    def write_partition(self, asset_key: dg.AssetKey, key: str, value: Any) -> None:
+        data = json.dumps(value, indent=1, sort_keys=True, default=_json_default, allow_nan=True).encode()
+        _atomic_write(self.partition_path(asset_key, key), data)
+
+    def read_partition(self, asset_key: dg.AssetKey, key: str) -> Any:
+        return json.loads(self.partition_path(asset_key, key).read_bytes())
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+# -- models -------------------------------------------------------------------------------------
+@dataclass
+class StoredModels:
+    """A coin-day's models as stored: metadata eagerly, out-of-fold frames and models lazily."""
+
+    directory: Path
+    bundle: dict[str, Any]
+    models: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def coin(self) -> str:
+        return self.bundle["coin"]
+
+    @property
+    def status(self) -> str:
+        return self.bundle["status"]
+
+    @property
+    def reason(self) -> str:
+        return self.bundle.get("reason", "")
+
+    @cached_property
+    def oof(self) -> pd.DataFrame:
+        path = self.directory / "oof.parquet"
+        return table_to_frame(pq.read_table(path)) if path.exists() else pd.DataFrame()
+
+    @cached_property
+    def latest(self) -> pd.DataFrame:
+        path = self.directory / "latest.parquet"
+        return table_to_frame(pq.read_table(path)) if path.exists() else pd.DataFrame()
+
+    def model_path(self, engine: str, horizon: str, regime: str = "all") -> Path:
+        return self.directory / f"{engine}__{horizon}__{regime}.cbm"
+
+    def model_metadata(self, engine: str, horizon: str, regime: str = "all") -> dict[str, Any]:
+        for meta in self.models:
+            if (meta["engine"], meta["horizon"], meta["regime"]) == (engine, horizon, regime):
+                return meta
+        raise KeyError(f"{self.coin}: no model {engine}/{horizon}/{regime} in {self.directory}")
+
+    def load_model(self, engine: str, horizon: str, regime: str = "all") -> CatBoostRegressor:
+        model = CatBoostRegressor()
+        model.load_model(str(self.model_path(engine, horizon, regime)), format="cbm")
+        return model
+
+
+class ModelIOManager(_PartitionedIOManager):
+    """CatBoost models as ``.cbm`` + JSON metadata, one folder per coin-day, staged and renamed."""
+
+    suffix: str = ""
+
+    def partition_path(self, asset_key: dg.AssetKey, partition_key: str) -> Path:
+        day, symbol = split_key(partition_key)
+        return self._asset_dir(asset_key) / f"date={day}" / f"symbol={symbol}"
+
+    def exists(self, asset_key: dg.AssetKey, partition_key: str) -> bool:
+        return (self.partition_path(asset_key, partition_key) / "bundle.json").exists()
+
+    def write_partition(self, asset_key: dg.AssetKey, key: str, value: Any) -> None:
+        if not isinstance(value, CoinModels):
+            raise TypeError(
+                f"{asset_key.to_user_string()}[{key}]: expected CoinModels, got {type(value).__name__}"
+            )
+        target = self.partition_path(asset_key, key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = target.with_name(f".{target.name}.{uuid.uuid4().hex}.staging")
+        staging.mkdir()
+        try:
+            write_coin_models(staging, value)
+            _swap_in(staging, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def read_partition(self, asset_key: dg.AssetKey, key: str) -> StoredModels:
+        return read_coin_models(self.partition_path(asset_key, key))
+
+
+def write_coin_models(folder: Path, value: CoinModels) -> None:
+    metas = []
+    for trained in value.models:
+        stem = f"{trained.engine}__{trained.horizon}__{trained.regime}"
+        trained.model.save_model(str(folder / f"{stem}.cbm"), format="cbm")
+        meta = trained.metadata() | {
+            "coin": value.coin,
+            "day": value.day,
+            "features_hash": value.features_hash,
+        }
+        meta["file"] = f"{stem}.cbm"
+        (folder / f"{stem}.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
+        metas.append(meta)
+    bundle = {
+        "coin": value.coin,
+        "day": value.day,
+        "status": value.status,
+        "reason": value.reason,
+        "features_hash": value.features_hash,
+        "training_window": value.training_window,
+        "models": metas,
+    }
+    if len(value.oof):
+        pq.write_table(frame_to_table(value.oof), folder / "oof.parquet", compression="zstd")
+    if len(value.latest):
+        pq.write_table(frame_to_table(value.latest), folder / "latest.parquet", compression="zstd")
+    # bundle.json last: its presence marks the folder complete
+    (folder / "bundle.json").write_text(json.dumps(bundle, indent=1, sort_keys=True))
+
+
+def read_coin_models(folder: Path) -> StoredModels:
+    bundle = json.loads((folder / "bundle.json").read_text())
+    return StoredModels(directory=folder, bundle=bundle, models=bundle.get("models", []))
+
+
+def _swap_in(staging: Path, target: Path) -> None:
+    if target.exists():
+        old = target.with_name(f".{target.name}.{uuid.uuid4().hex}.old")
+        os.replace(target, old)
+        os.replace(staging, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staging, target)
+
+
+def io_managers(base_dir: str | None = None) -> dict[str, dg.ConfigurableIOManager]:
+    base = base_dir or ""
+    return {
+        "io_manager": ParquetIOManager(base_dir=base),
+        "json_io_manager": JsonIOManager(base_dir=base),
+        "model_io_manager": ModelIOManager(base_dir=base),
+    }

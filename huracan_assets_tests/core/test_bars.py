@@ -1,0 +1,155 @@
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from huracan_assets.core.bars import (
+    StaleDataError,
+    corwin_schultz_spread_bps,
+    robust_z,
+    validate_day,
+)
+from huracan_assets.market_sim import SECONDARY_VENDOR, SimulatedExchange
+from huracan_assets_tests.conftest import utc
+
+DAY = date(2025, 3, 4)
+HOUR = timedelta(hours=1)
+
+
+@pytest.fixture(scope="module")
+def clean_day() -> pd.DataFrame:
+    ex = SimulatedExchange(seed=5, n_coins=4, faulty_fraction=0.0)
+    return ex.ohlcv("BTC", utc(DAY), utc(DAY, 24))
+
+
+def run(raw: pd.DataFrame, **kw):
+    params = {"coin": "BTC", "day": DAY, "bar": HOUR, "max_repair_bars": 3, "outlier_z": 8.0} | kw
+    return validate_day(raw, **params)
+
+
+def test_clean_day_passes_untouched(clean_day):
+    frame, q = run(clean_day)
+    assert q.status == "ok" and not q.has_problems
+    assert len(frame) == 24 and not frame["repaired"].any() and not frame["outlier"].any()
+    np.testing.assert_allclose(frame["close"], clean_day["close"])
+    assert set(frame["vendor"]) == {"sim-primary"}
+
+
+def test_short_gap_is_repaired_and_flagged(clean_day):
+    raw = clean_day.drop(index=[5, 6, 7])
+    frame, q = run(raw)
+    assert q.status == "repaired" and q.gaps_repaired == 3
+    assert len(frame) == 24
+    repaired = frame[frame["repaired"]]
+    assert list(repaired.index) == [5, 6, 7]
+    assert (repaired["volume"] == 0).all()
+    assert (repaired["close"] == clean_day.loc[4, "close"]).all()  # flat at the last close
+
+
+def test_long_gap_drops_the_day_with_the_reason(clean_day):
+    frame, q = run(clean_day.drop(index=range(10, 14)))
+    assert frame.empty
+    assert q.status == "dropped"
+    assert "gap of 4 bars from 10:00 exceeds max_repair_bars=3" in q.reason
+    assert "BTC" in q.reason and str(DAY) in q.reason
+
+
+def test_duplicates_keep_the_last_delivery_and_out_of_order_is_sorted(clean_day):
+    dup = clean_day.loc[[8]].copy()
+    dup["volume"] *= 2
+    shuffled = pd.concat([clean_day.iloc[12:], clean_day.iloc[:12], dup])
+    frame, q = run(shuffled)
+    assert q.duplicates_resolved == 1 and q.out_of_order >= 1
+    assert frame["open_time"].is_monotonic_increasing and len(frame) == 24
+    assert frame.loc[8, "volume"] == pytest.approx(dup["volume"].iloc[0])
+
+
+@pytest.mark.parametrize(
+    ("mutate", "problem"),
+    [
+        (lambda r: r.__setitem__("close", r["close"].where(r.index != 3, np.nan)), "NaN price"),
+        (lambda r: r.__setitem__("low", r["low"].where(r.index != 3, r["high"] * 1.01)), "high < low"),
+        (lambda r: r.__setitem__("open", r["open"].where(r.index != 3, -1.0)), "non-positive price"),
+        (lambda r: r.__setitem__("volume", r["volume"].where(r.index != 3, -5.0)), "negative volume"),
+    ],
+)
+def test_invalid_candles_are_removed_named_and_repaired(clean_day, mutate, problem):
+    raw = clean_day.copy()
+    mutate(raw)
+    frame, q = run(raw)
+    assert q.invalid_bars == 1
+    assert any(problem in example for example in q.invalid_examples)
+    assert q.status == "repaired" and frame.loc[3, "repaired"]
+    assert frame[["open", "high", "low", "close"]].notna().all().all()
+
+
+def test_spike_and_revert_is_an_outlier_but_a_real_jump_is_kept(clean_day):
+    raw = clean_day.copy()
+    true_close = raw.loc[9, "close"]
+    raw.loc[9, "close"] *= 1.15
+    raw.loc[9, "high"] = raw.loc[9, "close"]
+    frame, q = run(raw)
+    assert q.outliers == 1 and frame.loc[9, "outlier"]
+    assert frame.loc[9, "close"] == pytest.approx(raw.loc[10, "open"])
+    assert frame.loc[9, "close"] == pytest.approx(true_close)
+    assert frame.loc[9, "high"] < raw.loc[9, "high"]
+
+    jump = clean_day.copy()
+    factor = 1.15
+    for column in ("open", "high", "low", "close"):
+        jump.loc[10:, column] *= factor
+    jump.loc[9, "close"] *= factor
+    jump.loc[9, "high"] = max(jump.loc[9, "high"], jump.loc[9, "close"])
+    frame, q = run(jump)
+    assert q.outliers == 0
+    assert frame.loc[9, "close"] == pytest.approx(jump.loc[9, "close"])
+
+
+def test_missing_column_quarantines_with_the_column_named(clean_day):
+    frame, q = run(clean_day.drop(columns=["taker_buy_base"]))
+    assert frame.empty and q.status == "quarantined"
+    assert "taker_buy_base" in q.reason
+
+
+def test_numbers_as_strings_are_coerced_and_garbage_is_invalid(clean_day):
+    raw = clean_day.copy()
+    raw["close"] = raw["close"].map(repr).astype(object)
+    raw.loc[4, "close"] = "n/a"
+    frame, q = run(raw)
+    assert frame["close"].dtype == np.float64
+    assert q.invalid_bars == 1 and frame.loc[4, "repaired"]
+    assert any("non-numeric" in e for e in q.invalid_examples)
+
+
+def test_stale_feed_raises_naming_coin_and_age(clean_day):
+    with pytest.raises(StaleDataError, match=r"BTC 2025-03-04: newest candle is 10.0 h old"):
+        run(clean_day.iloc[:14], max_staleness=timedelta(hours=6))
+
+
+def test_listing_mid_day_only_expects_bars_after_listing(clean_day):
+    listed = utc(DAY, 15)
+    frame, q = run(clean_day[clean_day["open_time"] >= listed], listed_at=listed)
+    assert q.expected_bars == 9 and q.status == "ok" and len(frame) == 9
+
+
+def test_vendor_disagreement_is_counted_and_listed(clean_day):
+    secondary = clean_day.copy()
+    secondary.loc[6, "close"] *= 1.006  # 60 bps
+    secondary["vendor"] = SECONDARY_VENDOR
+    _, q = run(clean_day, secondary=secondary, mismatch_bps=25.0)
+    assert q.vendor_compared == 24 and q.vendor_mismatches == 1
+    assert q.mismatch_times[0].startswith("2025-03-04T06:00Z")
+    assert q.vendor_max_diff_bps == pytest.approx(59.6, abs=0.5)
+
+
+def test_robust_z_and_corwin_schultz():
+    z = robust_z(np.array([1.0, 1.1, 0.9, 1.0, 10.0]))
+    assert z[-1] > 20 and abs(z[0]) < 1
+    # a quoted spread of 20 bps shows up in OHLC: highs at ask, lows at bid around a flat mid
+    mid = pd.Series(100.0, index=range(200))
+    noise = np.random.default_rng(0).normal(0, 0.0005, 200)
+    high = mid * (1 + 0.001 + np.abs(noise))
+    low = mid * (1 - 0.001 - np.abs(noise[::-1]))
+    estimate = corwin_schultz_spread_bps(high, low)
+    assert 5 < estimate < 40

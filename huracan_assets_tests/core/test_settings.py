@@ -1,0 +1,67 @@
+from datetime import timedelta
+
+import pytest
+
+from huracan_assets.config import SettingsError, load_settings, parse_duration
+
+
+def test_defaults_match_the_documented_values():
+    s = load_settings()
+    assert s.lookback_days == 150
+    assert s.horizons == ["1h", "4h", "1d"]
+    assert s.max_coins is None
+    assert s.bars_per_day == 24
+    assert s.horizon_bars == {"1h": 1, "4h": 4, "1d": 24}
+    # 1m latency on 1h bars: the fill is the next bar's close, never the signal's own close
+    assert s.fill_delay_bars == 1
+
+
+def test_environment_overrides_yaml_and_nested_keys(monkeypatch):
+    monkeypatch.setenv("HURACAN_LOOKBACK_DAYS", "42")
+    monkeypatch.setenv("HURACAN_FEES__BINANCE_SPOT__TAKER_BPS", "7.5")
+    s = load_settings()
+    assert s.lookback_days == 42
+    assert s.fee.taker_bps == 7.5
+    assert s.fee.maker_bps == 10.0  # untouched sibling key keeps the YAML value
+
+
+def test_explicit_overrides_beat_the_environment(monkeypatch):
+    monkeypatch.setenv("HURACAN_LOOKBACK_DAYS", "42")
+    s = load_settings(lookback_days=30, training={"iterations": 11})
+    assert s.lookback_days == 30
+    assert s.training.iterations == 11
+    assert s.training.depth == 4  # merged, not replaced
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        ({"lookback_days": "many"}, "lookback_days"),
+        ({"max_spread_bps": -1}, "max_spread_bps"),
+        ({"timeframe": "7m"}, "timeframe"),
+        ({"horizons": ["90m"]}, "horizons"),
+        ({"risk_preset": "yolo"}, "risk_preset"),
+        ({"training": {"depth": 50}}, "training.depth"),
+    ],
+)
+def test_a_bad_value_fails_at_load_naming_the_key(overrides, key):
+    with pytest.raises(SettingsError, match=key.replace(".", r"\.")):
+        load_settings(**overrides)
+
+
+def test_bad_environment_value_names_the_key(monkeypatch):
+    monkeypatch.setenv("HURACAN_MIN_LIQUIDITY_GBP", "lots")
+    with pytest.raises(SettingsError, match="min_liquidity_gbp"):
+        load_settings()
+
+
+def test_durations_and_derived_bar_counts():
+    assert parse_duration("5m") == timedelta(minutes=5)
+    assert parse_duration("1d") == timedelta(days=1)
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration("soon")
+    s = load_settings(timeframe="5m")
+    assert s.bars_per_day == 288
+    assert s.horizon_bars == {"1h": 12, "4h": 48, "1d": 288}
+    assert s.fill_delay_bars == 1
+    assert s.label_lookback_days == 2
