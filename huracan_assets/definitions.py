@@ -40,7 +40,7 @@ def build_definitions(
     """Everything Dagster loads: assets, checks, jobs, schedules, sensors and resources."""
     settings = settings or load_settings()
     partitions = build_partitions(settings)
-    jobs = build_jobs(partitions)
+    jobs = build_jobs()
     sim = settings.simulator
     return dg.Definitions(
         assets=[a for step in STEPS for a in step.build(partitions)],
@@ -58,7 +58,7 @@ def build_definitions(
                 sim_planted_edge_bps=sim.planted_edge_bps,
             ),
             "compute": ComputeResource(),
-            "huracan_settings": settings_resource or HuracanSettingsResource(),
+            "huracan_settings": settings_resource or HuracanSettingsResource.from_settings(settings),
             "publisher": publisher
             or PublisherResource(kind=settings.publisher.kind, export_root=settings.publisher.export_root),
             **io_managers(storage_dir),

@@ -146,7 +146,8 @@ class DayRunner:
             result,
         )
         self._execute("daily_reports_job", {"dagster/partition": day}, f"reports {day}", result)
-        storage = JsonIOManager()
+        storage = self.defs.resources["json_io_manager"]
+        assert isinstance(storage, JsonIOManager)
         result.champions = storage.read_partition(dg.AssetKey("champions"), day)
         result.export = storage.read_partition(dg.AssetKey("dropbox_export"), day)
         result.integrity = storage.read_partition(dg.AssetKey("data_integrity_report"), day)

@@ -143,6 +143,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                         "duplicates_resolved": quality.duplicates_resolved,
                         "invalid_bars": quality.invalid_bars,
                         "vendor_mismatches": quality.vendor_mismatches,
+                        "problems": "; ".join(quality.invalid_examples[:5]),
                     },
                     partition_key=key,
                 )

@@ -6,8 +6,6 @@ from dataclasses import dataclass
 import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from huracan_assets.partitions import Partitions
-
 PER_COIN_DAILY = ("validated_bars", "features", "labels", "models", "scores", "consensus")
 PER_COIN_HISTORY = ("validated_bars", "features", "labels")
 DAILY_REPORTS = ("champions", "data_integrity_report", "dropbox_export")
@@ -24,30 +22,26 @@ class Jobs:
         return [self.universe, self.coins_daily, self.history, self.reports]
 
 
-def build_jobs(partitions: Partitions) -> Jobs:
+def build_jobs() -> Jobs:
     return Jobs(
         universe=dg.define_asset_job(
             "universe_job",
             selection=dg.AssetSelection.assets("coin_universe"),
-            partitions_def=partitions.days,
             description="coin_universe for one day (or a range of days in one run).",
         ),
         coins_daily=dg.define_asset_job(
             "daily_coins_job",
             selection=dg.AssetSelection.assets(*PER_COIN_DAILY),
-            partitions_def=partitions.coin_days,
             description="Every per-coin step for a range of day x coin partitions; the daily run is one range.",
         ),
         history=dg.define_asset_job(
             "history_job",
             selection=dg.AssetSelection.assets(*PER_COIN_HISTORY),
-            partitions_def=partitions.coin_days,
             description="The look-back history a coin needs: bars, features and labels.",
         ),
         reports=dg.define_asset_job(
             "daily_reports_job",
             selection=dg.AssetSelection.assets(*DAILY_REPORTS),
-            partitions_def=partitions.days,
             description="Champions, the integrity report and the export of one day.",
         ),
     )

@@ -97,6 +97,57 @@ def build(partitions: Partitions) -> list[dg.AssetChecksDefinition]:
         )
 
     @dg.asset_check(
+        asset="validated_bars",
+        partitions_def=partitions.coin_days,
+        blocking=False,
+        description="WARN when the exchange delivered bad candles for a coin-day (NaN or non-positive prices, "
+        "high < low, duplicates, wrong types, missing columns) or the day had to be dropped or quarantined; "
+        "names every coin-day and what was wrong. The repaired data itself is checked by validated_bars_schema.",
+    )
+    def validated_bars_source_quality(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        records = _materializations(context, "validated_bars")
+        rows = []
+        for partition, metadata in sorted(records.items()):
+            status = str(_value(metadata.get("status")))
+            counts = {k: int(_value(metadata.get(k)) or 0) for k in ("invalid_bars", "duplicates_resolved")}
+            if status in ("quarantined", "dropped", "stale") or any(counts.values()):
+                rows.append(
+                    {
+                        "partition": partition,
+                        "status": status,
+                        **counts,
+                        "reason": _value(metadata.get("reason")) or "",
+                        "examples": _value(metadata.get("problems")) or "",
+                    }
+                )
+        coins = sorted({r["partition"].split("|")[-1] for r in rows})
+        return dg.AssetCheckResult(
+            passed=not rows,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=(
+                f"bad candles from the exchange for {len(rows)} coin-day(s): {', '.join(coins)}"
+                if rows
+                else f"all {len(records)} coin-days arrived clean"
+            ),
+            metadata={
+                "checked_partitions": len(records),
+                "failing_coins": ", ".join(coins),
+                "per_coin": dg.MetadataValue.json(
+                    {
+                        p: ("fail" if p in {r["partition"] for r in rows} else "pass")
+                        for p in sorted(records)[:2000]
+                    }
+                ),
+                "problems": dg.MetadataValue.md(
+                    markdown_table(
+                        rows,
+                        ["partition", "status", "invalid_bars", "duplicates_resolved", "reason", "examples"],
+                    )
+                ),
+            },
+        )
+
+    @dg.asset_check(
         asset="coin_universe",
         partitions_def=partitions.days,
         blocking=True,
@@ -136,8 +187,50 @@ def build(partitions: Partitions) -> list[dg.AssetChecksDefinition]:
 
     return [
         validated_bars_schema,
+        validated_bars_source_quality,
         validated_bars_day_usable,
         coin_universe_not_empty,
         features_schema,
         labels_schema,
     ]
+
+
+def _value(entry: object) -> object:
+    return getattr(entry, "value", entry)
+
+
+def _materializations(context: dg.AssetCheckExecutionContext, asset: str) -> dict[str, dict]:
+    """partition -> metadata of the asset's materializations for the partitions this check covers.
+
+    In the run that materialised them these are the run's own events; a check run on its own
+    falls back to the latest materialisation of each partition.
+    """
+    wanted = (
+        {str(k) for k in context.partition_keys}
+        if context.has_partition_key_range or context.has_partition_key
+        else set()
+    )
+    key = dg.AssetKey(asset)
+    found: dict[str, dict] = {}
+    connection = context.instance.get_records_for_run(
+        context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION, limit=1_000_000
+    )
+    for record in connection.records:
+        materialization = record.event_log_entry.asset_materialization
+        if (
+            materialization
+            and materialization.asset_key == key
+            and (not wanted or materialization.partition in wanted)
+        ):
+            found[str(materialization.partition)] = dict(materialization.metadata)
+    missing = sorted(wanted - set(found))
+    for start in range(0, len(missing), 500):
+        chunk = missing[start : start + 500]
+        result = context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=chunk), limit=len(chunk) * 20
+        )
+        for record in reversed(result.records):  # newest last, so the newest wins
+            materialization = record.event_log_entry.asset_materialization
+            if materialization is not None:
+                found[str(materialization.partition)] = dict(materialization.metadata)
+    return found

@@ -203,7 +203,7 @@ class HuracanSettings(BaseSettings):
         return self.risk_presets[self.risk_preset]
 
 
-def _describe(error: ValidationError) -> str:
+def describe_validation_error(error: ValidationError) -> str:
     parts = []
     for item in error.errors():
         key = ".".join(str(p) for p in item["loc"]) or "<settings>"
@@ -226,7 +226,7 @@ def load_settings(**overrides: Any) -> HuracanSettings:
             }
         return HuracanSettings(**overrides)
     except ValidationError as error:
-        raise SettingsError(f"invalid Huracan settings: {_describe(error)}") from None
+        raise SettingsError(f"invalid Huracan settings: {describe_validation_error(error)}") from None
 
 
 def _deep_merge(base: Any, update: dict[str, Any]) -> dict[str, Any]:

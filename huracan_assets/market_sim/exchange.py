@@ -195,6 +195,7 @@ class SimulatedExchange:
         trend_drift_bps: float = 1.5,
         random_walk_fraction: float = 0.0,
         coin_names: list[str] | None = None,
+        corrupt: dict[str, tuple[str, ...] | list[str]] | None = None,
     ) -> None:
         from huracan_assets.config.settings import parse_duration
 
@@ -212,6 +213,10 @@ class SimulatedExchange:
         self.trend_drift_bps = trend_drift_bps
         self.random_walk_fraction = random_walk_fraction
         self._names = coin_names
+        unknown = {k for kinds in (corrupt or {}).values() for k in kinds} - set(CORRUPTIONS)
+        if unknown:
+            raise ValueError(f"unknown corruption kind(s) {sorted(unknown)}; known: {list(CORRUPTIONS)}")
+        self.corrupt = {coin: tuple(kinds) for coin, kinds in (corrupt or {}).items()}
         self._paths: dict[str, _Path] = {}
         self.rho = _RHO_PER_HOUR ** (self.bar / timedelta(hours=1))
 
@@ -478,7 +483,10 @@ class SimulatedExchange:
             )
         bars = bars.copy()
         bars["vendor"] = vendor
-        return bars[BAR_COLUMNS].reset_index(drop=True)
+        bars = bars[BAR_COLUMNS].reset_index(drop=True)
+        if vendor == PRIMARY_VENDOR and coin in self.corrupt:
+            bars = _corrupt(bars, self.corrupt[coin])
+        return bars
 
     def regimes(self, coin: str, start: datetime, end: datetime) -> pd.Series:
         """The simulator's true regime label per bar (for tests and documentation)."""
@@ -539,6 +547,45 @@ class SimulatedExchange:
         for column in ("open", "high", "low", "close"):
             bars[column] = bars[column] * factor
         return bars
+
+
+CORRUPTIONS = (
+    "nan",  # a NaN close at 03:00 every day
+    "high_lt_low",  # high below low at 05:00 every day
+    "negative",  # a negative open at 07:00 every day
+    "duplicates",  # the 09:00 candle sent twice with different volume
+    "out_of_order",  # the day's candles delivered in reverse
+    "strings",  # prices as strings, one of them "n/a"
+    "missing_column",  # no taker_buy_base column
+    "empty",  # no candles at all (a delisted or broken feed)
+)
+
+
+def _corrupt(bars: pd.DataFrame, kinds: tuple[str, ...]) -> pd.DataFrame:
+    """Deliberately broken deliveries for one coin (tests and demos of the bad-input paths)."""
+    bars = bars.copy()
+    hour = bars["open_time"].dt.hour
+    if "empty" in kinds:
+        return bars.iloc[0:0]
+    if "nan" in kinds:
+        bars.loc[hour == 3, "close"] = np.nan
+    if "high_lt_low" in kinds:
+        swap = hour == 5
+        bars.loc[swap, ["high", "low"]] = bars.loc[swap, ["low", "high"]].to_numpy()
+    if "negative" in kinds:
+        bars.loc[hour == 7, "open"] = -bars.loc[hour == 7, "open"]
+    if "duplicates" in kinds:
+        dup = bars[hour == 9].copy()
+        dup["volume"] *= 1.5
+        bars = pd.concat([bars, dup], ignore_index=True)
+    if "out_of_order" in kinds:
+        bars = bars.iloc[::-1].reset_index(drop=True)
+    if "strings" in kinds:
+        bars["close"] = bars["close"].map(repr).astype(object)
+        bars.loc[bars["open_time"].dt.hour == 11, "close"] = "n/a"
+    if "missing_column" in kinds:
+        bars = bars.drop(columns=["taker_buy_base"])
+    return bars
 
 
 def _edge_factor(rho: float, horizon_bars: int, fill_delay_bars: int) -> float:

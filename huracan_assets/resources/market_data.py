@@ -56,8 +56,10 @@ def _exchange(
     planted_edge_bps: float,
     faulty_fraction: float,
     random_walk_fraction: float,
+    corrupt: tuple[tuple[str, tuple[str, ...]], ...],
 ) -> SimulatedExchange:
     return SimulatedExchange(
+        corrupt=dict(corrupt),
         seed=seed,
         n_coins=n_coins,
         timeframe=timeframe,
@@ -79,6 +81,8 @@ class MarketDataResource(dg.ConfigurableResource):
     sim_planted_edge_bps: float = 25.0
     sim_faulty_fraction: float = 0.3
     sim_random_walk_fraction: float = 0.0
+    # deliberately broken feeds per coin, e.g. {"SOL": ["nan", "high_lt_low", "duplicates"]}
+    sim_corrupt: dict[str, list[str]] = {}
 
     def client(self) -> MarketDataClient:
         if self.source == "sim":
@@ -94,4 +98,5 @@ class MarketDataResource(dg.ConfigurableResource):
             self.sim_planted_edge_bps,
             self.sim_faulty_fraction,
             self.sim_random_walk_fraction,
+            tuple(sorted((coin, tuple(kinds)) for coin, kinds in self.sim_corrupt.items())),
         )

@@ -1,17 +1,24 @@
 """Settings as a resource: base.yaml < HURACAN_* environment < this resource's Dagster config."""
 
-import dagster as dg
+from typing import Any
 
-from huracan_assets.config import HuracanSettings, load_settings
+import dagster as dg
+from pydantic import ValidationError
+
+from huracan_assets.config import HuracanSettings, SettingsError, load_settings
+from huracan_assets.config.settings import describe_validation_error
 
 
 class HuracanSettingsResource(dg.ConfigurableResource):
-    """Per-run overrides of ``config/base.yaml``; unset fields keep the file/environment value.
+    """The settings every asset reads, with optional per-run overrides from Dagster config.
 
-    ``lookback_days`` may only shrink the window: the partition mappings were built at load
-    time from the file/environment value.
+    ``settings_json``: the settings the code location was built with (base.yaml + environment
+    + CLI flags), so the partition mappings and the assets agree; empty means "load now".
+    Unset override fields keep that value. ``lookback_days`` may only shrink the window: the
+    partition mappings were built at load time.
     """
 
+    settings_json: str = ""
     lookback_days: int | None = None
     dry_run: bool | None = None
     risk_preset: str | None = None
@@ -19,27 +26,38 @@ class HuracanSettingsResource(dg.ConfigurableResource):
     max_spread_bps: float | None = None
     min_edge_after_cost_bps: float | None = None
     max_coins: int | None = None
-    training_iterations: int | None = None
+
+    @classmethod
+    def from_settings(cls, settings: HuracanSettings, **overrides: Any) -> "HuracanSettingsResource":
+        return cls(settings_json=settings.model_dump_json(), **overrides)
 
     def get(self) -> HuracanSettings:
+        base = (
+            HuracanSettings.model_validate_json(self.settings_json) if self.settings_json else load_settings()
+        )
         overrides = {
-            "lookback_days": self.lookback_days,
-            "dry_run": self.dry_run,
-            "risk_preset": self.risk_preset,
-            "min_liquidity_gbp": self.min_liquidity_gbp,
-            "max_spread_bps": self.max_spread_bps,
-            "min_edge_after_cost_bps": self.min_edge_after_cost_bps,
-            "max_coins": self.max_coins,
-        }
-        if self.training_iterations is not None:
-            overrides["training"] = {"iterations": self.training_iterations}
-        settings = load_settings(**overrides)
-        base = load_settings()
-        if settings.lookback_days > base.lookback_days:
-            raise dg.DagsterInvalidConfigError(
-                f"huracan_settings.lookback_days={settings.lookback_days} exceeds the {base.lookback_days} days the "
-                "partition mappings were built with; set HURACAN_LOOKBACK_DAYS before loading the code location",
-                [],
-                None,
+            key: getattr(self, key)
+            for key in (
+                "lookback_days",
+                "dry_run",
+                "risk_preset",
+                "min_liquidity_gbp",
+                "max_spread_bps",
+                "min_edge_after_cost_bps",
+                "max_coins",
             )
-        return settings
+            if getattr(self, key) is not None
+        }
+        if not overrides:
+            return base
+        if overrides.get("lookback_days", 0) > base.lookback_days:
+            raise SettingsError(
+                f"huracan_settings.lookback_days={overrides['lookback_days']} exceeds the {base.lookback_days} days the "
+                "partition mappings were built with; set HURACAN_LOOKBACK_DAYS before loading the code location"
+            )
+        try:
+            return HuracanSettings.model_validate({**base.model_dump(), **overrides})
+        except ValidationError as error:
+            raise SettingsError(
+                f"invalid huracan_settings config: {describe_validation_error(error)}"
+            ) from None

@@ -1,0 +1,157 @@
+"""The whole graph, materialised through Dagster for one day on the simulated exchange."""
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from huracan_assets.config import HuracanSettings
+from huracan_assets.core.manifest import LATEST_NAME, MANIFEST_NAME
+from huracan_assets.definitions import build_definitions
+from huracan_assets.hamilton import HamiltonInterface
+from huracan_assets.market_sim import SimulatedExchange
+from huracan_assets.orchestration import DayResult, DayRunner
+from huracan_assets.partitions import coin_day_key
+from huracan_assets.resources.market_data import MarketDataResource
+from huracan_assets.resources.publisher import PublisherResource
+from huracan_assets.resources.storage import ParquetIOManager
+from huracan_assets_tests.conftest import small_settings
+
+pytestmark = pytest.mark.acceptance
+DAY = "2025-11-20"
+REPORTS = [
+    "metrics.json",
+    "costs.json",
+    "regime_map.json",
+    "decision_log.jsonl",
+    "data_integrity.json",
+    "ranking.json",
+    "do_not_trade.json",
+    "summary.json",
+]
+
+
+@dataclass
+class Run:
+    result: DayResult
+    defs: dg.Definitions
+    instance: dg.DagsterInstance
+    settings: HuracanSettings
+    export_root: Path
+    storage: Path
+    exchange: SimulatedExchange
+
+
+def materialise(tmp: Path, settings: HuracanSettings, market: MarketDataResource) -> Run:
+    export_root, storage = tmp / "exports", tmp / "storage"
+    defs = build_definitions(
+        settings,
+        market_data=market,
+        publisher=PublisherResource(export_root=str(export_root)),
+        storage_dir=str(storage),
+    )
+    home = tmp / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    instance = dg.DagsterInstance.local_temp(str(home))
+    result = DayRunner(defs, instance, settings, log=lambda _: None).run(DAY)
+    return Run(result, defs, instance, settings, export_root, storage, market.exchange())
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    # XRP carries a planted flow signal (40 bps at 1h): enough to clear costs and the day's BH correction
+    settings = small_settings(lookback_days=60, simulator={"n_coins": 5, "planted_edge_bps": 40.0})
+    market = MarketDataResource(sim_coins=5, sim_planted_edge_bps=40.0)
+    yield materialise(tmp_path_factory.mktemp("daily"), settings, market)
+
+
+def test_every_run_succeeded_and_no_step_failed(run: Run):
+    assert run.result.runs, "no Dagster runs were made"
+    for record in run.result.runs:
+        dagster_run = run.instance.get_run_by_id(record["run_id"])
+        assert dagster_run is not None and dagster_run.status == dg.DagsterRunStatus.SUCCESS, record
+        failures = run.instance.all_logs(record["run_id"], of_type=dg.DagsterEventType.STEP_FAILURE)
+        assert failures == [], record
+
+
+def test_the_daily_per_coin_work_is_one_run_over_all_coins(run: Run):
+    daily = [r for r in run.result.runs if r["job"] == "daily_coins_job"]
+    assert len(daily) == 1
+    coins = list(run.instance.get_dynamic_partitions("coins"))
+    materialized = run.instance.get_materialized_partitions(dg.AssetKey("models"))
+    assert {str(coin_day_key(DAY, c)) for c in coins} <= {str(k) for k in materialized}
+
+
+def test_every_active_coin_has_a_champion_or_a_written_reason(run: Run):
+    champions = run.result.champions
+    active = set(champions["active_coins"])
+    assert active, "no active coins"
+    with_champion = {c["coin"] for c in champions["champions"]}
+    with_reason = {c for c, reason in champions["no_champion"].items() if reason.strip()}
+    assert active <= with_champion | with_reason
+    assert not (with_champion & with_reason)
+
+
+def test_all_reports_and_the_manifest_are_present_and_verified(run: Run):
+    day_dir = run.export_root / DAY
+    assert (run.export_root / LATEST_NAME).read_text().strip() == DAY
+    manifest = json.loads((day_dir / MANIFEST_NAME).read_text())
+    listed = {f["path"] for f in manifest["files"]}
+    for name in REPORTS:
+        assert f"reports/{name}" in listed
+        assert (day_dir / "reports" / name).exists()
+    on_disk = {p.relative_to(day_dir).as_posix() for p in day_dir.rglob("*") if p.is_file()} - {MANIFEST_NAME}
+    assert on_disk == listed
+    assert manifest["features_hash"] and manifest["code_hash"] and manifest["training_window"]["start"]
+
+
+def test_summary_counts_match_the_files(run: Run):
+    day_dir = run.export_root / DAY
+    summary = json.loads((day_dir / "reports" / "summary.json").read_text())
+    models = sorted(day_dir.glob("champions/*/*/model.cbm"))
+    assert summary["champions_exported"] == len(models) == len(run.result.champions["champions"])
+    assert sorted(summary["champion_coins"]) == sorted({m.parent.parent.name for m in models})
+    ranking = json.loads((day_dir / "reports" / "ranking.json").read_text())["entries"]
+    assert len(ranking) == len(models)
+    assert set(summary["coins_skipped"]) == set(run.result.champions["no_champion"])
+    assert summary["coins_active"] == len(run.result.champions["active_coins"])
+
+
+def test_every_exported_model_loads_through_hamilton_and_predicts_on_a_real_feature_row(run: Run):
+    hamilton = HamiltonInterface(model_base_path=run.export_root)
+    champions = hamilton.list_champions()
+    assert champions, "expected at least one champion with a 40 bps planted edge"
+    features = ParquetIOManager(base_dir=str(run.storage))
+    for coin, horizon in champions:
+        model, metadata = hamilton.load_model(coin, horizon)
+        frame = features.read_partition(dg.AssetKey("features"), str(coin_day_key(DAY, coin)))
+        row = frame.iloc[-1]
+        vector = {name: float(row[name]) for name in metadata["feature_names"]}
+        vector = {k: (0.0 if pd.isna(v) else v) for k, v in vector.items()}
+        prediction = hamilton.predict(coin, horizon, vector)
+        assert prediction == pytest.approx(float(model.predict(pd.DataFrame([vector]))[0]))
+    entries = hamilton.get_ranking_table()
+    assert {(e.coin, e.horizon) for e in entries} == set(champions)
+
+
+def test_no_missing_data_warnings_for_clean_coins(run: Run):
+    rows = {r["coin"]: r for r in run.result.integrity["coins"]}
+    clean = [c.coin for c in run.exchange.coins if not c.faulty and c.coin in rows]
+    assert clean
+    for coin in clean:
+        row = rows[coin]
+        assert row["gaps_repaired"] == 0 and row["invalid_bars"] == 0 and not row["day_dropped"], row
+        assert row["status"] == "ok", row
+
+
+def test_materializations_carry_useful_metadata(run: Run):
+    event = run.instance.get_latest_materialization_event(dg.AssetKey("features"))
+    assert event is not None
+    metadata = event.asset_materialization.metadata
+    assert len(metadata["features_hash"].value) == 64 and metadata["rows"].value > 0
+    champions = run.instance.get_latest_materialization_event(dg.AssetKey("champions")).asset_materialization
+    assert champions.metadata["champions_promoted"].value == len(run.result.champions["champions"])
