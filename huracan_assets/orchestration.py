@@ -119,9 +119,15 @@ class DayRunner:
     def run(self, day: str) -> DayResult:
         started = time.perf_counter()
         result = DayResult(day=day)
+        coins = self.prepare(day, result)
+        self.run_day(day, coins, result)
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def prepare(self, day: str, result: DayResult) -> list[str]:
+        """Universe, coins and the history the day needs; returns the coins in partition order."""
         windows = build_partitions(self.settings).history_windows(date.fromisoformat(day))
         history = windows["validated_bars"]
-
         done = self._materialized("coin_universe")
         missing_days = [d for d in [*history, day] if d not in done]
         for block in _contiguous(missing_days, [*history, day]):
@@ -136,8 +142,11 @@ class DayRunner:
         coins = list(self.instance.get_dynamic_partitions(COINS.name))
         if not coins:
             raise RunFailedError(f"{day}: no eligible coins in the universe, nothing to train")
-
         self._history(windows, coins, result)
+        return coins
+
+    def run_day(self, day: str, coins: list[str], result: DayResult) -> None:
+        """The day itself: every coin in one run, then the day's reports and export."""
         self._range(
             "daily_coins_job",
             str(coin_day_key(day, coins[0])),
@@ -151,8 +160,6 @@ class DayRunner:
         result.champions = storage.read_partition(dg.AssetKey("champions"), day)
         result.export = storage.read_partition(dg.AssetKey("dropbox_export"), day)
         result.integrity = storage.read_partition(dg.AssetKey("data_integrity_report"), day)
-        result.seconds = time.perf_counter() - started
-        return result
 
     def _eligible(self, day: str) -> list[str]:
         event = self.instance.get_latest_materialization_event(dg.AssetKey("coin_universe"))

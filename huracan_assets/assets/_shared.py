@@ -62,3 +62,30 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value).replace("|", "/") if value is not None else ""
+
+
+class PartitionMetadata:
+    """Per-partition materialisation metadata that stays affordable in runs over thousands of partitions.
+
+    ``context.add_asset_metadata(partition_key=...)`` checks the key against every key of the
+    run's range, which Dagster enumerates over the whole partitions definition: one call costs
+    milliseconds, a call per partition in a 4,000-partition history run costs minutes. So a run
+    over more than ``detail_limit`` partitions records per-partition detail only for notable
+    partitions (problems, skips), and every partition gets the run's summary.
+    """
+
+    def __init__(self, context: dg.AssetExecutionContext, n_partitions: int, detail_limit: int = 64) -> None:
+        self.context = context
+        self.detailed = n_partitions <= detail_limit
+        self.entries: list[tuple[str, dict[str, Any]]] = []
+
+    def add(self, key: str, metadata: dict[str, Any], notable: bool = False) -> None:
+        if self.detailed or notable:
+            self.entries.append((key, metadata))
+
+    def flush(self, summary: dict[str, Any]) -> None:
+        self.context.add_asset_metadata(
+            {**summary, "per_partition_detail": "all" if self.detailed else "notable only"}
+        )
+        for key, metadata in self.entries:
+            self.context.add_asset_metadata(metadata, partition_key=key)

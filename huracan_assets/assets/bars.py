@@ -6,7 +6,15 @@ from datetime import date, datetime, timedelta
 import dagster as dg
 import pandas as pd
 
-from huracan_assets.assets._shared import SINGLE_RUN, day_of, end_of_day, keys_by_coin, run_keys, universe_for
+from huracan_assets.assets._shared import (
+    SINGLE_RUN,
+    PartitionMetadata,
+    day_of,
+    end_of_day,
+    keys_by_coin,
+    run_keys,
+    universe_for,
+)
 from huracan_assets.config import HuracanSettings, parse_duration
 from huracan_assets.core.bars import BarQuality, StaleDataError, empty_validated, validate_day
 from huracan_assets.partitions import Partitions
@@ -97,9 +105,10 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     ) -> dict[str, pd.DataFrame]:
         settings = huracan_settings.get()
         client = market_data.client()
-        universes = {d: universe_for(coin_universe, d) for d in {day_of(k) for k in run_keys(context)}}
+        all_keys = run_keys(context)
+        universes = {d: universe_for(coin_universe, d) for d in {day_of(k) for k in all_keys}}
         tasks = []
-        for coin, keys in keys_by_coin(run_keys(context)).items():
+        for coin, keys in keys_by_coin(all_keys).items():
             days = []
             for key in keys:
                 day = day_of(key)
@@ -117,6 +126,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         results = compute.map(_validate_coin, tasks, keys=[t.coin for t in tasks])
         out: dict[str, pd.DataFrame] = {}
         qualities: list[BarQuality] = []
+        metadata = PartitionMetadata(context, len(all_keys))
         for task, result in zip(tasks, results, strict=True):
             for key, day, _, _ in task.days:
                 if isinstance(result, TaskFailure):
@@ -132,7 +142,8 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                 frame.attrs = {"quality": quality.to_dict()}
                 out[key] = frame
                 qualities.append(quality)
-                context.add_asset_metadata(
+                metadata.add(
+                    key,
                     {
                         "status": quality.status,
                         "reason": quality.reason,
@@ -145,14 +156,18 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                         "vendor_mismatches": quality.vendor_mismatches,
                         "problems": "; ".join(quality.invalid_examples[:5]),
                     },
-                    partition_key=key,
+                    notable=quality.has_problems and quality.status != "not_listed",
                 )
         _fail_if_day_unusable(qualities)
         bad = [q for q in qualities if q.status in ("quarantined", "stale", "dropped")]
-        context.log.info(
-            f"event=validated_bars partitions={len(out)} unusable={len(bad)} "
-            f"repaired={sum(q.gaps_repaired for q in qualities)} outliers={sum(q.outliers for q in qualities)}"
-        )
+        summary = {
+            "partitions_in_run": len(out),
+            "unusable_in_run": len(bad),
+            "gaps_repaired_in_run": sum(q.gaps_repaired for q in qualities),
+            "outliers_in_run": sum(q.outliers for q in qualities),
+        }
+        metadata.flush(summary)
+        context.log.info("event=validated_bars " + " ".join(f"{k}={v}" for k, v in summary.items()))
         return out
 
     return [validated_bars]

@@ -4,10 +4,58 @@ import dagster as dg
 import pandas as pd
 
 from huracan_assets.assets._shared import SINGLE_RUN, markdown_table, run_keys
+from huracan_assets.config import HuracanSettings
 from huracan_assets.core.champions import choose_champions
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.settings import HuracanSettingsResource
 from huracan_assets.resources.storage import StoredModels, split_key
+
+
+def champions_for_day(
+    day: str,
+    scores: pd.DataFrame,
+    consensus: pd.DataFrame,
+    day_models: dict[str, StoredModels],
+    coin_universe: pd.DataFrame,
+    settings: HuracanSettings,
+) -> dict:
+    """The champion document of one day (shared by the asset and the plain-loop benchmark)."""
+    universe = coin_universe[coin_universe["date"] == day] if "date" in coin_universe else coin_universe
+    eligible = set(universe.loc[universe["eligible"], "coin"])
+    active = sorted(eligible & set(day_models))
+    coin_status = {
+        c: f"not trained: {day_models[c].reason}" for c in active if day_models[c].status != "trained"
+    }
+    for coin in sorted(eligible - set(day_models)):
+        coin_status[coin] = "newly eligible: not yet in the coins partitions (history backfill pending)"
+        active.append(coin)
+    regimes = {
+        c: str(m.latest["regime"].iloc[0])
+        for c, m in day_models.items()
+        if m.status == "trained" and len(m.latest)
+    }
+    day_scores = scores[scores["date"] == day] if len(scores) and "date" in scores else scores
+    live = consensus[consensus["kind"] == "live"] if len(consensus) else consensus
+    if len(live) and "date" in live:
+        live = live[live["date"] == day]
+    decision = choose_champions(
+        day,
+        day_scores,
+        active_coins=active,
+        coin_status=coin_status,
+        consensus=live[["coin", "horizon", "S", "confidence", "level"]] if len(live) else pd.DataFrame(),
+        regimes=regimes,
+        universe=universe,
+        alpha=settings.risk.alpha,
+        min_trades=settings.champions.min_trades,
+        min_edge_bps=settings.min_edge_after_cost_bps,
+    )
+    doc = decision.to_dict()
+    doc["active_coins"] = sorted(active)
+    doc["trained_coins"] = sorted(c for c in active if c not in coin_status)
+    doc["regimes"] = regimes
+    doc["markets"] = len(universe)
+    return doc
 
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
@@ -37,64 +85,25 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         settings = huracan_settings.get()
         out = {}
         for day in run_keys(context):
-            universe = coin_universe[coin_universe["date"] == day]
             day_models = {m.coin: m for k, m in models.items() if split_key(k)[0] == day}
-            eligible = set(universe.loc[universe["eligible"], "coin"])
-            active = sorted(eligible & set(day_models))
-            coin_status = {
-                c: f"not trained: {day_models[c].reason}" for c in active if day_models[c].status != "trained"
-            }
-            for coin in sorted(eligible - set(day_models)):
-                coin_status[coin] = (
-                    "newly eligible: not yet in the coins partitions (history backfill pending)"
-                )
-                active.append(coin)
-            regimes = {
-                c: str(m.latest["regime"].iloc[0])
-                for c, m in day_models.items()
-                if m.status == "trained" and len(m.latest)
-            }
-            live = (
-                consensus[(consensus["date"] == day) & (consensus["kind"] == "live")]
-                if len(consensus)
-                else consensus
-            )
-            decision = choose_champions(
-                day,
-                scores[scores["date"] == day] if len(scores) else scores,
-                active_coins=active,
-                coin_status=coin_status,
-                consensus=live[["coin", "horizon", "S", "confidence", "level"]]
-                if len(live)
-                else pd.DataFrame(),
-                regimes=regimes,
-                universe=universe,
-                alpha=settings.risk.alpha,
-                min_trades=settings.champions.min_trades,
-                min_edge_bps=settings.min_edge_after_cost_bps,
-            )
-            doc = decision.to_dict()
-            doc["active_coins"] = sorted(active)
-            doc["trained_coins"] = sorted(c for c in active if c not in coin_status)
-            doc["regimes"] = regimes
-            doc["markets"] = len(universe)
+            doc = champions_for_day(day, scores, consensus, day_models, coin_universe, settings)
             out[day] = doc
             context.add_asset_metadata(
                 {
-                    "champions_promoted": len(decision.champions),
-                    "challengers": decision.challengers,
-                    "active_coins": len(active),
-                    "coins_without_champion": len(decision.no_champion),
-                    "do_not_trade": len(decision.do_not_trade),
+                    "champions_promoted": len(doc["champions"]),
+                    "challengers": doc["challengers"],
+                    "active_coins": len(doc["active_coins"]),
+                    "coins_without_champion": len(doc["no_champion"]),
+                    "do_not_trade": len(doc["do_not_trade"]),
                     "ranking": dg.MetadataValue.md(
                         markdown_table(
-                            decision.ranking,
+                            doc["ranking"],
                             ["rank", "coin", "horizon", "engine", "regime", "net_edge_bps", "confidence"],
                         )
                     ),
                     "no_champion": dg.MetadataValue.md(
                         markdown_table(
-                            [{"coin": c, "reason": r} for c, r in decision.no_champion.items()],
+                            [{"coin": c, "reason": r} for c, r in doc["no_champion"].items()],
                             ["coin", "reason"],
                         )
                     ),

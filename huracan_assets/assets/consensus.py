@@ -5,7 +5,7 @@ import json
 import dagster as dg
 import pandas as pd
 
-from huracan_assets.assets._shared import SINGLE_RUN, run_keys
+from huracan_assets.assets._shared import SINGLE_RUN, PartitionMetadata, run_keys
 from huracan_assets.config import HuracanSettings
 from huracan_assets.core.consensus import DecisionEvent, coin_consensus
 from huracan_assets.partitions import Partitions
@@ -88,13 +88,15 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         keys = run_keys(context)
         results = compute.map(lambda k: consensus_for_day(models[k], scores[k], settings), keys, keys=keys)
         out = {}
+        metadata = PartitionMetadata(context, len(keys))
         for key, result in zip(keys, results, strict=True):
             if isinstance(result, TaskFailure):
                 context.log.error(f"event=coin_failed asset=consensus partition={key} error={result}")
                 result = empty_events()
             out[key] = result
             live = result[result["kind"] == "live"] if len(result) else result
-            context.add_asset_metadata(
+            metadata.add(
+                key,
                 {
                     "events": len(result),
                     "live": dg.MetadataValue.md(
@@ -104,8 +106,9 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                         or "_no live decision_"
                     ),
                 },
-                partition_key=key,
+                notable=live.empty,
             )
+        metadata.flush({"events_in_run": sum(len(f) for f in out.values())})
         return out
 
     return [consensus]

@@ -1,9 +1,18 @@
 """features[date x symbol]: the feature families of the day's bars, versioned by features_hash."""
 
+from datetime import timedelta
+
 import dagster as dg
 import pandas as pd
 
-from huracan_assets.assets._shared import SINGLE_RUN, day_of, keys_by_coin, rows_for, run_keys
+from huracan_assets.assets._shared import (
+    SINGLE_RUN,
+    PartitionMetadata,
+    day_of,
+    keys_by_coin,
+    rows_for,
+    run_keys,
+)
 from huracan_assets.core.bars import day_bounds
 from huracan_assets.core.features import CONTEXT_COLUMNS, FEATURE_NAMES, compute_features, features_hash
 from huracan_assets.partitions import Partitions
@@ -25,6 +34,20 @@ def series_of(frame: pd.DataFrame, drop: tuple[str, ...] = ("date", "symbol")) -
         .sort_values("open_time")
         .drop_duplicates("open_time")
     )
+
+
+def features_by_day(bars: pd.DataFrame, bar: timedelta, keys: list[str]) -> dict[str, pd.DataFrame]:
+    """Features of one coin for each partition key: computed once over the whole window, then cut by day.
+
+    The core call of one coin (shared by the asset and the plain-loop benchmark).
+    """
+    table = compute_features(series_of(bars), bar) if len(bars) else pd.DataFrame()
+    out = {}
+    for key in keys:
+        start, end = day_bounds(day_of(key))
+        rows = table.loc[(table.index >= start) & (table.index < end)] if len(table) else table
+        out[key] = rows.reset_index() if len(rows) else empty_features()
+    return out
 
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
@@ -50,18 +73,12 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         groups = keys_by_coin(run_keys(context))
 
         def per_coin(coin: str) -> dict[str, pd.DataFrame]:
-            bars = rows_for(validated_bars, symbol=coin)
-            table = compute_features(series_of(bars), settings.bar) if len(bars) else pd.DataFrame()
-            out = {}
-            for key in groups[coin]:
-                start, end = day_bounds(day_of(key))
-                rows = table.loc[(table.index >= start) & (table.index < end)] if len(table) else table
-                out[key] = rows.reset_index() if len(rows) else empty_features()
-            return out
+            return features_by_day(rows_for(validated_bars, symbol=coin), settings.bar, groups[coin])
 
         coins = list(groups)
         results = compute.map(per_coin, coins, keys=coins)
         out: dict[str, pd.DataFrame] = {}
+        metadata = PartitionMetadata(context, sum(len(k) for k in groups.values()))
         for coin, result in zip(coins, results, strict=True):
             for key in groups[coin]:
                 if isinstance(result, TaskFailure):
@@ -72,15 +89,15 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                     status = "ok" if len(frame) else "no validated bars"
                 frame.attrs = {"features_hash": fhash, "status": status}
                 out[key] = frame
-                context.add_asset_metadata(
-                    {
-                        "rows": len(frame),
-                        "features_hash": fhash,
-                        "status": status,
-                        "n_features": len(FEATURE_NAMES),
-                    },
-                    partition_key=key,
-                )
+                metadata.add(key, {"rows": len(frame), "status": status}, notable=status != "ok")
+        metadata.flush(
+            {
+                "features_hash": fhash,
+                "n_features": len(FEATURE_NAMES),
+                "rows_in_run": sum(len(f) for f in out.values()),
+                "partitions_without_rows": sum(f.empty for f in out.values()),
+            }
+        )
         return out
 
     return [features]

@@ -3,13 +3,38 @@
 import dagster as dg
 import pandas as pd
 
-from huracan_assets.assets._shared import SINGLE_RUN, day_of, keys_by_coin, rows_for, run_keys
+from huracan_assets.assets._shared import (
+    SINGLE_RUN,
+    PartitionMetadata,
+    day_of,
+    keys_by_coin,
+    rows_for,
+    run_keys,
+)
 from huracan_assets.assets.features import series_of
+from huracan_assets.config import HuracanSettings
 from huracan_assets.core.bars import day_bounds
 from huracan_assets.core.labels import compute_labels, empty_labels
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.compute import ComputeResource, TaskFailure
 from huracan_assets.resources.settings import HuracanSettingsResource
+
+
+def labels_by_day(
+    features: pd.DataFrame, settings: HuracanSettings, keys: list[str]
+) -> dict[str, pd.DataFrame]:
+    """Labels of one coin for each partition key: the labels that resolve on that day.
+
+    The core call of one coin (shared by the asset and the plain-loop benchmark).
+    """
+    close = series_of(features).set_index("open_time")["close"] if len(features) else pd.Series(dtype=float)
+    all_labels = compute_labels(
+        close, bar=settings.bar, horizon_bars=settings.horizon_bars, fill_delay_bars=settings.fill_delay_bars
+    )
+    if all_labels.empty:
+        return {key: empty_labels() for key in keys}
+    exit_day = all_labels["exit_time"].dt.floor("D")
+    return {key: all_labels[exit_day == day_bounds(day_of(key))[0]].reset_index(drop=True) for key in keys}
 
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
@@ -32,28 +57,12 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         groups = keys_by_coin(run_keys(context))
 
         def per_coin(coin: str) -> dict[str, pd.DataFrame]:
-            rows = rows_for(features, symbol=coin)
-            close = series_of(rows).set_index("open_time")["close"] if len(rows) else pd.Series(dtype=float)
-            out = {}
-            all_labels = compute_labels(
-                close,
-                bar=settings.bar,
-                horizon_bars=settings.horizon_bars,
-                fill_delay_bars=settings.fill_delay_bars,
-            )
-            exit_day = all_labels["exit_time"].dt.floor("D") if len(all_labels) else None
-            for key in groups[coin]:
-                start, _ = day_bounds(day_of(key))
-                out[key] = (
-                    all_labels[exit_day == start].reset_index(drop=True)
-                    if len(all_labels)
-                    else empty_labels()
-                )
-            return out
+            return labels_by_day(rows_for(features, symbol=coin), settings, groups[coin])
 
         coins = list(groups)
         results = compute.map(per_coin, coins, keys=coins)
         out: dict[str, pd.DataFrame] = {}
+        metadata = PartitionMetadata(context, sum(len(k) for k in groups.values()))
         for coin, result in zip(coins, results, strict=True):
             for key in groups[coin]:
                 if isinstance(result, TaskFailure):
@@ -63,10 +72,18 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                     frame = result[key]
                 out[key] = frame
                 counts = frame["horizon"].value_counts().to_dict() if len(frame) else {}
-                context.add_asset_metadata(
+                metadata.add(
+                    key,
                     {"rows": len(frame), **{f"labels_{h}": int(counts.get(h, 0)) for h in settings.horizons}},
-                    partition_key=key,
+                    notable=frame.empty,
                 )
+        metadata.flush(
+            {
+                "rows_in_run": sum(len(f) for f in out.values()),
+                "horizons": ", ".join(settings.horizons),
+                "fill_delay_bars": settings.fill_delay_bars,
+            }
+        )
         return out
 
     return [labels]

@@ -5,6 +5,7 @@ import pandas as pd
 
 from huracan_assets.assets._shared import (
     SINGLE_RUN,
+    PartitionMetadata,
     day_of,
     end_of_day,
     keys_by_coin,
@@ -136,22 +137,26 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                     reason=f"training failed: {result}",
                 )
             out[key] = result
+        metadata = PartitionMetadata(context, len(out))
         for key, result in out.items():
-            context.add_asset_metadata(
+            metadata.add(
+                key,
                 {
                     "status": result.status,
                     "reason": result.reason,
                     "models": len(result.models),
-                    "features_hash": fhash,
                     "training_window": dg.MetadataValue.json(result.training_window),
                     "oof_rows": len(result.oof),
                 },
-                partition_key=key,
+                notable=result.status != "trained",
             )
-        trained = sum(r.status == "trained" for r in out.values())
-        context.log.info(
-            f"event=models partitions={len(out)} trained={trained} fits={sum(len(r.models) for r in out.values())}"
-        )
+        summary = {
+            "features_hash": fhash,
+            "trained_in_run": sum(r.status == "trained" for r in out.values()),
+            "fits_in_run": sum(len(r.models) for r in out.values()),
+        }
+        metadata.flush(summary)
+        context.log.info("event=models " + " ".join(f"{k}={v}" for k, v in summary.items()))
         return out
 
     return [models]

@@ -4,7 +4,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from huracan_assets.assets._shared import SINGLE_RUN, day_of, run_keys, universe_for
+from huracan_assets.assets._shared import SINGLE_RUN, PartitionMetadata, day_of, run_keys, universe_for
 from huracan_assets.config import HuracanSettings
 from huracan_assets.core.costs import CostModel, coin_cost_model
 from huracan_assets.core.scoring import empty_scores, score_coin
@@ -75,6 +75,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
 
         results = compute.map(per_key, keys, keys=keys)
         out = {}
+        metadata = PartitionMetadata(context, len(keys))
         for key, result in zip(keys, results, strict=True):
             if isinstance(result, TaskFailure):
                 context.log.error(f"event=coin_failed asset=scores partition={key} error={result}")
@@ -82,7 +83,8 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
             out[key] = result
             pooled = result[result["regime"] == "all"] if len(result) else result
             best = pooled.sort_values("net_edge_bps", ascending=False).head(1)
-            context.add_asset_metadata(
+            metadata.add(
+                key,
                 {
                     "rows": len(result),
                     "best_net_edge_bps": float(best["net_edge_bps"].iloc[0]) if len(best) else float("nan"),
@@ -91,8 +93,9 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                     if len(pooled)
                     else float("nan"),
                 },
-                partition_key=key,
+                notable=result.empty,
             )
+        metadata.flush({"rows_in_run": sum(len(f) for f in out.values())})
         return out
 
     return [scores]

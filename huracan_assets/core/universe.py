@@ -8,8 +8,6 @@ most liquid eligible coins. Every market stays in the output with ``eligible`` a
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 
@@ -51,7 +49,12 @@ NOT_TRADED_BASES = frozenset(
         "AEUR",
     ]
 )
-_LEVERAGED = re.compile(r".+(UP|DOWN|BULL|BEAR)$")
+LEVERAGED_SUFFIXES = ("UP", "DOWN", "BULL", "BEAR")
+
+
+def is_leveraged_token(base: str, bases: set[str]) -> bool:
+    """BTCUP, ETHBULL, …: a suffix on another listed base (JUP or SYRUP are ordinary coins)."""
+    return any(base.endswith(s) and base[: -len(s)] in bases for s in LEVERAGED_SUFFIXES)
 
 
 def gbp_rate(tickers: pd.DataFrame, fallback: float) -> tuple[float, str]:
@@ -93,12 +96,13 @@ def select_universe(
     if "listed_at" not in frame:
         frame["listed_at"] = None
     reasons = []
+    bases = set(frame["coin"])
     for row in frame.itertuples():
         if row.status != "TRADING":
             reasons.append(f"market status {row.status}")
         elif row.coin in NOT_TRADED_BASES:
             reasons.append("stablecoin or fiat base")
-        elif _LEVERAGED.match(row.coin):
+        elif is_leveraged_token(row.coin, bases):
             reasons.append("leveraged token")
         elif not np.isfinite(row.quote_volume_gbp):
             reasons.append("no 24h ticker")

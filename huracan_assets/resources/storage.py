@@ -92,11 +92,17 @@ def frame_to_table(frame: pd.DataFrame) -> pa.Table:
     return table.replace_schema_metadata(metadata)
 
 
-def table_to_frame(table: pa.Table) -> pd.DataFrame:
-    frame = table.to_pandas()
+def _plain_strings(frame: pd.DataFrame) -> pd.DataFrame:
+    """Arrow strings (and hive partition dictionaries) back to object columns with None for missing."""
     for column in frame.columns:
-        if isinstance(frame[column].dtype, pd.StringDtype):
-            frame[column] = frame[column].astype(object)
+        if isinstance(frame[column].dtype, pd.StringDtype | pd.CategoricalDtype):
+            values = frame[column].astype(object)
+            frame[column] = values.where(values.notna(), None)
+    return frame
+
+
+def table_to_frame(table: pa.Table) -> pd.DataFrame:
+    frame = _plain_strings(table.to_pandas())
     raw = (table.schema.metadata or {}).get(ATTRS_KEY)
     if raw:
         frame.attrs = json.loads(raw)
@@ -218,10 +224,7 @@ class ParquetIOManager(_PartitionedIOManager):
                 paths, format="parquet", partitioning=HIVE, partition_base_dir=base, schema=unified
             )
             table = dataset.to_table()
-        frame = table.to_pandas()
-        for column in frame.columns:
-            if isinstance(frame[column].dtype, pd.StringDtype | pd.CategoricalDtype):
-                frame[column] = frame[column].astype(object)
+        frame = _plain_strings(table.to_pandas())
         if "symbol" in frame and frame["symbol"].isna().all():
             frame = frame.drop(columns="symbol")
         return frame
@@ -329,7 +332,7 @@ def write_coin_models(folder: Path, value: CoinModels) -> None:
     metas = []
     for trained in value.models:
         stem = f"{trained.engine}__{trained.horizon}__{trained.regime}"
-        trained.model.save_model(str(folder / f"{stem}.cbm"), format="cbm")
+        save_reproducible(trained.model, folder / f"{stem}.cbm")
         meta = trained.metadata() | {
             "coin": value.coin,
             "day": value.day,
@@ -353,6 +356,21 @@ def write_coin_models(folder: Path, value: CoinModels) -> None:
         pq.write_table(frame_to_table(value.latest), folder / "latest.parquet", compression="zstd")
     # bundle.json last: its presence marks the folder complete
     (folder / "bundle.json").write_text(json.dumps(bundle, indent=1, sort_keys=True))
+
+
+# CatBoost stamps every model with a random GUID and the wall-clock end of training; without
+# them the same data, code and seed give the same bytes, so the manifest's SHA-256 is stable.
+VOLATILE_MODEL_METADATA = ("model_guid", "train_finish_time")
+
+
+def save_reproducible(model: CatBoostRegressor, path: Path) -> None:
+    """Save ``model`` as .cbm without CatBoost's volatile stamps (a copy: the caller's model is untouched)."""
+    clean = model.copy()
+    metadata = clean.get_metadata()
+    for key in VOLATILE_MODEL_METADATA:
+        if key in metadata:
+            del metadata[key]
+    clean.save_model(str(path), format="cbm")
 
 
 def read_coin_models(folder: Path) -> StoredModels:

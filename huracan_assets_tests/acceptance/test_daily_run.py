@@ -56,7 +56,7 @@ def materialise(tmp: Path, settings: HuracanSettings, market: MarketDataResource
     )
     home = tmp / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
-    instance = dg.DagsterInstance.local_temp(str(home))
+    instance = dg.DagsterInstance.local_temp(str(home), overrides={"telemetry": {"enabled": False}})
     result = DayRunner(defs, instance, settings, log=lambda _: None).run(DAY)
     return Run(result, defs, instance, settings, export_root, storage, market.exchange())
 

@@ -50,7 +50,16 @@ def test_to_json_bytes_turns_non_finite_numbers_into_null():
 
 def _event_rows() -> pd.DataFrame:
     rows = [
-        ("SOL", "2025-03-04T05:00:00+00:00", "1h", 0.61, "strong", "buy", "oof", {"flow": 0.9, "momentum": 0.2}),
+        (
+            "SOL",
+            "2025-03-04T05:00:00+00:00",
+            "1h",
+            0.61,
+            "strong",
+            "buy",
+            "oof",
+            {"flow": 0.9, "momentum": 0.2},
+        ),
         ("BTC", "2025-03-04T23:00:00+00:00", "4h", -0.12, "none", "hold", "live", {"flow": -0.1}),
         ("BTC", "2025-03-04T03:00:00+00:00", "4h", float("nan"), "none", "hold", "oof", {"flow": 0.0}),
     ]
@@ -155,10 +164,10 @@ def test_dropped_day_shows_in_problems(qualities):
     markdown = integrity_markdown(report)
     assert "1 days dropped" in markdown
     assert "| BNB | dropped |" in markdown
-    # a coin without problems gets no table row
+    # a clean coin has no problems and gets no table row
     btc = next(r for r in report["coins"] if r["coin"] == "BTC")
-    if not btc["problems"]:
-        assert "| BTC |" not in markdown
+    assert btc["problems"] == [] and btc["status"] == "ok"
+    assert "| BTC |" not in markdown
 
 
 def test_integrity_report_is_valid_strict_json(qualities):

@@ -120,16 +120,17 @@ def test_retraining_gives_the_same_trees_and_record(trained, retrained, tmp_path
     pd.testing.assert_frame_equal(trained.latest, retrained.latest)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: re-training the same inputs does not give byte-identical .cbm files (pyproject pins catboost "
-    "for exactly that): CatBoost writes a random model_guid and a train_finish_time into every model, and "
-    "neither core/training.train_coin nor resources/storage.write_coin_models removes them, so the file's "
-    "SHA-256 (and the export manifest) changes on every re-materialisation",
-)
 def test_retrained_models_are_byte_identical_files(trained, retrained, tmp_path):
+    """CatBoost stamps a random GUID and a finish time; the storage writer strips them."""
+    from huracan_assets.resources.storage import save_reproducible
+
     for first, second in zip(trained.models, retrained.models, strict=True):
-        assert _cbm_bytes(first.model, tmp_path / "a.cbm") == _cbm_bytes(second.model, tmp_path / "b.cbm")
+        assert _cbm_bytes(first.model, tmp_path / "raw_a.cbm") != _cbm_bytes(
+            second.model, tmp_path / "raw_b.cbm"
+        )
+        save_reproducible(first.model, tmp_path / "a.cbm")
+        save_reproducible(second.model, tmp_path / "b.cbm")
+        assert (tmp_path / "a.cbm").read_bytes() == (tmp_path / "b.cbm").read_bytes()
 
 
 def test_out_of_fold_rows_are_after_the_split_and_training_labels_resolve_before_it(inputs, trained):

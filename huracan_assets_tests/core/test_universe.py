@@ -65,24 +65,23 @@ def test_wide_spread_is_excluded_with_the_number():
 
 
 def test_stablecoins_fiat_and_leveraged_tokens_are_excluded():
-    bases = ["USDC", "FDUSD", "EUR", "TRY", "BTCUP", "ETHDOWN", "XRPBULL", "EOSBEAR", "SOL"]
+    underlying = ["BTC", "ETH", "XRP", "EOS"]
+    bases = ["USDC", "FDUSD", "EUR", "TRY", "BTCUP", "ETHDOWN", "XRPBULL", "EOSBEAR", *underlying]
     u = universe([market(b) for b in bases], [ticker(b, 1e9) for b in bases])
     for b in ("USDC", "FDUSD", "EUR", "TRY"):
         assert u.loc[b, "reason"] == "stablecoin or fiat base", b
     for b in ("BTCUP", "ETHDOWN", "XRPBULL", "EOSBEAR"):
         assert u.loc[b, "reason"] == "leveraged token", b
-    assert u.index[u["eligible"]].tolist() == ["SOL"]
+    assert sorted(u.index[u["eligible"]]) == sorted(underlying)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: core/universe.py _LEVERAGED = r'.+(UP|DOWN|BULL|BEAR)$' also matches ordinary coins whose "
-    "ticker ends in UP, e.g. JUP (Jupiter, a liquid Binance spot market JUP/USDT), which is excluded as a "
-    "'leveraged token'",
-)
 def test_ordinary_coin_ending_in_up_is_not_a_leveraged_token():
-    u = universe([market("JUP")], [ticker("JUP", 1e9)])
+    """JUP and SYRUP end in UP but are no suffix on a listed base: they are ordinary, liquid coins."""
+    bases = ["JUP", "SYRUP", "BTC", "BTCUP"]
+    u = universe([market(b) for b in bases], [ticker(b, 1e9) for b in bases])
     assert u.loc["JUP", "eligible"], u.loc["JUP", "reason"]
+    assert u.loc["SYRUP", "eligible"], u.loc["SYRUP", "reason"]
+    assert u.loc["BTCUP", "reason"] == "leveraged token"
 
 
 def test_non_trading_market_usdt_only_and_missing_ticker():

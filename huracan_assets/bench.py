@@ -1,0 +1,169 @@
+"""Benchmark: one day for N simulated coins through Dagster, and the same core calls in a plain loop.
+
+    huracan bench --coins 10
+
+Both paths start from the same prepared history (universe, coins, bars/features/labels of the
+look-back window, materialised once and not timed), compute the day's bars, features, labels,
+models, scores, consensus, champions, integrity report and export, and write the same Parquet,
+model and export files. The last line is
+
+    overhead_ratio=<dagster wall / loop wall> peak_rss_mb=<peak RSS of this process>
+    core_s_per_coin_day=<CPU seconds of the plain loop per coin-day, all horizons and engines>
+"""
+
+import resource
+import shutil
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from huracan_assets.assets.bars import _CoinTask, _validate_coin
+from huracan_assets.assets.champions import champions_for_day
+from huracan_assets.assets.consensus import consensus_for_day
+from huracan_assets.assets.export import CODE_HASH, export_files
+from huracan_assets.assets.features import features_by_day
+from huracan_assets.assets.labels import labels_by_day
+from huracan_assets.assets.models import train_for_day
+from huracan_assets.assets.scores import score_for_day
+from huracan_assets.config import HuracanSettings, load_settings
+from huracan_assets.core.features import features_hash
+from huracan_assets.core.integrity import integrity_report
+from huracan_assets.core.publishing import ExportPlan, LocalFolderPublisher
+from huracan_assets.definitions import build_definitions
+from huracan_assets.orchestration import DayResult, DayRunner
+from huracan_assets.partitions import build_partitions, coin_day_key
+from huracan_assets.resources.market_data import MarketDataResource
+from huracan_assets.resources.storage import ModelIOManager, ParquetIOManager
+
+
+def _days_back(day: str, n: int) -> list[str]:
+    end = date.fromisoformat(day)
+    return [(end - timedelta(days=i)).isoformat() for i in range(n, -1, -1)]
+
+
+def plain_loop(
+    day: str,
+    coins: list[str],
+    settings: HuracanSettings,
+    market: MarketDataResource,
+    base: Path,
+    export_root: Path,
+) -> dict:
+    """The day's per-coin and per-day core calls, in a loop, on the same storage layout."""
+    parquet, model_store = ParquetIOManager(base_dir=str(base)), ModelIOManager(base_dir=str(base))
+    client = market.client()
+    partitions = build_partitions(settings)
+    fhash = features_hash()
+    universe = parquet.read_window(dg.AssetKey("coin_universe"), [day])
+    listed = universe.set_index("coin")
+    key_of = {c: str(coin_day_key(day, c)) for c in coins}
+    stored_models, all_scores, all_events, qualities = {}, [], [], []
+    for coin in coins:
+        key = key_of[coin]
+        is_listed = coin in listed.index
+        listed_at = listed.loc[coin, "listed_at"] if is_listed else None
+        listed_at = (
+            None if listed_at is None or pd.isna(listed_at) else pd.Timestamp(listed_at).to_pydatetime()
+        )
+        frame, quality = _validate_coin(
+            _CoinTask(coin, [(key, date.fromisoformat(day), listed_at, is_listed)], client, settings)
+        )[key]
+        frame.attrs = {"quality": quality.to_dict()}
+        qualities.append(quality.to_dict())
+        parquet.write_partition(dg.AssetKey("validated_bars"), key, frame)
+
+        def window(asset: str, days_back: int, coin: str = coin) -> pd.DataFrame:
+            keys = [str(coin_day_key(d, coin)) for d in _days_back(day, days_back)]
+            keys = [k for k in keys if parquet.exists(dg.AssetKey(asset), k)]
+            return parquet.read_window(dg.AssetKey(asset), keys)
+
+        features = features_by_day(
+            window("validated_bars", partitions.feature_warmup_days), settings.bar, [key]
+        )[key]
+        parquet.write_partition(dg.AssetKey("features"), key, features)
+        labels = labels_by_day(window("features", partitions.label_lookback_days), settings, [key])[key]
+        parquet.write_partition(dg.AssetKey("labels"), key, labels)
+        row = listed.loc[[coin]].reset_index() if is_listed else pd.DataFrame()
+        if is_listed and bool(row["eligible"].iloc[0]):
+            trained = train_for_day(
+                coin,
+                day,
+                window("features", settings.lookback_days),
+                window("labels", settings.lookback_days),
+                settings,
+                fhash,
+            )
+            model_store.write_partition(dg.AssetKey("models"), key, trained)
+            stored = model_store.read_partition(dg.AssetKey("models"), key)
+            scores = score_for_day(stored, row.iloc[0], settings)
+            events = consensus_for_day(stored, scores, settings)
+            parquet.write_partition(dg.AssetKey("scores"), key, scores)
+            parquet.write_partition(dg.AssetKey("consensus"), key, events)
+            stored_models[coin] = stored
+            all_scores.append(scores.assign(date=day))
+            all_events.append(events.assign(date=day))
+    scores = pd.concat(all_scores, ignore_index=True) if all_scores else pd.DataFrame()
+    events = pd.concat(all_events, ignore_index=True) if all_events else pd.DataFrame()
+    doc = champions_for_day(day, scores, events, stored_models, universe, settings)
+    eligible = set(universe.loc[universe["eligible"], "coin"])
+    integrity = integrity_report(day, qualities, {}, eligible)
+    models_by_key = {key_of[c]: m for c, m in stored_models.items()}
+    files, window_span = export_files(day, doc, models_by_key, scores, events, integrity, universe, fhash)
+    plan = ExportPlan.create(
+        day, files, features_hash=fhash, code_hash=CODE_HASH, training_window=window_span, created_at="bench"
+    )
+    LocalFolderPublisher(export_root).publish(plan)
+    return doc
+
+
+def run_bench(coins: int, lookback_days: int = 60, day: str = "2025-11-20") -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="huracan-bench-"))
+    try:
+        settings = load_settings(
+            lookback_days=lookback_days,
+            simulator={"n_coins": coins},
+            publisher={"export_root": str(workdir / "exports")},
+        )
+        market = MarketDataResource(
+            sim_coins=coins, timeframe=settings.timeframe, sim_seed=settings.simulator.seed
+        )
+        defs = build_definitions(settings, market_data=market, storage_dir=str(workdir / "storage"))
+        (workdir / "home").mkdir()
+        instance = dg.DagsterInstance.local_temp(
+            str(workdir / "home"), overrides={"telemetry": {"enabled": False}}
+        )
+        runner = DayRunner(defs, instance, settings, log=lambda _: None)
+        prepared = DayResult(day=day)
+        print(f"preparing {coins} coins x {lookback_days} days of history (not timed) ...", flush=True)
+        all_coins = runner.prepare(day, prepared)
+
+        started, cpu = time.perf_counter(), time.process_time()
+        dagster_result = DayResult(day=day)
+        runner.run_day(day, all_coins, dagster_result)
+        dagster_wall, dagster_cpu = time.perf_counter() - started, time.process_time() - cpu
+
+        started, cpu = time.perf_counter(), time.process_time()
+        loop_doc = plain_loop(day, all_coins, settings, market, workdir / "storage", workdir / "loop_exports")
+        loop_wall, loop_cpu = time.perf_counter() - started, time.process_time() - cpu
+
+        same = [(c["coin"], c["horizon"], c["engine"]) for c in loop_doc["champions"]] == [
+            (c["coin"], c["horizon"], c["engine"]) for c in dagster_result.champions["champions"]
+        ]
+        peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"coins={len(all_coins)} lookback_days={lookback_days} day={day}")
+        print(f"dagster: wall={dagster_wall:.1f}s cpu={dagster_cpu:.1f}s runs={len(dagster_result.runs)}")
+        print(f"loop:    wall={loop_wall:.1f}s cpu={loop_cpu:.1f}s")
+        print(
+            f"champions: dagster={len(dagster_result.champions['champions'])} loop={len(loop_doc['champions'])} same={same}"
+        )
+        print(
+            f"overhead_ratio={dagster_wall / loop_wall:.3f} peak_rss_mb={peak_rss_mb:.0f} "
+            f"core_s_per_coin_day={loop_cpu / max(len(all_coins), 1):.3f}"
+        )
+        return 0 if same else 1
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -1,0 +1,245 @@
+"""The IO managers, exercised through real Dagster materialisations on a temporary instance."""
+
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+from catboost import CatBoostRegressor
+
+from huracan_assets.core.training import CoinModels, TrainedModel
+from huracan_assets.partitions import COINS, coin_day_key
+from huracan_assets.resources.storage import (
+    JsonIOManager,
+    MissingPartitionError,
+    ModelIOManager,
+    ParquetIOManager,
+    frame_to_table,
+    table_to_frame,
+)
+
+DAYS = dg.DailyPartitionsDefinition(start_date="2025-01-01", end_date="2025-01-06", timezone="UTC")
+GRID = dg.MultiPartitionsDefinition({"date": DAYS, "symbol": COINS})
+WINDOW = dg.MultiPartitionMapping(
+    {
+        "date": dg.DimensionPartitionMapping(
+            "date",
+            dg.TimeWindowPartitionMapping(
+                start_offset=-2, end_offset=0, allow_nonexistent_upstream_partitions=True
+            ),
+        ),
+        "symbol": dg.DimensionPartitionMapping("symbol", dg.IdentityPartitionMapping()),
+    }
+)
+
+
+@dg.asset(partitions_def=GRID, backfill_policy=dg.BackfillPolicy.single_run())
+def bars(context: dg.AssetExecutionContext) -> dict[str, pd.DataFrame]:
+    out = {}
+    for key in context.partition_keys:
+        day, coin = key.split("|")
+        frame = pd.DataFrame({"value": [float(day[-1]), float(len(coin))], "label": ["a", "b"]})
+        frame.attrs = {"made_for": key}
+        out[key] = frame
+    return out
+
+
+@dg.asset(
+    partitions_def=GRID,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    ins={"bars": dg.AssetIn(partition_mapping=WINDOW)},
+)
+def window_sum(context: dg.AssetExecutionContext, bars: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    out = {}
+    for key in context.partition_keys:
+        day, coin = key.split("|")
+        rows = bars[(bars["symbol"] == coin) & (bars["date"] <= day)]
+        out[key] = pd.DataFrame({"n_days": [rows["date"].nunique()], "total": [rows["value"].sum()]})
+    return out
+
+
+@dg.asset(
+    partitions_def=DAYS,
+    io_manager_key="json_io_manager",
+    ins={
+        "bars": dg.AssetIn(
+            partition_mapping=dg.MultiToSingleDimensionPartitionMapping("date"),
+            metadata={"load": "by_partition"},
+        )
+    },
+)
+def per_day(bars: dict[str, pd.DataFrame]) -> dict:
+    return {"keys": sorted(bars), "attrs": sorted(f.attrs["made_for"] for f in bars.values())}
+
+
+def range_tags(start: str, end: str) -> dict[str, str]:
+    return {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}
+
+
+@pytest.fixture
+def instance(tmp_path: Path) -> dg.DagsterInstance:
+    home = tmp_path / "home"
+    home.mkdir()
+    instance = dg.DagsterInstance.local_temp(str(home), overrides={"telemetry": {"enabled": False}})
+    instance.add_dynamic_partitions("coins", ["BTC", "ETH"])
+    return instance
+
+
+def resources(base: Path) -> dict:
+    return {
+        "io_manager": ParquetIOManager(base_dir=str(base)),
+        "json_io_manager": JsonIOManager(base_dir=str(base)),
+    }
+
+
+def test_a_run_over_many_partitions_writes_one_file_per_partition_and_windows_load_in_one_scan(
+    tmp_path, instance
+):
+    base = tmp_path / "store"
+    result = dg.materialize(
+        [bars, window_sum],
+        instance=instance,
+        resources=resources(base),
+        tags=range_tags("2025-01-01|BTC", "2025-01-04|ETH"),
+    )
+    assert result.success
+    files = sorted(p.relative_to(base).as_posix() for p in (base / "bars").rglob("*.parquet"))
+    assert len(files) == 8
+    assert files[0] == "bars/date=2025-01-01/symbol=BTC/data.parquet"
+    assert not list(base.rglob("*.tmp")), "temporary files must be renamed away"
+    summed = table_to_frame(
+        __import__("pyarrow.parquet", fromlist=["x"]).read_table(
+            base / "window_sum/date=2025-01-03/symbol=ETH/data.parquet"
+        )
+    )
+    # days 01..03 for ETH: values 1+3+3 (day digit) + 3 * len("ETH")
+    assert summed["n_days"].iloc[0] == 3
+    assert summed["total"].iloc[0] == pytest.approx(1 + 2 + 3 + 3 * 3)
+
+
+def test_by_partition_loading_restores_attrs(tmp_path, instance):
+    base = tmp_path / "store"
+    dg.materialize(
+        [bars],
+        instance=instance,
+        resources=resources(base),
+        tags=range_tags("2025-01-02|BTC", "2025-01-02|ETH"),
+    )
+    result = dg.materialize(
+        [bars.to_source_asset(), per_day],
+        instance=instance,
+        resources=resources(base),
+        partition_key="2025-01-02",
+        selection=[per_day],
+    )
+    assert result.success
+    doc = JsonIOManager(base_dir=str(base)).read_partition(dg.AssetKey("per_day"), "2025-01-02")
+    assert doc["keys"] == ["2025-01-02|BTC", "2025-01-02|ETH"]
+    assert doc["attrs"] == doc["keys"]
+
+
+def test_a_missing_upstream_partition_is_named(tmp_path, instance):
+    base = tmp_path / "store"
+    dg.materialize(
+        [bars],
+        instance=instance,
+        resources=resources(base),
+        tags=range_tags("2025-01-03|BTC", "2025-01-03|BTC"),
+    )
+    with pytest.raises(
+        MissingPartitionError,
+        match=r"bars: 2 upstream partition\(s\) were never materialised: 2025-01-01\|BTC, 2025-01-02\|BTC",
+    ):
+        dg.materialize(
+            [bars.to_source_asset(), window_sum],
+            instance=instance,
+            resources=resources(base),
+            selection=[window_sum],
+            tags={
+                "dagster/partition": "2025-01-03|BTC",
+                "dagster/partition/date": "2025-01-03",
+                "dagster/partition/symbol": "BTC",
+            },
+        )
+
+
+def test_a_failed_write_leaves_the_previous_file_whole(tmp_path):
+    manager = ParquetIOManager(base_dir=str(tmp_path))
+    key = dg.AssetKey("x")
+    manager.write_partition(key, "2025-01-01|BTC", pd.DataFrame({"a": [1.0, 2.0]}))
+    with pytest.raises(Exception, match="complex"):  # Arrow cannot store complex numbers
+        manager.write_partition(key, "2025-01-01|BTC", pd.DataFrame({"a": [1 + 2j, 3j]}))
+    assert manager.read_partition(key, "2025-01-01|BTC")["a"].tolist() == [1.0, 2.0]
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_object_columns_round_trip_as_strings_and_attrs_survive():
+    frame = pd.DataFrame({"s": ["x", None], "f": [1.5, np.nan]})
+    frame.attrs = {"quality": {"status": "ok", "n": 3}}
+    back = table_to_frame(frame_to_table(frame))
+    assert back["s"].tolist() == ["x", None]
+    assert back.attrs == frame.attrs
+
+
+def _tiny_models(coin: str = "BTC") -> CoinModels:
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame({"f1": rng.normal(size=200), "f2": rng.normal(size=200)})
+    y = x["f1"] * 3 + rng.normal(size=200)
+    model = CatBoostRegressor(
+        iterations=20, depth=3, random_seed=1, thread_count=1, verbose=False, allow_writing_files=False
+    )
+    model.fit(x, y)
+    trained = TrainedModel(
+        engine="flow",
+        horizon="4h",
+        regime="all",
+        feature_names=["f1", "f2"],
+        model=model,
+        train_start="2025-01-01T00:00:00+00:00",
+        train_end="2025-01-20T00:00:00+00:00",
+        test_start="2025-01-21T00:00:00+00:00",
+        test_end="2025-01-30T00:00:00+00:00",
+        n_train=150,
+        n_test=50,
+        n_purged=4,
+        best_iteration=19,
+        label_clip_bps=[-100.0, 100.0],
+    )
+    oof = pd.DataFrame(
+        {
+            "decision_time": pd.date_range("2025-01-21", periods=3, freq="h", tz="UTC"),
+            "horizon": "4h",
+            "engine": "flow",
+            "pred_bps": [1.0, 2.0, 3.0],
+            "label_bps": [0.5, -1.0, 2.0],
+        }
+    )
+    return CoinModels(
+        coin=coin,
+        day="2025-01-30",
+        features_hash="f" * 64,
+        status="trained",
+        models=[trained],
+        oof=oof,
+        training_window={"start": trained.train_start, "end": trained.test_end},
+    )
+
+
+def test_models_round_trip_as_cbm_plus_json_and_rewrites_are_byte_identical(tmp_path):
+    manager = ModelIOManager(base_dir=str(tmp_path))
+    key, asset = str(coin_day_key("2025-01-30", "BTC")), dg.AssetKey("models")
+    value = _tiny_models()
+    manager.write_partition(asset, key, value)
+    stored = manager.read_partition(asset, key)
+    first = stored.model_path("flow", "4h").read_bytes()
+    assert stored.status == "trained" and stored.coin == "BTC"
+    assert stored.model_metadata("flow", "4h")["feature_names"] == ["f1", "f2"]
+    assert stored.oof["pred_bps"].tolist() == [1.0, 2.0, 3.0]
+    x = pd.DataFrame({"f1": [0.3], "f2": [-1.0]})
+    assert stored.load_model("flow", "4h").predict(x)[0] == pytest.approx(value.models[0].model.predict(x)[0])
+    manager.write_partition(asset, key, _tiny_models())
+    assert manager.read_partition(asset, key).model_path("flow", "4h").read_bytes() == first
+    assert not [p for p in (tmp_path / "models").rglob("*") if ".staging" in p.name or ".old" in p.name]
+    with pytest.raises(KeyError, match="no model momentum/1h/all"):
+        stored.model_metadata("momentum", "1h")
