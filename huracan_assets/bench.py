@@ -29,6 +29,8 @@ from huracan_assets.assets.features import features_by_day
 from huracan_assets.assets.labels import labels_by_day
 from huracan_assets.assets.models import train_for_day
 from huracan_assets.assets.scores import score_for_day
+from huracan_assets.checks.schemas import FeaturesSchema, LabelsSchema, ValidatedBarsSchema
+from huracan_assets.checks.validation import validate_partitions
 from huracan_assets.config import HuracanSettings, load_settings
 from huracan_assets.core.features import features_hash
 from huracan_assets.core.integrity import integrity_report
@@ -62,6 +64,7 @@ def plain_loop(
     listed = universe.set_index("coin")
     key_of = {c: str(coin_day_key(day, c)) for c in coins}
     stored_models, all_scores, all_events, qualities = {}, [], [], []
+    checked: dict[str, list[pd.DataFrame]] = {"validated_bars": [], "features": [], "labels": []}
     for coin in coins:
         key = key_of[coin]
         is_listed = coin in listed.index
@@ -75,6 +78,7 @@ def plain_loop(
         frame.attrs = {"quality": quality.to_dict()}
         qualities.append(quality.to_dict())
         parquet.write_partition(dg.AssetKey("validated_bars"), key, frame)
+        checked["validated_bars"].append(frame.assign(date=day, symbol=coin))
 
         def window(asset: str, days_back: int, coin: str = coin) -> pd.DataFrame:
             keys = [str(coin_day_key(d, coin)) for d in _days_back(day, days_back)]
@@ -85,8 +89,10 @@ def plain_loop(
             window("validated_bars", partitions.feature_warmup_days), settings.bar, [key]
         )[key]
         parquet.write_partition(dg.AssetKey("features"), key, features)
+        checked["features"].append(features.assign(date=day, symbol=coin))
         labels = labels_by_day(window("features", partitions.label_lookback_days), settings, [key])[key]
         parquet.write_partition(dg.AssetKey("labels"), key, labels)
+        checked["labels"].append(labels.assign(date=day, symbol=coin))
         row = listed.loc[[coin]].reset_index() if is_listed else pd.DataFrame()
         if is_listed and bool(row["eligible"].iloc[0]):
             trained = train_for_day(
@@ -106,6 +112,13 @@ def plain_loop(
             stored_models[coin] = stored
             all_scores.append(scores.assign(date=day))
             all_events.append(events.assign(date=day))
+    # the same Pandera validations the asset checks run
+    for name, schema in (
+        ("validated_bars", ValidatedBarsSchema),
+        ("features", FeaturesSchema),
+        ("labels", LabelsSchema),
+    ):
+        validate_partitions(schema, pd.concat(checked[name], ignore_index=True))
     scores = pd.concat(all_scores, ignore_index=True) if all_scores else pd.DataFrame()
     events = pd.concat(all_events, ignore_index=True) if all_events else pd.DataFrame()
     doc = champions_for_day(day, scores, events, stored_models, universe, settings)
