@@ -18,6 +18,7 @@ from huracan_assets.orchestration import DayResult, DayRunner
 from huracan_assets.partitions import coin_day_key
 from huracan_assets.resources.market_data import MarketDataResource
 from huracan_assets.resources.publisher import PublisherResource
+from huracan_assets.resources.settings import HuracanSettingsResource
 from huracan_assets.resources.storage import ParquetIOManager
 from huracan_assets_tests.conftest import small_settings
 
@@ -155,3 +156,23 @@ def test_materializations_carry_useful_metadata(run: Run):
     assert len(metadata["features_hash"].value) == 64 and metadata["rows"].value > 0
     champions = run.instance.get_latest_materialization_event(dg.AssetKey("champions")).asset_materialization
     assert champions.metadata["champions_promoted"].value == len(run.result.champions["champions"])
+
+
+def test_dry_run_plans_the_whole_export_and_writes_nothing(run: Run, tmp_path: Path):
+    dry_root = tmp_path / "dry_exports"
+    defs = build_definitions(
+        run.settings,
+        market_data=MarketDataResource(sim_coins=5, sim_planted_edge_bps=40.0),
+        publisher=PublisherResource(export_root=str(dry_root)),
+        storage_dir=str(run.storage),
+        settings_resource=HuracanSettingsResource.from_settings(run.settings, dry_run=True),
+    )
+    result = defs.resolve_job_def("daily_reports_job").execute_in_process(
+        instance=run.instance, partition_key=DAY
+    )
+    assert result.success
+    assert not dry_root.exists()
+    metadata = result.asset_materializations_for_node("dropbox_export")[0].metadata
+    assert metadata["dry_run"].value is True and metadata["bytes_written"].value == 0
+    plan = metadata["plan"].value
+    assert f"`{DAY}/manifest.json`" in plan and "`LATEST`" in plan and "reports/summary.json" in plan
