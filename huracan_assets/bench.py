@@ -2,8 +2,9 @@
 
     huracan bench --coins 10
 
-Both paths start from the same prepared history (universe, coins, bars/features/labels of the
-look-back window, materialised once and not timed), compute the day's bars, features, labels,
+Both paths start from the same prepared state (universe, coins, bars/features/labels of the
+look-back window, and the whole day before — the coins' cold start — materialised once and not
+timed), so the timed day is an ordinary warm day. Both compute the day's bars, features, labels,
 models, scores, consensus, champions, integrity report and export, and write the same Parquet,
 model and export files. The last line is
 
@@ -39,7 +40,7 @@ from huracan_assets.definitions import build_definitions
 from huracan_assets.orchestration import DayResult, DayRunner
 from huracan_assets.partitions import build_partitions, coin_day_key
 from huracan_assets.resources.market_data import MarketDataResource
-from huracan_assets.resources.storage import ModelIOManager, ParquetIOManager
+from huracan_assets.resources.storage import JsonIOManager, ModelIOManager, ParquetIOManager
 
 
 def _days_back(day: str, n: int) -> list[str]:
@@ -57,14 +58,29 @@ def plain_loop(
 ) -> dict:
     """The day's per-coin and per-day core calls, in a loop, on the same storage layout."""
     parquet, model_store = ParquetIOManager(base_dir=str(base)), ModelIOManager(base_dir=str(base))
+    json_store = JsonIOManager(base_dir=str(base))
     client = market.client()
     partitions = build_partitions(settings)
     fhash = features_hash()
     universe = parquet.read_window(dg.AssetKey("coin_universe"), [day])
     listed = universe.set_index("coin")
     key_of = {c: str(coin_day_key(day, c)) for c in coins}
-    stored_models, all_scores, all_events, qualities = {}, [], [], []
+    all_scores, all_events, qualities = [], [], []
     checked: dict[str, list[pd.DataFrame]] = {"validated_bars": [], "features": [], "labels": []}
+
+    def window(asset: str, days_back: int, coin: str) -> pd.DataFrame:
+        keys = [str(coin_day_key(d, coin)) for d in _days_back(day, days_back)]
+        keys = [k for k in keys if parquet.exists(dg.AssetKey(asset), k)]
+        return parquet.read_window(dg.AssetKey(asset), keys)
+
+    def stored(coin: str, d: str):
+        key = str(coin_day_key(d, coin))
+        return (
+            model_store.read_partition(dg.AssetKey("models"), key)
+            if model_store.exists(dg.AssetKey("models"), key)
+            else None
+        )
+
     for coin in coins:
         key = key_of[coin]
         is_listed = coin in listed.index
@@ -79,39 +95,44 @@ def plain_loop(
         qualities.append(quality.to_dict())
         parquet.write_partition(dg.AssetKey("validated_bars"), key, frame)
         checked["validated_bars"].append(frame.assign(date=day, symbol=coin))
-
-        def window(asset: str, days_back: int, coin: str = coin) -> pd.DataFrame:
-            keys = [str(coin_day_key(d, coin)) for d in _days_back(day, days_back)]
-            keys = [k for k in keys if parquet.exists(dg.AssetKey(asset), k)]
-            return parquet.read_window(dg.AssetKey(asset), keys)
-
         features = features_by_day(
-            window("validated_bars", partitions.feature_warmup_days), settings.bar, [key]
+            window("validated_bars", partitions.feature_warmup_days, coin), settings.bar, [key]
         )[key]
         parquet.write_partition(dg.AssetKey("features"), key, features)
         checked["features"].append(features.assign(date=day, symbol=coin))
-        labels = labels_by_day(window("features", partitions.label_lookback_days), settings, [key])[key]
+        labels = labels_by_day(window("features", partitions.label_lookback_days, coin), settings, [key])[key]
         parquet.write_partition(dg.AssetKey("labels"), key, labels)
         checked["labels"].append(labels.assign(date=day, symbol=coin))
         row = listed.loc[[coin]].reset_index() if is_listed else pd.DataFrame()
-        if is_listed and bool(row["eligible"].iloc[0]):
-            trained = train_for_day(
-                coin,
-                day,
-                window("features", settings.lookback_days),
-                window("labels", settings.lookback_days),
-                settings,
-                fhash,
-            )
-            model_store.write_partition(dg.AssetKey("models"), key, trained)
-            stored = model_store.read_partition(dg.AssetKey("models"), key)
-            scores = score_for_day(stored, row.iloc[0], settings)
-            events = consensus_for_day(stored, scores, settings)
-            parquet.write_partition(dg.AssetKey("scores"), key, scores)
-            parquet.write_partition(dg.AssetKey("consensus"), key, events)
-            stored_models[coin] = stored
-            all_scores.append(scores.assign(date=day))
-            all_events.append(events.assign(date=day))
+        if not (is_listed and bool(row["eligible"].iloc[0])):
+            continue
+        yesterday = stored(coin, _days_back(day, 1)[0])
+        trained = train_for_day(
+            coin,
+            day,
+            window("features", settings.lookback_days, coin),
+            window("labels", settings.lookback_days, coin),
+            settings,
+            fhash,
+            cold_start=yesterday is None or yesterday.status != "trained",
+        )
+        model_store.write_partition(dg.AssetKey("models"), key, trained)
+        recent = [m for d in _days_back(day, partitions.shadow_days) if (m := stored(coin, d)) is not None]
+        scores = score_for_day(
+            coin,
+            recent,
+            window("features", partitions.shadow_days, coin),
+            window("labels", partitions.shadow_days, coin),
+            row.iloc[0],
+            settings,
+        )
+        events = consensus_for_day(
+            stored(coin, day), yesterday, features.assign(date=day, symbol=coin), scores, day, settings
+        )
+        parquet.write_partition(dg.AssetKey("scores"), key, scores)
+        parquet.write_partition(dg.AssetKey("consensus"), key, events)
+        all_scores.append(scores.assign(date=day))
+        all_events.append(events.assign(date=day))
     # the same Pandera validations the asset checks run
     for name, schema in (
         ("validated_bars", ValidatedBarsSchema),
@@ -121,11 +142,26 @@ def plain_loop(
         validate_partitions(schema, pd.concat(checked[name], ignore_index=True))
     scores = pd.concat(all_scores, ignore_index=True) if all_scores else pd.DataFrame()
     events = pd.concat(all_events, ignore_index=True) if all_events else pd.DataFrame()
-    doc = champions_for_day(day, scores, events, stored_models, universe, settings)
+    models = {
+        (c, d): m
+        for c in coins
+        for d in _days_back(day, partitions.max_champion_age_days)
+        if (m := stored(c, d)) is not None
+    }
+    previous_day = _days_back(day, 1)[0]
+    previous = (
+        json_store.read_partition(dg.AssetKey("champions"), previous_day)
+        if json_store.exists(dg.AssetKey("champions"), previous_day)
+        else None
+    )
+    shadow_features = pd.concat(
+        [window("features", partitions.shadow_days, c) for c in coins], ignore_index=True
+    )
+    shadow_labels = pd.concat([window("labels", partitions.shadow_days, c) for c in coins], ignore_index=True)
+    doc = champions_for_day(day, previous, models, shadow_features, shadow_labels, events, universe, settings)
     eligible = set(universe.loc[universe["eligible"], "coin"])
     integrity = integrity_report(day, qualities, {}, eligible)
-    models_by_key = {key_of[c]: m for c, m in stored_models.items()}
-    files, window_span = export_files(day, doc, models_by_key, scores, events, integrity, universe, fhash)
+    files, window_span = export_files(day, doc, models, scores, events, integrity, universe, fhash)
     plan = ExportPlan.create(
         day, files, features_hash=fhash, code_hash=CODE_HASH, training_window=window_span, created_at="bench"
     )
@@ -151,7 +187,13 @@ def run_bench(coins: int, lookback_days: int = 60, day: str = "2025-11-20") -> i
         )
         runner = DayRunner(defs, instance, settings, log=lambda _: None)
         prepared = DayResult(day=day)
-        print(f"preparing {coins} coins x {lookback_days} days of history (not timed) ...", flush=True)
+        print(
+            f"preparing {coins} coins x {lookback_days} days of history and the day before (cold start), not timed ...",
+            flush=True,
+        )
+        previous = _days_back(day, 1)[0]
+        runner.prepare(previous, prepared)
+        runner.run_day(previous, list(instance.get_dynamic_partitions("coins")), prepared)
         all_coins = runner.prepare(day, prepared)
 
         started, cpu = time.perf_counter(), time.process_time()

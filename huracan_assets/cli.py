@@ -48,6 +48,17 @@ def _parser() -> argparse.ArgumentParser:
         "--lookback-days", type=_positive, help="training window in days (default: lookback_days)"
     )
 
+    validate = sub.add_parser(
+        "validate", help="the whole graph on a market of pure random walks and planted edges, vs the truth"
+    )
+    validate.add_argument("--seed", type=int, default=1)
+    validate.add_argument("--coins", type=_positive, default=20)
+    validate.add_argument("--lookback-days", type=_positive, default=60)
+    validate.add_argument(
+        "--planted-edge-bps", type=float, default=40.0, help="1h edge scale; coins get 0.5x..2x"
+    )
+    validate.add_argument("--date", type=_date, default="2025-06-01")
+
     bench = sub.add_parser("bench", help="one day for N simulated coins, through Dagster and as a plain loop")
     bench.add_argument("--coins", type=_positive, required=True)
     bench.add_argument("--lookback-days", type=_positive, default=60)
@@ -104,6 +115,53 @@ def cmd_daily(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    import tempfile
+
+    import dagster as dg
+
+    from huracan_assets.definitions import build_definitions
+    from huracan_assets.orchestration import DayRunner
+    from huracan_assets.resources.market_data import MarketDataResource
+    from huracan_assets.resources.publisher import PublisherResource
+    from huracan_assets.validation import summarise
+
+    workdir = Path(tempfile.mkdtemp(prefix="huracan-validate-"))
+    settings = load_settings(
+        lookback_days=args.lookback_days,
+        simulator={"seed": args.seed, "n_coins": args.coins, "planted_edge_bps": args.planted_edge_bps},
+        publisher={"export_root": str(workdir / "exports")},
+    )
+    market = MarketDataResource(
+        timeframe=settings.timeframe,
+        sim_seed=args.seed,
+        sim_coins=args.coins,
+        sim_planted_edge_bps=args.planted_edge_bps,
+        sim_layout="validation",
+    )
+    defs = build_definitions(
+        settings,
+        market_data=market,
+        storage_dir=str(workdir / "storage"),
+        publisher=PublisherResource(export_root=str(workdir / "exports")),
+    )
+    (workdir / "dagster_home").mkdir()
+    with dg.DagsterInstance.local_temp(
+        str(workdir / "dagster_home"), overrides={"telemetry": {"enabled": False}}
+    ) as instance:
+        result = DayRunner(defs, instance, settings, log=lambda _: None).run(args.date)
+    rows, line = summarise(result.champions, market.exchange(), settings)
+    print(
+        f"validation market seed={args.seed} coins={args.coins} lookback_days={args.lookback_days} day={args.date} ({result.seconds:.0f} s, work in {workdir})"
+    )
+    print(f"{'coin':6} {'planted':9} {'edge_1h':>7}  champions (reported vs true net edge per trade, bps)")
+    for row in rows:
+        detail = row["champions"] if row["champions"] != "-" else f"- ({row['reason'][:110]})"
+        print(f"{row['coin']:6} {row['planted']:9} {row['edge_1h_bps']:7.1f}  {detail}")
+    print(line)
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from huracan_assets.bench import run_bench
 
@@ -119,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     if args.command == "daily":
         return cmd_daily(args)
+    if args.command == "validate":
+        return cmd_validate(args)
     return cmd_bench(args)
 
 

@@ -12,6 +12,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import dagster as dg
+from dagster._core.definitions.partitions.mapping.multi.base import (
+    BaseMultiPartitionMapping,
+    DimensionDependency,
+)
+from dagster._core.definitions.partitions.mapping.partition_mapping import PartitionMapping
 
 from huracan_assets.config import HuracanSettings
 
@@ -29,6 +34,8 @@ class Partitions:
     feature_warmup_days: int
     label_lookback_days: int
     lookback_days: int
+    shadow_days: int
+    max_champion_age_days: int
 
     def window(self, days_back: int) -> dg.MultiPartitionMapping:
         """Same coin, days D-days_back .. D (days before the first partition are skipped)."""
@@ -43,6 +50,24 @@ class Partitions:
                 COIN_DIMENSION: dg.DimensionPartitionMapping(COIN_DIMENSION, dg.IdentityPartitionMapping()),
             }
         )
+
+    def previous_day(self) -> dg.MultiPartitionMapping:
+        """Same coin, the day before (a self-dependency: yesterday's state of the same asset)."""
+        return dg.MultiPartitionMapping(
+            {
+                DATE_DIMENSION: dg.DimensionPartitionMapping(
+                    DATE_DIMENSION,
+                    dg.TimeWindowPartitionMapping(
+                        start_offset=-1, end_offset=-1, allow_nonexistent_upstream_partitions=True
+                    ),
+                ),
+                COIN_DIMENSION: dg.DimensionPartitionMapping(COIN_DIMENSION, dg.IdentityPartitionMapping()),
+            }
+        )
+
+    def days_all_coins(self, days_back: int) -> DayWindowAllCoins:
+        """From a day to every coin of days D-days_back .. D (cross-coin steps with a look-back)."""
+        return DayWindowAllCoins(days_back)
 
     @property
     def by_day(self) -> dg.MultiToSingleDimensionPartitionMapping:
@@ -73,6 +98,42 @@ class Partitions:
         }
 
 
+class DayWindowAllCoins(BaseMultiPartitionMapping, PartitionMapping):
+    """Day D -> every ``date|symbol`` partition of days D-days_back .. D.
+
+    Dagster's built-in ``MultiToSingleDimensionPartitionMapping`` maps a day to the coins of the
+    same day only; this is the same dimension dependency with a time window on the ``date``
+    dimension. Not a built-in type, so the UI shows the edge without its mapping and the
+    backfill daemon infers the same-day mapping; runs (schedules, sensors, the CLI) use it in
+    full. Relies on dagster 1.13's multi-partition mapping base (pinned in pyproject.toml).
+    """
+
+    def __init__(self, days_back: int) -> None:
+        self.days_back = days_back
+
+    @property
+    def description(self) -> str:
+        return f"every coin of the {self.days_back + 1} days up to and including the day"
+
+    def validate_partition_mapping(
+        self,
+        upstream_partitions_def: dg.PartitionsDefinition,
+        downstream_partitions_def: dg.PartitionsDefinition | None,
+    ) -> None:
+        if not isinstance(upstream_partitions_def, dg.MultiPartitionsDefinition):
+            raise dg.DagsterInvalidDefinitionError("DayWindowAllCoins maps a day to a date x symbol grid")
+
+    def get_dimension_dependencies(
+        self,
+        upstream_partitions_def: dg.PartitionsDefinition,
+        downstream_partitions_def: dg.PartitionsDefinition,
+    ) -> list[DimensionDependency]:
+        window = dg.TimeWindowPartitionMapping(
+            start_offset=-self.days_back, end_offset=0, allow_nonexistent_upstream_partitions=True
+        )
+        return [DimensionDependency(window, upstream_dimension_name=DATE_DIMENSION)]
+
+
 def build_partitions(settings: HuracanSettings) -> Partitions:
     days = dg.DailyPartitionsDefinition(start_date=settings.history_start.isoformat(), timezone="UTC")
     coin_days = dg.MultiPartitionsDefinition({DATE_DIMENSION: days, COIN_DIMENSION: COINS})
@@ -82,6 +143,8 @@ def build_partitions(settings: HuracanSettings) -> Partitions:
         feature_warmup_days=3,
         label_lookback_days=settings.label_lookback_days,
         lookback_days=settings.lookback_days,
+        shadow_days=settings.champions.shadow_days,
+        max_champion_age_days=settings.champions.max_age_days,
     )
 
 

@@ -10,6 +10,8 @@ import pandas as pd
 from huracan_assets.resources.storage import split_key
 
 SINGLE_RUN = dg.BackfillPolicy.single_run()
+# steps that carry yesterday's state forward (champions) run day by day
+ONE_DAY_PER_RUN = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
 
 
 def run_keys(context: dg.AssetExecutionContext) -> list[str]:

@@ -1,96 +1,295 @@
-"""champions[date]: the statistically tested winners per coin x horizon, ranking and do-not-trade list."""
+"""champions[date]: shadow-tested promotion per coin x horizon, the ranking table and the do-not-trade list.
+
+Yesterday's champions (a self-dependency) are the incumbents. The day's challengers are the
+models trained ``shadow_days`` ago, scored on the bars that arrived since (or, for a coin with no
+record yet, today's models with their walk-forward cold-start record). See ``core/champions.py``.
+"""
+
+from datetime import date, timedelta
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
-from huracan_assets.assets._shared import SINGLE_RUN, markdown_table, run_keys
+from huracan_assets.assets._shared import ONE_DAY_PER_RUN, markdown_table, run_keys
+from huracan_assets.assets.models import embargo_extra
+from huracan_assets.assets.scores import cost_model_for, decision_table
 from huracan_assets.config import HuracanSettings
-from huracan_assets.core.champions import choose_champions
+from huracan_assets.core.champions import Challenger, choose_champions
+from huracan_assets.core.metrics import decision_returns, metrics_bundle
+from huracan_assets.core.shadow import shadow_record
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.settings import HuracanSettingsResource
-from huracan_assets.resources.storage import StoredModels, split_key
+from huracan_assets.resources.storage import StoredModels
+
+
+def _challenger(
+    coin: str,
+    horizon: str,
+    engine: str,
+    model_day: str,
+    kind: str,
+    record: pd.DataFrame,
+    baseline: pd.Series | None,
+    baseline_name: str,
+    cost,
+    settings: HuracanSettings,
+    usdt_per_gbp: float,
+) -> Challenger:
+    """A challenger from its record (decision_time, pred_bps, label_bps) and the baseline's returns."""
+    h_bars = settings.horizon_bars[horizon]
+    holding_days = h_bars * settings.bar / timedelta(days=1)
+    total = cost.total_bps(holding_days)
+    record = record.sort_values("decision_time").drop_duplicates("decision_time")
+    returns = pd.Series(
+        decision_returns(record["pred_bps"], record["label_bps"], total), index=record["decision_time"]
+    )
+    if baseline is not None:
+        common = returns.index.intersection(baseline.index)
+        returns, base = returns.loc[common], baseline.loc[common].to_numpy()
+        record = record[record["decision_time"].isin(common)]
+    else:
+        base = np.zeros(len(returns))
+    m = metrics_bundle(
+        record,
+        cost=cost,
+        horizon_bars=h_bars,
+        holding_days=holding_days,
+        min_edge_bps=settings.min_edge_after_cost_bps,
+        usdt_per_gbp=usdt_per_gbp,
+    )
+    return Challenger(
+        coin=coin,
+        horizon=horizon,
+        engine=engine,
+        model_day=model_day,
+        record_kind=kind,
+        horizon_bars=h_bars,
+        returns=returns.to_numpy(),
+        baseline_returns=base,
+        baseline=baseline_name,
+        n_trades=m["n_trades"],
+        net_edge_bps=m["net_edge_bps"],
+        gross_edge_bps=m["gross_edge_bps"],
+        cost_bps=total,
+        capacity_gbp=m["capacity_gbp"],
+        all_decisions_gross_bps=m["all_decisions_gross_bps"],
+    )
 
 
 def champions_for_day(
     day: str,
-    scores: pd.DataFrame,
+    previous: dict | None,
+    models: dict[tuple[str, str], StoredModels],
+    features: pd.DataFrame,
+    labels: pd.DataFrame,
     consensus: pd.DataFrame,
-    day_models: dict[str, StoredModels],
     coin_universe: pd.DataFrame,
     settings: HuracanSettings,
 ) -> dict:
-    """The champion document of one day (shared by the asset and the plain-loop benchmark)."""
+    """The champion document of one day (shared by the asset and the plain-loop benchmark).
+
+    ``models``: (coin, model_day) -> stored models of the last ``max_age_days`` days.
+    ``features``/``labels``: dataset scans of the last ``shadow_days`` days, all coins.
+    """
     universe = coin_universe[coin_universe["date"] == day] if "date" in coin_universe else coin_universe
     eligible = set(universe.loc[universe["eligible"], "coin"])
-    active = sorted(eligible & set(day_models))
-    coin_status = {
-        c: f"not trained: {day_models[c].reason}" for c in active if day_models[c].status != "trained"
-    }
-    for coin in sorted(eligible - set(day_models)):
+    today = {c: m for (c, d), m in models.items() if d == day}
+    active = sorted(eligible & set(today))
+    coin_status = {c: f"not trained: {today[c].reason}" for c in active if today[c].status != "trained"}
+    for coin in sorted(eligible - set(today)):
         coin_status[coin] = "newly eligible: not yet in the coins partitions (history backfill pending)"
         active.append(coin)
+    incumbents = {
+        (c["coin"], c["horizon"]): c for c in (previous or {}).get("champions", []) if c["coin"] in eligible
+    }
+    shadow_day = (date.fromisoformat(day) - timedelta(days=settings.champions.shadow_days)).isoformat()
+    challengers, pending = [], {}
+    extra = embargo_extra(settings)
+    for coin in active:
+        if coin in coin_status:
+            continue
+        row = universe[universe["coin"] == coin].iloc[0]
+        f = features[features["symbol"] == coin] if len(features) else features
+        table = decision_table(f)
+        lab = labels[labels["symbol"] == coin] if len(labels) else labels
+        vol = (
+            float(np.nanmedian(table["vol_24h_bps"]))
+            if len(table)
+            else float(np.nanmedian(today[coin].record.get("vol_24h_bps", pd.Series([np.nan]))))
+        )
+        cost = cost_model_for(row, vol, settings)
+        has_incumbent = any(k[0] == coin for k in incumbents)
+        if today[coin].record_kind and not has_incumbent:
+            record = today[coin].record
+            for (engine, horizon), frame in record.groupby(["engine", "horizon"]):
+                challengers.append(
+                    _challenger(
+                        coin,
+                        str(horizon),
+                        str(engine),
+                        day,
+                        today[coin].record_kind,
+                        frame,
+                        None,
+                        "no trade",
+                        cost,
+                        settings,
+                        float(row["usdt_per_gbp"]),
+                    )
+                )
+            continue
+        cohort = models.get((coin, shadow_day))
+        if cohort is None or cohort.status != "trained":
+            first = min(
+                (d for (c, d), m in models.items() if c == coin and m.status == "trained"), default=day
+            )
+            ready = (date.fromisoformat(first) + timedelta(days=settings.champions.shadow_days)).isoformat()
+            pending[coin] = f"challengers in shadow: the first cohort (trained {first}) is tested on {ready}"
+            continue
+        for meta in cohort.pooled():
+            horizon, engine = meta["horizon"], meta["engine"]
+            embargo = pd.Timedelta(horizon) + extra
+            record = shadow_record(
+                cohort.load_model(engine, horizon).predict,
+                meta["feature_names"],
+                table,
+                lab,
+                horizon=horizon,
+                cutoff=pd.Timestamp(meta["cutoff"]),
+                embargo=embargo,
+                thresholds=cohort.regime_thresholds,
+            )
+            if record.empty:
+                continue
+            incumbent = incumbents.get((coin, horizon))
+            baseline, baseline_name = None, "no trade"
+            if incumbent is not None:
+                inc_models = models.get((coin, incumbent["model_day"]))
+                if inc_models is not None and inc_models.status == "trained":
+                    inc_meta = inc_models.model_metadata(incumbent["engine"], horizon)
+                    inc_record = shadow_record(
+                        inc_models.load_model(incumbent["engine"], horizon).predict,
+                        inc_meta["feature_names"],
+                        table,
+                        lab,
+                        horizon=horizon,
+                        cutoff=pd.Timestamp(inc_meta["cutoff"]),
+                        embargo=embargo,
+                        thresholds=inc_models.regime_thresholds,
+                    )
+                    total = cost.total_bps(settings.horizon_bars[horizon] * settings.bar / timedelta(days=1))
+                    baseline = pd.Series(
+                        decision_returns(inc_record["pred_bps"], inc_record["label_bps"], total),
+                        index=inc_record["decision_time"],
+                    )
+                    baseline_name = f"champion {incumbent['engine']}@{incumbent['model_day']}"
+            challengers.append(
+                _challenger(
+                    coin,
+                    horizon,
+                    engine,
+                    shadow_day,
+                    "shadow",
+                    record,
+                    baseline,
+                    baseline_name,
+                    cost,
+                    settings,
+                    float(row["usdt_per_gbp"]),
+                )
+            )
     regimes = {
         c: str(m.latest["regime"].iloc[0])
-        for c, m in day_models.items()
+        for c, m in today.items()
         if m.status == "trained" and len(m.latest)
     }
-    day_scores = scores[scores["date"] == day] if len(scores) and "date" in scores else scores
     live = consensus[consensus["kind"] == "live"] if len(consensus) else consensus
-    if len(live) and "date" in live:
-        live = live[live["date"] == day]
     decision = choose_champions(
         day,
-        day_scores,
+        challengers,
+        incumbents,
         active_coins=active,
         coin_status=coin_status,
+        pending=pending,
         consensus=live[["coin", "horizon", "S", "confidence", "level"]] if len(live) else pd.DataFrame(),
         regimes=regimes,
         universe=universe,
         alpha=settings.risk.alpha,
         min_trades=settings.champions.min_trades,
         min_edge_bps=settings.min_edge_after_cost_bps,
+        dsr_min=settings.champions.dsr_min,
+        max_age_days=settings.champions.max_age_days,
+        min_effective_samples=settings.champions.min_effective_samples,
     )
     doc = decision.to_dict()
     doc["active_coins"] = sorted(active)
     doc["trained_coins"] = sorted(c for c in active if c not in coin_status)
     doc["regimes"] = regimes
     doc["markets"] = len(universe)
+    doc["promoted"] = sum(
+        c["shadow_test"].get("decision") == "promoted" and c["shadow_test"].get("promoted_on") == day
+        for c in decision.champions
+    )
     return doc
 
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
         partitions_def=partitions.days,
-        backfill_policy=SINGLE_RUN,
+        backfill_policy=ONE_DAY_PER_RUN,
         group_name="publishing",
         io_manager_key="json_io_manager",
         kinds={"json"},
         ins={
-            "scores": dg.AssetIn(partition_mapping=partitions.by_day),
+            "previous": dg.AssetIn(
+                key="champions",
+                partition_mapping=dg.TimeWindowPartitionMapping(
+                    start_offset=-1, end_offset=-1, allow_nonexistent_upstream_partitions=True
+                ),
+                metadata={"allow_missing": True},
+            ),
+            "models": dg.AssetIn(
+                partition_mapping=partitions.days_all_coins(partitions.max_champion_age_days),
+                metadata={"load": "by_partition", "allow_missing": True},
+            ),
+            "features": dg.AssetIn(partition_mapping=partitions.days_all_coins(partitions.shadow_days)),
+            "labels": dg.AssetIn(partition_mapping=partitions.days_all_coins(partitions.shadow_days)),
             "consensus": dg.AssetIn(partition_mapping=partitions.by_day),
-            "models": dg.AssetIn(partition_mapping=partitions.by_day, metadata={"load": "by_partition"}),
             "coin_universe": dg.AssetIn(),
         },
-        description="Per coin x horizon the challenger that beats 'no trade' after costs (HAC t-test, "
-        "Benjamini-Hochberg across the day), with a written reason for every active coin left without one.",
+        description="Per coin x horizon: the challenger trained shadow_days ago is promoted only if it beats "
+        "the current champion (or 'no trade') on the same out-of-sample bars after costs: HAC paired t-test, "
+        "Benjamini-Hochberg across the day, deflated Sharpe. Otherwise the champion persists. Every active coin "
+        "left without one gets a written reason.",
     )
     def champions(
         context: dg.AssetExecutionContext,
-        scores: pd.DataFrame,
-        consensus: pd.DataFrame,
+        previous: dict | None,
         models: dict[str, StoredModels],
+        features: pd.DataFrame,
+        labels: pd.DataFrame,
+        consensus: pd.DataFrame,
         coin_universe: pd.DataFrame,
         huracan_settings: HuracanSettingsResource,
     ) -> dict[str, dict]:
         settings = huracan_settings.get()
+        by_coin_day = {(m.coin, m.day): m for m in models.values()}
         out = {}
-        for day in run_keys(context):
-            day_models = {m.coin: m for k, m in models.items() if split_key(k)[0] == day}
-            doc = champions_for_day(day, scores, consensus, day_models, coin_universe, settings)
+        keys = run_keys(context)
+        if len(keys) != 1:
+            raise dg.Failure(
+                f"champions carries yesterday's champions forward: one day per run, got {len(keys)} days"
+            )
+        for day in keys:
+            doc = champions_for_day(
+                day, previous, by_coin_day, features, labels, consensus, coin_universe, settings
+            )
             out[day] = doc
             context.add_asset_metadata(
                 {
-                    "champions_promoted": len(doc["champions"]),
+                    "champions": len(doc["champions"]),
+                    "champions_promoted": doc["promoted"],
                     "challengers": doc["challengers"],
                     "active_coins": len(doc["active_coins"]),
                     "coins_without_champion": len(doc["no_champion"]),

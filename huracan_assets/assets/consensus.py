@@ -1,13 +1,26 @@
-"""consensus[date x symbol]: reliability- and correlation-weighted engine votes; DecisionEvents."""
+"""consensus[date x symbol]: gated, reliability- and correlation-weighted engine votes; DecisionEvents.
+
+* ``simulated`` events: what the consensus of yesterday's models (trained at the end of D-1)
+  did on the bars of D, each buy/sell a DecisionEvent;
+* ``live`` events: the decision at the close of D with today's models (the regime model of the
+  current regime where there is one), one per horizon.
+Weights come from the engines' decayed out-of-sample records in ``scores``; the regime gate
+decides which engines vote in each regime (stand aside when none qualifies).
+"""
 
 import json
+from datetime import timedelta
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
-from huracan_assets.assets._shared import SINGLE_RUN, PartitionMetadata, run_keys
+from huracan_assets.assets._shared import SINGLE_RUN, PartitionMetadata, day_of, run_keys
+from huracan_assets.assets.scores import decision_table
 from huracan_assets.config import HuracanSettings
-from huracan_assets.core.consensus import DecisionEvent, coin_consensus
+from huracan_assets.core.consensus import DecisionEvent, consensus_path
+from huracan_assets.core.gate import engine_reliability, regime_gate
+from huracan_assets.core.regimes import classify_regimes
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.compute import ComputeResource, TaskFailure
 from huracan_assets.resources.settings import HuracanSettingsResource
@@ -22,6 +35,7 @@ EVENT_COLUMNS = [
     "level",
     "action",
     "threshold",
+    "regime",
     "votes",
     "weights",
     "kind",
@@ -35,27 +49,83 @@ def empty_events() -> pd.DataFrame:
     return frame[EVENT_COLUMNS]
 
 
-def consensus_for_day(stored: StoredModels, scores: pd.DataFrame, settings: HuracanSettings) -> pd.DataFrame:
+def consensus_for_day(
+    today: StoredModels | None,
+    yesterday: StoredModels | None,
+    features: pd.DataFrame,
+    scores: pd.DataFrame,
+    day: str,
+    settings: HuracanSettings,
+) -> pd.DataFrame:
     """The core call of one coin-day (shared by the asset and the plain-loop benchmark)."""
-    if stored.status != "trained" or stored.oof.empty or scores.empty:
+    if today is None or today.status != "trained" or today.latest.empty:
         return empty_events()
+    half_life = settings.champions.reliability_half_life_days
+    reliability = engine_reliability(scores, day, half_life)
+    gate = regime_gate(
+        scores,
+        day,
+        min_edge_bps=settings.min_edge_after_cost_bps,
+        min_trades=settings.champions.gate_min_trades,
+        half_life_days=half_life,
+    )
+    pooled_scores = (
+        scores[(scores["regime"] == "all") & (scores["model_regime"] == "all")] if len(scores) else scores
+    )
+    table = decision_table(features)
+    reference_vol = float(np.nanmedian(table["vol_24h_bps"])) if len(table) else float("nan")
     events: list[DecisionEvent] = []
-    pooled = scores[scores["regime"] == "all"]
-    for horizon, oof in stored.oof.groupby("horizon"):
-        rows = pooled[pooled["horizon"] == horizon]
-        reliability = dict(zip(rows["engine"], rows["t_stat"].fillna(0.0), strict=True))
-        cost = float(rows["cost_bps"].median()) if len(rows) else 0.0
-        latest = stored.latest[stored.latest["horizon"] == horizon]
-        horizon_events, _ = coin_consensus(
-            stored.coin,
-            str(horizon),
-            oof,
-            latest,
-            reliability,
+    for horizon, latest in today.latest.groupby("horizon"):
+        horizon = str(horizon)
+        rows = pooled_scores[pooled_scores["horizon"] == horizon] if len(pooled_scores) else pooled_scores
+        cost = float(rows["cost_bps"].median()) if len(rows) else float("inf")
+        weights_in = {e: reliability.get((horizon, e), 0.0) for e in latest["engine"]}
+        gate_h = {regime: engines for (h, regime), engines in gate.items() if h == horizon}
+        history = None
+        if yesterday is not None and yesterday.status == "trained" and len(table):
+            preds = {}
+            for meta in yesterday.pooled():
+                if meta["horizon"] == horizon:
+                    preds[meta["engine"]] = yesterday.load_model(meta["engine"], horizon).predict(
+                        table[meta["feature_names"]]
+                    )
+            if preds:
+                history = pd.DataFrame(preds, index=table.index)
+                regimes = classify_regimes(table, yesterday.regime_thresholds)
+                events += consensus_path(
+                    today.coin,
+                    horizon,
+                    history,
+                    regimes,
+                    table["vol_24h_bps"],
+                    weights_in,
+                    gate_h,
+                    cost_bps=cost,
+                    base_threshold=settings.risk.signal_threshold,
+                    reference_vol=reference_vol,
+                    kind="simulated",
+                )
+        live = latest.set_index("engine")["pred_regime_bps"].to_frame().T
+        live.index = pd.DatetimeIndex([pd.Timestamp(latest["decision_time"].iloc[0])])
+        live_regime = pd.Series(latest["regime"].iloc[0], index=live.index)
+        live_vol = (
+            table["vol_24h_bps"].reindex(live.index) if len(table) else pd.Series(np.nan, index=live.index)
+        )
+        events += consensus_path(
+            today.coin,
+            horizon,
+            live,
+            live_regime,
+            live_vol,
+            weights_in,
+            gate_h,
             cost_bps=cost,
             base_threshold=settings.risk.signal_threshold,
+            reference_vol=reference_vol,
+            kind="live",
+            correlation_votes=history,
+            acting_only=False,
         )
-        events.extend(horizon_events)
     frame = pd.DataFrame([e.__dict__ for e in events])
     if frame.empty:
         return empty_events()
@@ -71,22 +141,47 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         group_name="training",
         kinds={"pandas", "parquet"},
         ins={
-            "models": dg.AssetIn(metadata={"load": "by_partition"}),
+            "models": dg.AssetIn(
+                partition_mapping=partitions.window(1),
+                metadata={"load": "by_partition", "allow_missing": True},
+            ),
+            "features": dg.AssetIn(),
             "scores": dg.AssetIn(metadata={"load": "by_partition"}),
         },
-        description="Consensus score S in [-1, 1] per horizon with confidence and level; every simulated action "
-        "on the out-of-fold bars and the live decision at the day's close as DecisionEvents.",
+        description="Consensus score S in [-1, 1] per horizon with confidence and level; gated by regime, "
+        "weighted by decayed out-of-sample reliability with a correlation cut; every simulated action on the "
+        "day's bars and the live decision at the close are DecisionEvents.",
     )
     def consensus(
         context: dg.AssetExecutionContext,
         models: dict[str, StoredModels],
+        features: pd.DataFrame,
         scores: dict[str, pd.DataFrame],
         compute: ComputeResource,
         huracan_settings: HuracanSettingsResource,
     ) -> dict[str, pd.DataFrame]:
         settings = huracan_settings.get()
         keys = run_keys(context)
-        results = compute.map(lambda k: consensus_for_day(models[k], scores[k], settings), keys, keys=keys)
+        by_coin_day = {(m.coin, m.day): m for m in models.values()}
+
+        def per_key(key: str) -> pd.DataFrame:
+            day = day_of(key)
+            coin = key.split("|")[1]
+            rows = (
+                features[(features["symbol"] == coin) & (features["date"] == day.isoformat())]
+                if len(features)
+                else features
+            )
+            return consensus_for_day(
+                by_coin_day.get((coin, day.isoformat())),
+                by_coin_day.get((coin, (day - timedelta(days=1)).isoformat())),
+                rows,
+                scores[key],
+                day.isoformat(),
+                settings,
+            )
+
+        results = compute.map(per_key, keys, keys=keys)
         out = {}
         metadata = PartitionMetadata(context, len(keys))
         for key, result in zip(keys, results, strict=True):
@@ -101,7 +196,8 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                     "events": len(result),
                     "live": dg.MetadataValue.md(
                         "\n".join(
-                            f"- {r.horizon}: S={r.S:+.3f} {r.level} → {r.action}" for r in live.itertuples()
+                            f"- {r.horizon} ({r.regime}): S={r.S:+.3f} {r.level} → {r.action}"
+                            for r in live.itertuples()
                         )
                         or "_no live decision_"
                     ),

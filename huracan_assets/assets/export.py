@@ -7,12 +7,12 @@ import dagster as dg
 import pandas as pd
 
 import huracan_assets
-from huracan_assets.assets._shared import SINGLE_RUN, run_keys
+from huracan_assets.assets._shared import ONE_DAY_PER_RUN, run_keys
 from huracan_assets.core import reports
 from huracan_assets.core.features import features_hash
 from huracan_assets.core.hashing import package_code_hash
 from huracan_assets.core.publishing import ExportPlan
-from huracan_assets.partitions import Partitions, coin_day_key
+from huracan_assets.partitions import Partitions
 from huracan_assets.resources.publisher import PublisherResource
 from huracan_assets.resources.settings import HuracanSettingsResource
 from huracan_assets.resources.storage import StoredModels
@@ -23,7 +23,7 @@ CODE_HASH = package_code_hash(Path(huracan_assets.__file__).parent)
 def export_files(
     day: str,
     champions: dict,
-    models: dict[str, StoredModels],
+    models: dict[tuple[str, str], StoredModels],
     scores: pd.DataFrame,
     consensus: pd.DataFrame,
     integrity: dict,
@@ -34,7 +34,7 @@ def export_files(
     files: dict[str, bytes] = {}
     starts, ends = [], []
     for champ in champions["champions"]:
-        stored = models[str(coin_day_key(day, champ["coin"]))]
+        stored = models[(champ["coin"], champ["model_day"])]
         meta = stored.model_metadata(champ["engine"], champ["horizon"], champ["model_regime"])
         folder = f"champions/{champ['coin']}/{champ['horizon']}"
         files[f"{folder}/model.cbm"] = stored.model_path(
@@ -44,7 +44,7 @@ def export_files(
             reports.champion_metadata(champ, meta, fhash)
         )
         starts.append(meta["train_window"]["start"])
-        ends.append(meta["test_window"]["end"])
+        ends.append(meta["train_window"]["end"])
     day_scores = scores[scores["date"] == day] if len(scores) else scores
     day_consensus = consensus[consensus["date"] == day] if len(consensus) else consensus
     files["reports/metrics.json"] = reports.to_json_bytes(reports.metrics_report(day, day_scores))
@@ -55,6 +55,9 @@ def export_files(
     files["reports/decision_log.jsonl"] = reports.decision_log_lines(day_consensus)
     files["reports/data_integrity.json"] = reports.to_json_bytes(integrity)
     files["reports/ranking.json"] = reports.to_json_bytes({"day": day, "entries": champions["ranking"]})
+    files["reports/shadow_tests.json"] = reports.to_json_bytes(
+        {"day": day, "tests": champions.get("tests", [])}
+    )
     files["reports/do_not_trade.json"] = reports.to_json_bytes(
         {"day": day, "entries": champions["do_not_trade"]}
     )
@@ -67,6 +70,7 @@ def export_files(
         "coins_active": len(champions["active_coins"]),
         "coins_trained": len(champions["trained_coins"]),
         "challengers": champions["challengers"],
+        "champions_promoted_today": champions.get("promoted", 0),
         "champions_exported": len(champions["champions"]),
         "champion_coins": sorted({c["coin"] for c in champions["champions"]}),
         "coins_skipped": skipped,
@@ -82,7 +86,7 @@ def export_files(
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
         partitions_def=partitions.days,
-        backfill_policy=SINGLE_RUN,
+        backfill_policy=ONE_DAY_PER_RUN,
         group_name="publishing",
         io_manager_key="json_io_manager",
         kinds={"json"},
@@ -90,7 +94,10 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
             "champions": dg.AssetIn(),
             "data_integrity_report": dg.AssetIn(),
             "coin_universe": dg.AssetIn(),
-            "models": dg.AssetIn(partition_mapping=partitions.by_day, metadata={"load": "by_partition"}),
+            "models": dg.AssetIn(
+                partition_mapping=partitions.days_all_coins(partitions.max_champion_age_days),
+                metadata={"load": "by_partition", "allow_missing": True},
+            ),
             "scores": dg.AssetIn(partition_mapping=partitions.by_day),
             "consensus": dg.AssetIn(partition_mapping=partitions.by_day),
         },
@@ -118,7 +125,14 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         for day in keys:
             universe = coin_universe[coin_universe["date"] == day]
             files, window = export_files(
-                day, champions_by_day[day], models, scores, consensus, integrity_by_day[day], universe, fhash
+                day,
+                champions_by_day[day],
+                {(m.coin, m.day): m for m in models.values()},
+                scores,
+                consensus,
+                integrity_by_day[day],
+                universe,
+                fhash,
             )
             plan = ExportPlan.create(
                 day,

@@ -5,7 +5,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from huracan_assets.assets._shared import SINGLE_RUN, run_keys
+from huracan_assets.assets._shared import ONE_DAY_PER_RUN, run_keys
 from huracan_assets.core.integrity import integrity_markdown, integrity_report
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.storage import split_key
@@ -47,7 +47,7 @@ def _evaluation(record: Any) -> Any:
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
         partitions_def=partitions.days,
-        backfill_policy=SINGLE_RUN,
+        backfill_policy=ONE_DAY_PER_RUN,
         group_name="publishing",
         io_manager_key="json_io_manager",
         kinds={"json"},

@@ -1,4 +1,9 @@
-"""models[date x symbol]: CatBoost per engine x horizon on the look-back window, purged walk-forward."""
+"""models[date x symbol]: CatBoost per engine x horizon (x regime) on the look-back window.
+
+One pooled fit per engine x horizon on the whole window (cut-off: the end of the day); a coin
+with no record yet (no trained models yesterday) also gets its purged walk-forward cold-start
+record. See ``core/training.py``.
+"""
 
 import dagster as dg
 import pandas as pd
@@ -17,11 +22,11 @@ from huracan_assets.assets.features import series_of
 from huracan_assets.config import HuracanSettings
 from huracan_assets.core.engines import ENGINES
 from huracan_assets.core.features import features_hash
-from huracan_assets.core.regimes import classify_regimes
 from huracan_assets.core.training import CoinModels, TrainingParams, train_coin
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.compute import ComputeResource, TaskFailure
 from huracan_assets.resources.settings import HuracanSettingsResource
+from huracan_assets.resources.storage import StoredModels, split_key
 
 
 def training_params(settings: HuracanSettings) -> TrainingParams:
@@ -36,7 +41,16 @@ def training_params(settings: HuracanSettings) -> TrainingParams:
         min_train_rows=t.min_train_rows,
         thread_count=t.thread_count,
         seed=t.seed,
+        cold_start_folds=t.cold_start_folds,
+        cold_start_fraction=t.cold_start_fraction,
+        min_regime_samples=t.min_regime_samples,
+        regime_iterations=t.regime_iterations,
     )
+
+
+def embargo_extra(settings: HuracanSettings) -> pd.Timedelta:
+    """The execution latency rounded up to whole bars: added to every horizon's embargo."""
+    return pd.Timedelta(settings.bar * settings.fill_delay_bars)
 
 
 def train_for_day(
@@ -46,6 +60,7 @@ def train_for_day(
     labels: pd.DataFrame,
     settings: HuracanSettings,
     fhash: str,
+    cold_start: bool,
 ) -> CoinModels:
     """The core call of one coin-day (shared by the asset and the plain-loop benchmark)."""
     table = series_of(features).set_index("open_time")
@@ -55,7 +70,6 @@ def train_for_day(
         )
     cutoff = pd.Timestamp(end_of_day(pd.Timestamp(day).date()))
     window_start = cutoff - pd.Timedelta(days=settings.lookback_days)
-    table["regime"] = classify_regimes(table, settings.bars_per_day)
     table = table[(table.index >= window_start) & (table.index < cutoff)]
     labels = labels.drop(columns=[c for c in ("date", "symbol") if c in labels])
     labels = labels[(labels["decision_time"] >= window_start) & (labels["exit_time"] < cutoff)]
@@ -66,9 +80,11 @@ def train_for_day(
         labels,
         engines=ENGINES,
         horizons={h: pd.Timedelta(h) for h in settings.horizons},
-        embargo_extra=pd.Timedelta(settings.bar * settings.fill_delay_bars),
+        embargo_extra=embargo_extra(settings),
         params=training_params(settings),
         features_hash=fhash,
+        cutoff=cutoff,
+        cold_start=cold_start,
         latest_time=table.index.max(),
     )
 
@@ -84,21 +100,29 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
             "features": dg.AssetIn(partition_mapping=partitions.window(partitions.lookback_days)),
             "labels": dg.AssetIn(partition_mapping=partitions.window(partitions.lookback_days)),
             "coin_universe": dg.AssetIn(partition_mapping=partitions.by_day),
+            "yesterday": dg.AssetIn(
+                key="models",
+                partition_mapping=partitions.previous_day(),
+                metadata={"load": "by_partition", "allow_missing": True},
+            ),
         },
-        description="One CatBoost model per engine x horizon, trained on the look-back window with a purged, "
-        "embargoed walk-forward split; the held-out fold's predictions are its out-of-sample record.",
+        description="One CatBoost model per engine x horizon on the look-back window up to the day's end "
+        "(purged early-stopping tail), regime refinements where a regime has enough rows, and — for a "
+        "coin with no record yet — purged walk-forward cold-start folds as its first record.",
     )
     def models(
         context: dg.AssetExecutionContext,
         features: pd.DataFrame,
         labels: pd.DataFrame,
         coin_universe: pd.DataFrame,
+        yesterday: dict[str, StoredModels],
         compute: ComputeResource,
         huracan_settings: HuracanSettingsResource,
     ) -> dict[str, CoinModels]:
         settings = huracan_settings.get()
         fhash = features_hash()
         keys = run_keys(context)
+        had_models = {split_key(k)[1] for k, m in yesterday.items() if m.status == "trained"}
         tasks = []
         out: dict[str, CoinModels] = {}
         for coin, coin_keys in keys_by_coin(keys).items():
@@ -118,11 +142,11 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                         reason=f"not eligible on {day}: {why}",
                     )
                     continue
-                tasks.append((key, coin, day.isoformat(), coin_features, coin_labels))
+                tasks.append((key, coin, day.isoformat(), coin_features, coin_labels, coin not in had_models))
 
         def fit(task: tuple) -> CoinModels:
-            _, coin, day, f, lab = task
-            return train_for_day(coin, day, f, lab, settings, fhash)
+            _, coin, day, f, lab, cold = task
+            return train_for_day(coin, day, f, lab, settings, fhash, cold_start=cold)
 
         results = compute.map(fit, tasks, keys=[t[0] for t in tasks])
         for task, result in zip(tasks, results, strict=True):
@@ -145,15 +169,20 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                     "status": result.status,
                     "reason": result.reason,
                     "models": len(result.models),
+                    "fits": result.fits,
+                    "record": result.record_kind or "none (shadow record starts tomorrow)",
+                    "regime_models": ", ".join(
+                        f"{m.engine}/{m.horizon}/{m.regime}" for m in result.models if m.regime != "all"
+                    ),
                     "training_window": dg.MetadataValue.json(result.training_window),
-                    "oof_rows": len(result.oof),
                 },
                 notable=result.status != "trained",
             )
         summary = {
             "features_hash": fhash,
             "trained_in_run": sum(r.status == "trained" for r in out.values()),
-            "fits_in_run": sum(len(r.models) for r in out.values()),
+            "cold_starts_in_run": sum(bool(r.record_kind) for r in out.values()),
+            "fits_in_run": sum(r.fits for r in out.values()),
         }
         metadata.flush(summary)
         context.log.info("event=models " + " ".join(f"{k}={v}" for k, v in summary.items()))

@@ -1,40 +1,98 @@
-"""scores[date x symbol]: edge after fees, spread and slippage per engine x horizon x regime."""
+"""scores[date x symbol]: out-of-sample edge after costs of every recent model, per engine x horizon x regime.
+
+The records scored are the shadow records of the models trained in the last ``shadow_days``
+days (their predictions on the bars after their cut-off plus embargo, labels resolved by the
+end of the day) and, for a cold-start coin, the purged walk-forward record of its first models.
+"""
 
 import dagster as dg
 import numpy as np
 import pandas as pd
 
-from huracan_assets.assets._shared import SINGLE_RUN, PartitionMetadata, day_of, run_keys, universe_for
+from huracan_assets.assets._shared import (
+    SINGLE_RUN,
+    PartitionMetadata,
+    day_of,
+    keys_by_coin,
+    rows_for,
+    run_keys,
+    universe_for,
+)
+from huracan_assets.assets.features import series_of
 from huracan_assets.config import HuracanSettings
 from huracan_assets.core.costs import CostModel, coin_cost_model
-from huracan_assets.core.scoring import empty_scores, score_coin
+from huracan_assets.core.scoring import Record, empty_scores, score_records
+from huracan_assets.core.shadow import SHADOW, shadow_record
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.compute import ComputeResource, TaskFailure
 from huracan_assets.resources.settings import HuracanSettingsResource
 from huracan_assets.resources.storage import StoredModels
 
 
-def cost_model_for(universe_row: pd.Series, oof: pd.DataFrame, settings: HuracanSettings) -> CostModel:
+def cost_model_for(universe_row: pd.Series, bar_vol_bps: float, settings: HuracanSettings) -> CostModel:
+    """Round-trip costs of one coin-day: venue fees and funding, the day's spread, sqrt impact."""
     return coin_cost_model(
         taker_bps=settings.fee.taker_bps,
         spread_bps=float(universe_row["spread_bps"]),
         adv_usdt=float(universe_row["quote_volume_usdt"]),
-        bar_vol_bps=float(np.nanmedian(oof["vol_24h_bps"])) if len(oof) else float("nan"),
+        bar_vol_bps=bar_vol_bps,
         bars_per_day=settings.bars_per_day,
         order_notional_usdt=settings.risk.order_notional_gbp * float(universe_row["usdt_per_gbp"]),
         slippage_k=settings.training.slippage_k,
+        funding_bps_per_day=settings.fee.funding_bps_per_day,
     )
 
 
-def score_for_day(stored: StoredModels, universe_row: pd.Series, settings: HuracanSettings) -> pd.DataFrame:
+def decision_table(features: pd.DataFrame) -> pd.DataFrame:
+    """A coin's feature rows indexed by decision time (dataset-scan columns removed)."""
+    return series_of(features).set_index("open_time") if len(features) else pd.DataFrame()
+
+
+def model_records(stored: StoredModels, table: pd.DataFrame, labels: pd.DataFrame) -> list[Record]:
+    """Shadow records of every model of one model-day, plus its cold-start record if it has one."""
+    records = []
+    if stored.status != "trained":
+        return records
+    labels = labels.drop(columns=[c for c in ("date", "symbol") if c in labels]) if len(labels) else labels
+    if len(table) and len(labels):
+        thresholds = stored.regime_thresholds
+        for meta in stored.models:
+            model = stored.load_model(meta["engine"], meta["horizon"], meta["regime"])
+            frame = shadow_record(
+                model.predict,
+                meta["feature_names"],
+                table,
+                labels,
+                horizon=meta["horizon"],
+                cutoff=pd.Timestamp(meta["cutoff"]),
+                embargo=pd.Timedelta(seconds=meta["embargo_s"]),
+                thresholds=thresholds,
+            )
+            records.append(Record(stored.day, meta["engine"], meta["horizon"], meta["regime"], SHADOW, frame))
+    if stored.record_kind and len(stored.record):
+        for (engine, horizon), frame in stored.record.groupby(["engine", "horizon"]):
+            records.append(Record(stored.day, str(engine), str(horizon), "all", stored.record_kind, frame))
+    return records
+
+
+def score_for_day(
+    coin: str,
+    models: list[StoredModels],
+    features: pd.DataFrame,
+    labels: pd.DataFrame,
+    universe_row: pd.Series,
+    settings: HuracanSettings,
+) -> pd.DataFrame:
     """The core call of one coin-day (shared by the asset and the plain-loop benchmark)."""
-    if stored.status != "trained" or stored.oof.empty:
+    table = decision_table(features)
+    records = [r for stored in models for r in model_records(stored, table, labels)]
+    if not records:
         return empty_scores()
-    cost = cost_model_for(universe_row, stored.oof, settings)
-    return score_coin(
-        stored.coin,
-        stored.oof,
-        cost=cost,
+    vol = float(np.nanmedian(table["vol_24h_bps"])) if len(table) else float("nan")
+    return score_records(
+        coin,
+        records,
+        cost=cost_model_for(universe_row, vol, settings),
         horizon_bars=settings.horizon_bars,
         bar=settings.bar,
         min_edge_bps=settings.min_edge_after_cost_bps,
@@ -43,52 +101,83 @@ def score_for_day(stored: StoredModels, universe_row: pd.Series, settings: Hurac
 
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
+    window = partitions.window(partitions.shadow_days)
+
     @dg.asset(
         partitions_def=partitions.coin_days,
         backfill_policy=SINGLE_RUN,
         group_name="training",
         kinds={"pandas", "parquet"},
         ins={
-            "models": dg.AssetIn(metadata={"load": "by_partition"}),
+            "models": dg.AssetIn(
+                partition_mapping=window, metadata={"load": "by_partition", "allow_missing": True}
+            ),
+            "features": dg.AssetIn(partition_mapping=window),
+            "labels": dg.AssetIn(partition_mapping=window),
             "coin_universe": dg.AssetIn(partition_mapping=partitions.by_day),
         },
-        description="Out-of-fold metrics after round-trip fees, spread and square-root slippage, per engine x "
-        "horizon, pooled ('all') and per regime.",
+        description="Out-of-sample metrics after round-trip fees, spread, square-root slippage and funding, "
+        "for every model of the last shadow_days days (shadow records) and cold-start walk-forward records, "
+        "per engine x horizon x regime.",
     )
     def scores(
         context: dg.AssetExecutionContext,
         models: dict[str, StoredModels],
+        features: pd.DataFrame,
+        labels: pd.DataFrame,
         coin_universe: pd.DataFrame,
         compute: ComputeResource,
         huracan_settings: HuracanSettingsResource,
     ) -> dict[str, pd.DataFrame]:
         settings = huracan_settings.get()
         keys = run_keys(context)
+        groups = keys_by_coin(keys)
 
         def per_key(key: str) -> pd.DataFrame:
-            stored = models[key]
-            universe = universe_for(coin_universe, day_of(key))
-            row = universe[universe["coin"] == stored.coin]
+            day = day_of(key)
+            coin = key.split("|")[1]
+            universe = universe_for(coin_universe, day)
+            row = universe[universe["coin"] == coin]
             if row.empty:
                 return empty_scores()
-            return score_for_day(stored, row.iloc[0], settings)
+            mine = [m for m in models.values() if m.coin == coin and m.day <= day.isoformat()]
+            return score_for_day(
+                coin,
+                mine,
+                rows_for(features, symbol=coin),
+                rows_for(labels, symbol=coin),
+                row.iloc[0],
+                settings,
+            )
 
-        results = compute.map(per_key, keys, keys=keys)
+        ordered = [k for coin_keys in groups.values() for k in coin_keys]
+        results = compute.map(per_key, ordered, keys=ordered)
         out = {}
-        metadata = PartitionMetadata(context, len(keys))
-        for key, result in zip(keys, results, strict=True):
+        metadata = PartitionMetadata(context, len(ordered))
+        for key, result in zip(ordered, results, strict=True):
             if isinstance(result, TaskFailure):
                 context.log.error(f"event=coin_failed asset=scores partition={key} error={result}")
                 result = empty_scores()
             out[key] = result
-            pooled = result[result["regime"] == "all"] if len(result) else result
+            pooled = (
+                result[(result["regime"] == "all") & (result["model_regime"] == "all")]
+                if len(result)
+                else result
+            )
             best = pooled.sort_values("net_edge_bps", ascending=False).head(1)
             metadata.add(
                 key,
                 {
                     "rows": len(result),
+                    "records": int(
+                        pooled[["model_day", "engine", "horizon", "record_kind"]].drop_duplicates().shape[0]
+                    )
+                    if len(pooled)
+                    else 0,
                     "best_net_edge_bps": float(best["net_edge_bps"].iloc[0]) if len(best) else float("nan"),
-                    "best": f"{best['engine'].iloc[0]}/{best['horizon'].iloc[0]}" if len(best) else "",
+                    "best": f"{best['engine'].iloc[0]}/{best['horizon'].iloc[0]} of {best['model_day'].iloc[0]}"
+                    if len(best)
+                    else "",
                     "round_trip_cost_bps": float(pooled["cost_bps"].median())
                     if len(pooled)
                     else float("nan"),

@@ -56,6 +56,7 @@ class _Strict(BaseModel):
 class FeeSchedule(_Strict):
     maker_bps: float = Field(ge=0, le=100)
     taker_bps: float = Field(ge=0, le=100)
+    funding_bps_per_day: float = Field(default=0.0, ge=0, le=100)
 
 
 class RiskPreset(_Strict):
@@ -75,11 +76,20 @@ class TrainingSettings(_Strict):
     thread_count: int = Field(ge=1)
     seed: int
     slippage_k: float = Field(ge=0)
+    cold_start_folds: int = Field(ge=1, le=20)
+    cold_start_fraction: float = Field(gt=0.05, lt=0.9)
+    min_regime_samples: int = Field(ge=20)
+    regime_iterations: int = Field(ge=1, le=2000)
 
 
 class ChampionSettings(_Strict):
-    min_trades: int = Field(ge=5)
-    max_do_not_trade_spread_bps: float = Field(gt=0)
+    min_trades: int = Field(ge=1)
+    shadow_days: int = Field(ge=1, le=90)
+    max_age_days: int = Field(ge=1, le=365)
+    dsr_min: float = Field(ge=0, lt=1)
+    min_effective_samples: float = Field(ge=2)
+    gate_min_trades: int = Field(ge=1)
+    reliability_half_life_days: float = Field(gt=0)
 
 
 class SimulatorSettings(_Strict):
@@ -147,6 +157,8 @@ class HuracanSettings(BaseSettings):
             raise ValueError(f"risk_preset: {self.risk_preset!r} is not one of {sorted(self.risk_presets)}")
         if self.venue not in self.fees:
             raise ValueError(f"fees: no fee schedule for venue {self.venue!r}")
+        if self.champions.shadow_days >= self.champions.max_age_days:
+            raise ValueError("champions.shadow_days must be shorter than champions.max_age_days")
         return self
 
     @classmethod

@@ -1,31 +1,66 @@
-"""Champion choice, ranking table and do-not-trade list for one day.
+"""Promotion: challengers are shadow-tested against the champion on the same out-of-sample bars.
 
-A challenger (coin x horizon x engine) qualifies when, on its out-of-fold record after all
-costs:
+For each coin x horizon, the day's challengers are the pooled engine models trained
+``shadow_days`` ago (their record: the bars that arrived after their cut-off plus embargo), or,
+for a coin with no record yet, today's models with their purged walk-forward cold-start record
+(marked as such). The baseline is the current champion scored on the same decisions, or "no
+trade" when the coin has none. A challenger is promoted only if
 
-* it traded at least ``min_trades`` times,
-* its mean net edge is at least ``min_edge_after_cost_bps``, and
-* its one-sided HAC t-test against "no trade" (net edge > 0) survives Benjamini–Hochberg
-  across every challenger of the day at level ``alpha``.
+* its per-decision net return beats the baseline's: one-sided Newey–West (HAC, ``h`` lags)
+  paired t-test, p-values corrected with Benjamini–Hochberg across every challenger of the day
+  (all coins x horizons x engines) at ``alpha``;
+* its deflated Sharpe ratio (probability that its Sharpe beats the expected maximum of the
+  day's trials) is at least ``dsr_min``;
+* it traded at least ``min_trades`` times with a mean net edge of at least
+  ``min_edge_after_cost_bps`` per trade, over at least ``min_effective_samples`` independent
+  samples (n decisions / h bars: overlapping labels are not independent).
 
-The qualifying challenger with the highest net edge becomes the coin x horizon champion.
-Every active coin without any champion gets a written reason naming the closest miss.
+The best qualifying challenger (highest net edge) of a coin x horizon becomes the champion; when
+none qualifies the previous champion persists (until it is older than ``max_age_days``). Every
+test, its p-value and decision is recorded. Every active coin without a champion gets a
+written reason naming the closest miss.
 """
-
-from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from huracan_assets.core.stats import benjamini_hochberg
+from huracan_assets.core.stats import (
+    benjamini_hochberg,
+    deflated_sharpe,
+    hac_mean_test,
+)
 
 TEST_NAME = (
-    "one-sided Newey-West t-test of out-of-fold net edge vs no trade, Benjamini-Hochberg across the day"
+    "one-sided Newey-West paired t-test of per-decision net returns vs the baseline on the same "
+    "out-of-sample decisions; Benjamini-Hochberg across the day's challengers; deflated Sharpe ratio"
 )
+
+
+@dataclass
+class Challenger:
+    """A challenger's out-of-sample record, and the baseline's on the same decisions (bps per decision)."""
+
+    coin: str
+    horizon: str
+    engine: str
+    model_day: str
+    record_kind: str
+    horizon_bars: int
+    returns: np.ndarray  # challenger's net return per decision (0 when out)
+    baseline_returns: np.ndarray  # champion's on the same decisions, or zeros for "no trade"
+    baseline: str  # "no trade" or "<engine>@<model_day>"
+    n_trades: int
+    net_edge_bps: float  # per trade
+    gross_edge_bps: float  # per trade
+    cost_bps: float
+    capacity_gbp: float
+    all_decisions_gross_bps: float
+    test: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -35,6 +70,7 @@ class ChampionDecision:
     no_champion: dict[str, str] = field(default_factory=dict)
     ranking: list[dict[str, Any]] = field(default_factory=list)
     do_not_trade: list[dict[str, Any]] = field(default_factory=list)
+    tests: list[dict[str, Any]] = field(default_factory=list)
     challengers: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -44,91 +80,156 @@ class ChampionDecision:
             "no_champion": self.no_champion,
             "ranking": self.ranking,
             "do_not_trade": self.do_not_trade,
+            "tests": self.tests,
             "challengers": self.challengers,
         }
 
 
+def test_challengers(
+    challengers: list[Challenger],
+    *,
+    alpha: float,
+    min_trades: int,
+    min_edge_bps: float,
+    dsr_min: float,
+    min_effective_samples: float,
+) -> None:
+    """Fill ``test`` of every challenger: paired HAC p, BH q, deflated Sharpe, qualification.
+
+    Overlapping trades are not independent: a record of n decisions of an h-bar horizon counts
+    as n / h effective samples, which sets the t distribution's degrees of freedom and must
+    reach ``min_effective_samples``.
+    """
+    for c in challengers:
+        diff = c.returns - c.baseline_returns
+        n_eff = max(len(c.returns) / max(c.horizon_bars, 1), 2.0)
+        t, p = (
+            hac_mean_test(diff, lags=c.horizon_bars, alternative="greater", df=n_eff - 1)
+            if len(diff)
+            else (float("nan"), 1.0)
+        )
+        # the threshold is the expected best Sharpe of the day's trials if none had any edge: the
+        # sampling variance of a no-edge Sharpe estimate is 1 / n_effective (the trials' cross-sectional
+        # variance instead would punish every true signal for the strength of the others)
+        dsr = deflated_sharpe(
+            c.returns, n_trials=len(challengers), sr_variance=1.0 / n_eff, n_effective=n_eff
+        )
+        c.test = {
+            "test": TEST_NAME,
+            "baseline": c.baseline,
+            "record_kind": c.record_kind,
+            "n_decisions": int(len(c.returns)),
+            "n_trades": c.n_trades,
+            "mean_diff_bps": float(np.mean(diff)) if len(diff) else float("nan"),
+            "t_stat": t,
+            "p_value": p,
+            "deflated_sharpe": dsr["dsr"],
+            "sharpe": dsr["sharpe"],
+            "sharpe_threshold": dsr["sr0"],
+            "n_trials": len(challengers),
+            "n_effective": n_eff,
+            "alpha": alpha,
+        }
+    q = benjamini_hochberg(np.array([c.test["p_value"] for c in challengers])) if challengers else []
+    for c, q_value in zip(challengers, q, strict=True):
+        c.test["q_value"] = float(q_value)
+        c.test["qualifies"] = bool(
+            c.n_trades >= min_trades
+            and c.test["n_effective"] >= min_effective_samples
+            and np.isfinite(c.net_edge_bps)
+            and c.net_edge_bps >= min_edge_bps
+            and q_value < alpha
+            and c.test["deflated_sharpe"] >= dsr_min
+        )
+
+
 def choose_champions(
     day: str,
-    scores: pd.DataFrame,
+    challengers: list[Challenger],
+    incumbents: dict[tuple[str, str], dict[str, Any]],
     *,
     active_coins: list[str],
     coin_status: dict[str, str],
+    pending: dict[str, str],
     consensus: pd.DataFrame,
     regimes: dict[str, str],
     universe: pd.DataFrame,
     alpha: float,
     min_trades: int,
     min_edge_bps: float,
+    dsr_min: float,
+    max_age_days: int,
+    min_effective_samples: float = 20.0,
 ) -> ChampionDecision:
-    """Pick champions from the day's pooled-regime scores of all coins.
+    """The day's champions. ``incumbents``: (coin, horizon) -> yesterday's champion record.
 
-    ``scores``: one row per coin x horizon x engine x regime with n_trades, net_edge_bps,
-    gross_edge_bps, cost_bps, p_value, t_stat, capacity_gbp. Only ``regime == "all"`` rows are
-    challengers. ``coin_status``: coin -> reason for coins that could not be trained.
-    ``consensus``: coin, horizon, S, confidence, level. ``universe``: coin, eligible, reason.
+    ``coin_status``: coin -> reason it could not be trained; ``pending``: coin -> why it has no
+    challenger today (in shadow). ``consensus``: live rows coin, horizon, S, confidence.
     """
-    decision = ChampionDecision(day=day)
-    pool = scores[scores["regime"] == "all"].copy() if len(scores) else scores.copy()
-    pool = pool[pool["coin"].isin(active_coins)]
-    decision.challengers = len(pool)
-    if len(pool):
-        pool["q_value"] = benjamini_hochberg(pool["p_value"].to_numpy(dtype=float))
-        pool["qualifies"] = (
-            (pool["n_trades"] >= min_trades)
-            & (pool["net_edge_bps"] >= min_edge_bps)
-            & (pool["q_value"] < alpha)
-        )
+    decision = ChampionDecision(day=day, challengers=len(challengers))
+    test_challengers(
+        challengers,
+        alpha=alpha,
+        min_trades=min_trades,
+        min_edge_bps=min_edge_bps,
+        dsr_min=dsr_min,
+        min_effective_samples=min_effective_samples,
+    )
+    decision.tests = [
+        {
+            "coin": c.coin,
+            "horizon": c.horizon,
+            "engine": c.engine,
+            "model_day": c.model_day,
+            "net_edge_bps": c.net_edge_bps,
+            **c.test,
+        }
+        for c in challengers
+    ]
     conf = consensus.set_index(["coin", "horizon"]) if len(consensus) else None
-    for coin in sorted(active_coins):
+    oldest = (date.fromisoformat(day) - timedelta(days=max_age_days)).isoformat()
+    by_key: dict[tuple[str, str], list[Challenger]] = {}
+    for c in challengers:
+        by_key.setdefault((c.coin, c.horizon), []).append(c)
+    active = set(active_coins)
+    for coin in sorted(active):
         if coin in coin_status:
             decision.no_champion[coin] = coin_status[coin]
             continue
-        rows = pool[pool["coin"] == coin] if len(pool) else pool
-        if rows.empty:
-            decision.no_champion[coin] = "no challengers were scored"
+        horizons = sorted({h for (c, h) in by_key if c == coin} | {h for (c, h) in incumbents if c == coin})
+        chosen = []
+        for horizon in horizons:
+            candidates = by_key.get((coin, horizon), [])
+            winners = sorted(
+                (c for c in candidates if c.test["qualifies"]),
+                key=lambda c: (-c.net_edge_bps, c.test["q_value"]),
+            )
+            incumbent = incumbents.get((coin, horizon))
+            if winners:
+                best = winners[0]
+                chosen.append(_champion(best, regimes.get(coin, "range"), day, conf, "promoted"))
+            elif incumbent is not None and incumbent["model_day"] >= oldest:
+                kept = dict(incumbent)
+                kept["shadow_test"] = {**incumbent["shadow_test"], "decision": "kept", "kept_on": day}
+                kept["regime"] = regimes.get(coin, kept.get("regime", "range"))
+                kept["confidence"] = _confidence(conf, coin, horizon)
+                chosen.append(kept)
+        if chosen:
+            decision.champions.extend(chosen)
             continue
-        winners = rows[rows["qualifies"]]
-        if winners.empty:
+        rows = [c for (cc, _), cs in by_key.items() if cc == coin for c in cs]
+        if rows:
             decision.no_champion[coin] = _closest_miss(
-                rows, alpha=alpha, min_trades=min_trades, min_edge_bps=min_edge_bps
+                rows, alpha, min_trades, min_edge_bps, dsr_min, min_effective_samples
             )
-            continue
-        for horizon, group in winners.groupby("horizon"):
-            best = group.sort_values(["net_edge_bps", "q_value"], ascending=[False, True]).iloc[0]
-            confidence = (
-                float(conf.loc[(coin, horizon), "confidence"])
-                if conf is not None and (coin, horizon) in conf.index
-                else float("nan")
-            )
-            decision.champions.append(
-                {
-                    "coin": coin,
-                    "horizon": str(horizon),
-                    "engine": str(best["engine"]),
-                    "regime": regimes.get(coin, "range"),
-                    "model_regime": str(best["regime"]),
-                    "net_edge_bps": float(best["net_edge_bps"]),
-                    "gross_edge_bps": float(best["gross_edge_bps"]),
-                    "cost_bps": float(best["cost_bps"]),
-                    "n_trades": int(best["n_trades"]),
-                    "capacity_gbp": float(best["capacity_gbp"]),
-                    "confidence": confidence,
-                    "model_day": day,
-                    "shadow_test": {
-                        "test": TEST_NAME,
-                        "baseline": "no trade",
-                        "t_stat": float(best["t_stat"]),
-                        "p_value": float(best["p_value"]),
-                        "q_value": float(best["q_value"]),
-                        "alpha": alpha,
-                        "n_trades": int(best["n_trades"]),
-                        "decision": "promoted",
-                    },
-                }
-            )
+        elif coin in pending:
+            decision.no_champion[coin] = pending[coin]
+        else:
+            decision.no_champion[coin] = "no challenger and no champion"
     decision.champions.sort(key=lambda c: (c["coin"], c["horizon"]))
-    ranked = sorted(decision.champions, key=lambda c: (-c["net_edge_bps"], c["shadow_test"]["q_value"]))
+    ranked = sorted(
+        decision.champions, key=lambda c: (-c["net_edge_bps"], c["shadow_test"].get("q_value", 1.0))
+    )
     decision.ranking = [
         {
             "rank": i + 1,
@@ -137,40 +238,78 @@ def choose_champions(
             "engine": c["engine"],
             "regime": c["regime"],
             "net_edge_bps": round(c["net_edge_bps"], 4),
-            "confidence": None if math.isnan(c["confidence"]) else round(c["confidence"], 4),
+            "confidence": None if not math.isfinite(c["confidence"]) else round(c["confidence"], 4),
             "capacity_gbp": round(c["capacity_gbp"], 2) if math.isfinite(c["capacity_gbp"]) else None,
         }
         for i, c in enumerate(ranked)
     ]
-    decision.do_not_trade = _do_not_trade(universe, coin_status, pool, active_coins)
+    decision.do_not_trade = _do_not_trade(universe, coin_status, challengers, active)
     return decision
 
 
-def _closest_miss(rows: pd.DataFrame, *, alpha: float, min_trades: int, min_edge_bps: float) -> str:
-    traded = rows[rows["n_trades"] > 0]
-    if traded.empty:
-        best_pred = rows.sort_values("all_decisions_gross_bps", ascending=False).iloc[0]
+def _confidence(conf: pd.DataFrame | None, coin: str, horizon: str) -> float:
+    if conf is not None and (coin, horizon) in conf.index:
+        return float(conf.loc[(coin, horizon), "confidence"])
+    return float("nan")
+
+
+def _champion(c: Challenger, regime: str, day: str, conf: pd.DataFrame | None, how: str) -> dict[str, Any]:
+    return {
+        "coin": c.coin,
+        "horizon": c.horizon,
+        "engine": c.engine,
+        "regime": regime,
+        "model_regime": "all",
+        "model_day": c.model_day,
+        "net_edge_bps": float(c.net_edge_bps),
+        "gross_edge_bps": float(c.gross_edge_bps),
+        "cost_bps": float(c.cost_bps),
+        "n_trades": int(c.n_trades),
+        "capacity_gbp": float(c.capacity_gbp),
+        "confidence": _confidence(conf, c.coin, c.horizon),
+        "shadow_test": {**c.test, "decision": how, "promoted_on": day},
+    }
+
+
+def _closest_miss(
+    rows: list[Challenger],
+    alpha: float,
+    min_trades: int,
+    min_edge_bps: float,
+    dsr_min: float,
+    min_effective_samples: float,
+) -> str:
+    traded = [c for c in rows if c.n_trades > 0]
+    if not traded:
+        cost = min(c.cost_bps for c in rows)
+        return f"no engine's prediction beat the round-trip cost of {cost:.1f} bps ({len(rows)} challengers, 0 trades)"
+    best = max(traded, key=lambda c: c.net_edge_bps)
+    where = f"{best.engine}/{best.horizon} (trained {best.model_day}, {best.record_kind} record, vs {best.baseline})"
+    if best.n_trades < min_trades:
+        return f"best challenger {where} made {best.n_trades} trades < min_trades={min_trades}"
+    if best.test["n_effective"] < min_effective_samples:
         return (
-            f"no engine's prediction ever beat the round-trip cost of {best_pred['cost_bps']:.1f} bps "
-            f"({len(rows)} challengers, 0 trades)"
+            f"best challenger {where} has {best.test['n_effective']:.0f} independent samples "
+            f"({best.test['n_decisions']} overlapping decisions) < min_effective_samples={min_effective_samples:g}"
         )
-    best = traded.sort_values("net_edge_bps", ascending=False).iloc[0]
-    where = f"{best['engine']}/{best['horizon']}"
-    if best["n_trades"] < min_trades:
-        return f"best challenger {where} made {int(best['n_trades'])} trades < min_trades={min_trades}"
-    if best["net_edge_bps"] < min_edge_bps:
+    if best.net_edge_bps < min_edge_bps:
         return (
-            f"best challenger {where} nets {best['net_edge_bps']:.2f} bps after {best['cost_bps']:.1f} bps of costs "
+            f"best challenger {where} nets {best.net_edge_bps:.2f} bps after {best.cost_bps:.1f} bps of costs "
             f"< min_edge_after_cost_bps={min_edge_bps}"
         )
+    if best.test["q_value"] >= alpha:
+        return (
+            f"best challenger {where} nets {best.net_edge_bps:.2f} bps but is not significant: "
+            f"p={best.test['p_value']:.3g}, BH q={best.test['q_value']:.3g} >= alpha={alpha}"
+        )
     return (
-        f"best challenger {where} nets {best['net_edge_bps']:.2f} bps but is not significant: "
-        f"p={best['p_value']:.3g}, BH q={best['q_value']:.3g} >= alpha={alpha}"
+        f"best challenger {where} nets {best.net_edge_bps:.2f} bps but its deflated Sharpe "
+        f"{best.test['deflated_sharpe']:.2f} < {dsr_min} after {best.test['n_trials']} trials"
     )
 
 
 def _do_not_trade(
-    universe: pd.DataFrame, coin_status: dict[str, str], pool: pd.DataFrame, active: list[str]
+    universe: pd.DataFrame, coin_status: dict[str, str], challengers: list[Challenger], active: set[str]
 ) -> list[dict[str, Any]]:
     entries: dict[str, list[str]] = {}
     for row in universe.itertuples():
@@ -178,14 +317,15 @@ def _do_not_trade(
             entries.setdefault(row.coin, []).append(str(row.reason))
     for coin, reason in coin_status.items():
         entries.setdefault(coin, []).append(reason)
-    if len(pool):
-        for coin, rows in pool.groupby("coin"):
-            if coin not in active or coin in coin_status:
-                continue
-            gross = rows["all_decisions_gross_bps"].abs()
-            cost = float(rows["cost_bps"].min())
-            if np.nanmax(gross.to_numpy(dtype=float), initial=0.0) < cost and rows["n_trades"].sum() == 0:
-                entries.setdefault(coin, []).append(
-                    f"costs: round trip {cost:.1f} bps exceeds every engine's predicted move"
-                )
+    by_coin: dict[str, list[Challenger]] = {}
+    for c in challengers:
+        by_coin.setdefault(c.coin, []).append(c)
+    for coin, rows in by_coin.items():
+        if coin not in active or coin in coin_status:
+            continue
+        if sum(c.n_trades for c in rows) == 0:
+            cost = min(c.cost_bps for c in rows)
+            entries.setdefault(coin, []).append(
+                f"costs: round trip {cost:.1f} bps exceeds every engine's predicted move"
+            )
     return [{"coin": coin, "reasons": reasons} for coin, reasons in sorted(entries.items())]

@@ -1,25 +1,24 @@
-"""Consensus of engines: reliability- and correlation-weighted votes, an adaptive level.
+"""Consensus of engines: gated, reliability- and correlation-weighted votes with an adaptive level.
 
-For one coin and horizon:
+For one coin and horizon, at each decision:
 
-* vote ``s_e = tanh(pred_e / cost)`` in [-1, 1]: a prediction equal to the round-trip cost
-  votes 0.76 in its direction;
-* reliability ``r_e = max(0, t_e)``, the engine's out-of-fold HAC t statistic of net edge
-  (engines with no trades or no edge do not vote);
+* vote ``s_e = tanh(pred_e / cost)`` in [-1, 1] (a prediction equal to the round-trip cost
+  votes 0.76 in its direction);
+* reliability ``r_e = max(0, t_e)``: the engine's decayed out-of-sample t statistic
+  (``core.gate.engine_reliability``); engines without edge do not vote;
+* gate: only engines enabled in the bar's regime vote (``core.gate.regime_gate``); none
+  enabled means stand aside;
 * correlation cut ``w_e = r_e / (1 + sum_{f != e, r_f > 0} max(0, corr(s_e, s_f)))``: two
   identical engines share one engine's weight instead of counting twice;
-* ``S = sum w_e s_e / sum w_e`` (in [-1, 1]); ``confidence = |sum w s| / sum w |s|`` (how much
+* ``S = sum w_e s_e / sum w_e`` in [-1, 1]; ``confidence = |sum w s| / sum w |s|`` (how much
   of the weight agrees);
-* adaptive threshold ``thr = base * clip(vol / median vol, 0.5, 2)``; level strong
-  (|S| >= 1.5 thr), moderate (>= thr), weak (>= 0.5 thr), else none. Strong and moderate
-  signals act (buy / sell); the rest hold.
+* adaptive threshold ``thr = base * clip(vol / reference vol, 0.5, 2)`` with ``base`` from the
+  risk preset; level strong (|S| >= 1.5 thr), moderate (>= thr), weak (>= 0.5 thr), else
+  none. Strong and moderate act (buy / sell); the rest hold.
 """
-
-from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,9 +36,12 @@ class DecisionEvent:
     level: str
     action: str
     threshold: float
+    regime: str
     votes: dict[str, float]
     weights: dict[str, float]
-    kind: str  # "live" (the decision at the end of the day) | "oof" (simulated on the out-of-fold bars)
+    kind: (
+        str  # "live" (the decision at the day's close) | "simulated" (what the consensus did during the day)
+    )
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -68,15 +70,13 @@ def engine_weights(votes: pd.DataFrame, reliability: dict[str, float]) -> dict[s
 
 
 def combine(votes: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """S and confidence per row of ``votes`` (rows x engines) for fixed engine ``weights``."""
-    total = weights.sum()
-    if total <= 0:
-        zeros = np.zeros(len(votes))
-        return zeros, zeros
-    weighted = votes @ weights
-    s = np.clip(weighted / total, -1.0, 1.0)
-    spread = np.abs(votes) @ weights
-    confidence = np.divide(np.abs(weighted), spread, out=np.zeros_like(weighted), where=spread > 0)
+    """S and confidence per row of ``votes`` (rows x engines); ``weights`` per engine or per row x engine."""
+    weights = np.broadcast_to(np.asarray(weights, dtype=float), votes.shape)
+    total = weights.sum(axis=1)
+    weighted = (votes * weights).sum(axis=1)
+    s = np.clip(np.divide(weighted, total, out=np.zeros(len(votes)), where=total > 0), -1.0, 1.0)
+    spread = (np.abs(votes) * weights).sum(axis=1)
+    confidence = np.divide(np.abs(weighted), spread, out=np.zeros(len(votes)), where=spread > 0)
     return s, confidence
 
 
@@ -96,89 +96,60 @@ def adaptive_threshold(vol: np.ndarray, base: float, reference_vol: float) -> np
     return base * np.clip(ratio, 0.5, 2.0)
 
 
-def coin_consensus(
+def consensus_path(
     coin: str,
     horizon: str,
-    oof: pd.DataFrame,
-    latest: pd.DataFrame,
+    preds: pd.DataFrame,
+    regimes: pd.Series,
+    vol: pd.Series,
     reliability: dict[str, float],
+    gate: dict[str, set[str]],
     *,
     cost_bps: float,
     base_threshold: float,
-) -> tuple[list[DecisionEvent], dict[str, Any]]:
-    """Consensus over the out-of-fold bars (simulated actions) and at the latest bar (live).
+    reference_vol: float,
+    kind: str,
+    correlation_votes: pd.DataFrame | None = None,
+    acting_only: bool = True,
+) -> list[DecisionEvent]:
+    """DecisionEvents of the consensus at each row of ``preds`` (index decision_time, one column per engine).
 
-    ``oof``: rows of one horizon with decision_time, engine, pred_bps, label_bps, vol_24h_bps.
-    ``latest``: rows of one horizon with decision_time, engine, pred_bps.
-    Returns the action events (oof actions + the live decision) and a summary with the
-    out-of-fold net edge of acting on the consensus.
+    ``gate``: regime -> enabled engines; ``correlation_votes``: vote history used for the
+    correlation cut (default: the votes of ``preds`` itself). With ``acting_only`` only buy/sell
+    rows become events.
     """
+    if preds.empty:
+        return []
     scale = max(cost_bps, 1e-6)
-    wide = oof.pivot_table(index="decision_time", columns="engine", values="pred_bps").sort_index()
-    votes = np.tanh(wide / scale)
-    weights = engine_weights(votes, reliability)
-    engines = list(votes.columns)
-    w = np.array([weights[e] for e in engines])
-    s, confidence = combine(votes.to_numpy(), w)
-    vol = oof.drop_duplicates("decision_time").set_index("decision_time")["vol_24h_bps"].reindex(wide.index)
-    reference_vol = float(np.nanmedian(vol)) if len(vol) else float("nan")
-    threshold = adaptive_threshold(vol.to_numpy(), base_threshold, reference_vol)
+    engines = list(preds.columns)
+    votes = np.tanh(preds / scale)
+    history = np.tanh(correlation_votes[engines] / scale) if correlation_votes is not None else votes
+    base = engine_weights(history, reliability)
+    row_regimes = regimes.reindex(preds.index).fillna("range").astype(str).to_numpy()
+    mask = np.array([[e in gate.get(r, set()) for e in engines] for r in row_regimes], dtype=float)
+    weights = mask * np.array([base[e] for e in engines])[None, :]
+    s, confidence = combine(votes.to_numpy(), weights)
+    threshold = adaptive_threshold(vol.reindex(preds.index).to_numpy(), base_threshold, reference_vol)
     levels = level_of(s, threshold)
-    acting = np.isin(levels, ("strong", "moderate"))
-    action = np.where(acting, np.where(s > 0, "buy", "sell"), "hold")
-    labels = oof.drop_duplicates("decision_time").set_index("decision_time")["label_bps"].reindex(wide.index)
-    signed = np.where(action == "buy", 1.0, np.where(action == "sell", -1.0, 0.0))
-    net = signed[acting] * labels.to_numpy()[acting] - cost_bps
-    events = [
-        DecisionEvent(
-            coin=coin,
-            time=t.isoformat(),
-            horizon=horizon,
-            S=round(float(s[i]), 6),
-            confidence=round(float(confidence[i]), 6),
-            level=str(levels[i]),
-            action=str(action[i]),
-            threshold=round(float(threshold[i]), 6),
-            votes={e: round(float(votes.iloc[i][e]), 6) for e in engines},
-            weights={e: round(float(weights[e]), 6) for e in engines},
-            kind="oof",
+    actions = np.where(np.isin(levels, ("strong", "moderate")), np.where(s > 0, "buy", "sell"), "hold")
+    events = []
+    for i, t in enumerate(preds.index):
+        if acting_only and actions[i] == "hold":
+            continue
+        events.append(
+            DecisionEvent(
+                coin=coin,
+                time=pd.Timestamp(t).isoformat(),
+                horizon=horizon,
+                S=round(float(s[i]), 6),
+                confidence=round(float(confidence[i]), 6),
+                level=str(levels[i]),
+                action=str(actions[i]),
+                threshold=round(float(threshold[i]), 6),
+                regime=str(row_regimes[i]),
+                votes={e: round(float(votes.iloc[i][e]), 6) for e in engines},
+                weights={e: round(float(weights[i, j]), 6) for j, e in enumerate(engines)},
+                kind=kind,
+            )
         )
-        for i, t in enumerate(wide.index)
-        if acting[i]
-    ]
-    live = latest.set_index("engine")["pred_bps"].reindex(engines).fillna(0.0)
-    live_votes = np.tanh(live.to_numpy() / scale)[None, :]
-    live_s, live_conf = combine(live_votes, w)
-    live_vol = vol.iloc[-1:].to_numpy() if len(vol) else np.array([np.nan])
-    live_thr = adaptive_threshold(live_vol, base_threshold, reference_vol)
-    live_level = level_of(live_s, live_thr)[0]
-    live_action = "hold" if live_level in ("none", "weak") else ("buy" if live_s[0] > 0 else "sell")
-    live_time = pd.Timestamp(latest["decision_time"].iloc[0]) if len(latest) else wide.index[-1]
-    events.append(
-        DecisionEvent(
-            coin=coin,
-            time=live_time.isoformat(),
-            horizon=horizon,
-            S=round(float(live_s[0]), 6),
-            confidence=round(float(live_conf[0]), 6),
-            level=str(live_level),
-            action=live_action,
-            threshold=round(float(live_thr[0]), 6),
-            votes={e: round(float(v), 6) for e, v in zip(engines, live_votes[0], strict=True)},
-            weights={e: round(float(weights[e]), 6) for e in engines},
-            kind="live",
-        )
-    )
-    summary = {
-        "coin": coin,
-        "horizon": horizon,
-        "S": float(live_s[0]),
-        "confidence": float(live_conf[0]),
-        "level": str(live_level),
-        "action": live_action,
-        "threshold": float(live_thr[0]),
-        "weights": {e: float(weights[e]) for e in engines},
-        "oof_actions": int(acting.sum()),
-        "oof_net_edge_bps": float(net.mean()) if len(net) else float("nan"),
-    }
-    return events, summary
+    return events

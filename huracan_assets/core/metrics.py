@@ -31,6 +31,12 @@ def positions(pred_bps: np.ndarray, cost_bps: float) -> np.ndarray:
     return np.where(pred > cost_bps, 1.0, np.where(pred < -cost_bps, -1.0, 0.0))
 
 
+def decision_returns(pred_bps: np.ndarray, label_bps: np.ndarray, cost_bps: float) -> np.ndarray:
+    """Net return of every decision in bps (0 where the rule stays out): the series the tests use."""
+    pos = positions(pred_bps, cost_bps)
+    return pos * np.asarray(label_bps, dtype=float) - np.abs(pos) * cost_bps
+
+
 def metrics_bundle(
     oof: pd.DataFrame,
     *,

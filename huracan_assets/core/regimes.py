@@ -1,16 +1,17 @@
-"""Regime of every bar, by a documented rule on trailing percentiles (no look-ahead).
+"""Regime of every bar, by a documented rule with thresholds fitted on the training window only.
 
-For each bar, percentiles are taken against the coin's own trailing ``window_days``:
+Thresholds are fitted on the bars a model was trained on (:func:`fit_regime_thresholds`) and
+then applied unchanged to any later bar (:func:`classify_regimes`), so classifying an
+out-of-sample bar never uses out-of-sample information. For each bar, the first rule that
+matches wins:
 
-1. ``panic``    — 24h realised volatility above its 90th percentile;
-2. ``illiquid`` — 24h quote volume below its 10th percentile;
+1. ``panic``    — 24h realised volatility above the training window's 90th percentile;
+2. ``illiquid`` — 24h quote volume below the training window's 10th percentile;
 3. ``trend``    — 24h efficiency ratio |sum r| / sum |r| above 0.3;
-4. ``range``    — everything else.
-
-The first rule that matches wins. Rows without enough history are ``range``.
+4. ``range``    — everything else (also bars without enough history).
 """
 
-from __future__ import annotations
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -21,19 +22,39 @@ ILLIQUID_PCT = 0.10
 TREND_EFFICIENCY = 0.30
 
 
-def classify_regimes(features: pd.DataFrame, bars_per_day: int, window_days: int = 30) -> pd.Series:
-    """Regime label per row of ``features`` (needs vol_24h_bps, quote_volume_24h, efficiency_abs_24h)."""
-    window = max(bars_per_day * window_days, 10)
-    min_periods = max(bars_per_day * 3, 5)
-    vol_pct = features["vol_24h_bps"].rolling(window, min_periods=min_periods).rank(pct=True)
-    volume_pct = features["quote_volume_24h"].rolling(window, min_periods=min_periods).rank(pct=True)
-    regime = np.where(
-        vol_pct > PANIC_PCT,
-        "panic",
-        np.where(
-            volume_pct < ILLIQUID_PCT,
-            "illiquid",
-            np.where(features["efficiency_abs_24h"] > TREND_EFFICIENCY, "trend", "range"),
-        ),
+@dataclass(frozen=True)
+class RegimeThresholds:
+    panic_vol_bps: float  # per-bar 24h realised vol above which a bar is "panic"
+    illiquid_quote_volume: float  # 24h quote volume (quote currency) below which a bar is "illiquid"
+    trend_efficiency: float = TREND_EFFICIENCY
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def fit_regime_thresholds(features: pd.DataFrame) -> RegimeThresholds:
+    """Percentile thresholds of the given (training) rows."""
+    vol = features["vol_24h_bps"].dropna()
+    volume = features["quote_volume_24h"].dropna()
+    return RegimeThresholds(
+        panic_vol_bps=float(vol.quantile(PANIC_PCT)) if len(vol) else float("inf"),
+        illiquid_quote_volume=float(volume.quantile(ILLIQUID_PCT)) if len(volume) else 0.0,
     )
+
+
+def classify_regimes(features: pd.DataFrame, thresholds: RegimeThresholds) -> pd.Series:
+    """Regime label per row (needs vol_24h_bps, quote_volume_24h, efficiency_abs_24h)."""
+    vol = features["vol_24h_bps"].to_numpy(dtype=float)
+    volume = features["quote_volume_24h"].to_numpy(dtype=float)
+    efficiency = features["efficiency_abs_24h"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        regime = np.where(
+            vol > thresholds.panic_vol_bps,
+            "panic",
+            np.where(
+                volume < thresholds.illiquid_quote_volume,
+                "illiquid",
+                np.where(efficiency > thresholds.trend_efficiency, "trend", "range"),
+            ),
+        )
     return pd.Series(regime, index=features.index, name="regime")

@@ -97,7 +97,7 @@ def champion_metadata(
         "feature_names": list(model_meta["feature_names"]),
         "features_hash": features_hash,
         "training_window": model_meta["train_window"],
-        "test_window": model_meta["test_window"],
+        "cutoff": model_meta["cutoff"],
         "shadow_test": champion["shadow_test"],
         "net_edge_bps": champion["net_edge_bps"],
         "gross_edge_bps": champion["gross_edge_bps"],
@@ -105,4 +105,5 @@ def champion_metadata(
         "capacity_gbp": champion["capacity_gbp"],
         "prediction": "forward log return in bps over the horizon, from the fill",
         "model_day": champion["model_day"],
+        "n_trades": champion["n_trades"],
     }

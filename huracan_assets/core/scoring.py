@@ -1,7 +1,12 @@
-"""Scores of one coin-day: metrics after costs per engine x horizon x regime."""
+"""Scores of one coin-day: metrics after costs for every model record in the shadow window.
 
-from __future__ import annotations
+A record is a model's predictions on out-of-sample decisions: the shadow bars after its
+cut-off plus embargo, or — for a cold-start coin — the purged walk-forward folds over its
+history. Rows are per model day x engine x horizon x model regime x regime slice ("all" plus
+every regime with at least ``MIN_REGIME_ROWS`` decisions) x record kind.
+"""
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pandas as pd
@@ -10,11 +15,8 @@ from huracan_assets.core.costs import CostModel
 from huracan_assets.core.metrics import metrics_bundle
 
 MIN_REGIME_ROWS = 50
-SCORE_COLUMNS = [
-    "coin",
-    "horizon",
-    "engine",
-    "regime",
+KEY_COLUMNS = ["coin", "model_day", "record_kind", "horizon", "engine", "model_regime", "regime"]
+METRIC_COLUMNS = [
     "n_decisions",
     "n_trades",
     "trade_rate",
@@ -38,20 +40,33 @@ SCORE_COLUMNS = [
     "ic_spearman",
     "all_decisions_gross_bps",
 ]
+SCORE_COLUMNS = KEY_COLUMNS + METRIC_COLUMNS
+
+
+@dataclass(frozen=True)
+class Record:
+    """One model's out-of-sample predictions: decision_time, pred_bps, label_bps, regime (+ vol)."""
+
+    model_day: str
+    engine: str
+    horizon: str
+    model_regime: str
+    kind: str
+    frame: pd.DataFrame
 
 
 def empty_scores() -> pd.DataFrame:
     frame = pd.DataFrame({c: pd.Series(dtype="float64") for c in SCORE_COLUMNS})
-    for column in ("coin", "horizon", "engine", "regime"):
+    for column in KEY_COLUMNS:
         frame[column] = pd.Series(dtype="object")
     for column in ("n_decisions", "n_trades"):
         frame[column] = pd.Series(dtype="int64")
     return frame[SCORE_COLUMNS]
 
 
-def score_coin(
+def score_records(
     coin: str,
-    oof: pd.DataFrame,
+    records: list[Record],
     *,
     cost: CostModel,
     horizon_bars: dict[str, int],
@@ -59,14 +74,20 @@ def score_coin(
     min_edge_bps: float,
     usdt_per_gbp: float,
 ) -> pd.DataFrame:
-    """One row per engine x horizon for regime "all" and per regime with enough rows."""
     rows = []
-    for (horizon, engine), group in oof.groupby(["horizon", "engine"], sort=True):
-        h_bars = horizon_bars[horizon]
+    for record in records:
+        if record.frame.empty:
+            continue
+        h_bars = horizon_bars[record.horizon]
         holding_days = h_bars * bar / timedelta(days=1)
-        subsets = [("all", group)]
-        subsets += [(str(r), g) for r, g in group.groupby("regime") if len(g) >= MIN_REGIME_ROWS]
-        for regime, subset in subsets:
+        if record.model_regime == "all":
+            slices = [("all", record.frame)]
+            slices += [(str(r), g) for r, g in record.frame.groupby("regime") if len(g) >= MIN_REGIME_ROWS]
+        else:
+            slices = [(record.model_regime, record.frame[record.frame["regime"] == record.model_regime])]
+        for regime, subset in slices:
+            if subset.empty:
+                continue
             m = metrics_bundle(
                 subset,
                 cost=cost,
@@ -80,8 +101,11 @@ def score_coin(
             rows.append(
                 {
                     "coin": coin,
-                    "horizon": horizon,
-                    "engine": engine,
+                    "model_day": record.model_day,
+                    "record_kind": record.kind,
+                    "horizon": record.horizon,
+                    "engine": record.engine,
+                    "model_regime": record.model_regime,
                     "regime": regime,
                     **m,
                     "fees_bps": c["fees_bps"],
@@ -93,5 +117,4 @@ def score_coin(
             )
     if not rows:
         return empty_scores()
-    frame = pd.DataFrame(rows)
-    return frame[SCORE_COLUMNS].astype({"n_decisions": "int64", "n_trades": "int64"})
+    return pd.DataFrame(rows)[SCORE_COLUMNS].astype({"n_decisions": "int64", "n_trades": "int64"})

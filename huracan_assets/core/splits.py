@@ -77,6 +77,7 @@ def validation_tail(
     *,
     fraction: float,
     embargo: pd.Timedelta,
+    purge: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Split a training fold into (fit, early-stopping tail) with the same purge and embargo."""
     if len(train) < 20:
@@ -85,5 +86,6 @@ def validation_tail(
     t0 = pd.DatetimeIndex(decision_time)[train[cut]]
     exits = pd.DatetimeIndex(exit_time)[train[:cut]]
     decisions = pd.DatetimeIndex(decision_time)[train[:cut]]
-    fit = train[:cut][(exits < t0) & (decisions <= t0 - embargo)]
+    # without purge (tests only) every sample is fitted, the tail included: nothing separates them
+    fit = train[:cut][(exits < t0) & (decisions <= t0 - embargo)] if purge else train
     return fit, train[cut:]

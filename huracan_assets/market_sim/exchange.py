@@ -196,6 +196,7 @@ class SimulatedExchange:
         random_walk_fraction: float = 0.0,
         coin_names: list[str] | None = None,
         corrupt: dict[str, tuple[str, ...] | list[str]] | None = None,
+        layout: str = "market",
     ) -> None:
         from huracan_assets.config.settings import parse_duration
 
@@ -213,6 +214,9 @@ class SimulatedExchange:
         self.trend_drift_bps = trend_drift_bps
         self.random_walk_fraction = random_walk_fraction
         self._names = coin_names
+        if layout not in ("market", "validation"):
+            raise ValueError(f"layout must be 'market' or 'validation', got {layout!r}")
+        self.layout = layout
         unknown = {k for kinds in (corrupt or {}).values() for k in kinds} - set(CORRUPTIONS)
         if unknown:
             raise ValueError(f"unknown corruption kind(s) {sorted(unknown)}; known: {list(CORRUPTIONS)}")
@@ -227,6 +231,8 @@ class SimulatedExchange:
     @cached_property
     def coins(self) -> list[CoinSpec]:
         """The coins, each drawn from its own seeded stream: a coin is the same whatever ``n_coins`` is."""
+        if self.layout == "validation":
+            return self._validation_coins()
         names = list(self._names or _KNOWN_NAMES)
         names += [f"SIM{i:03d}" for i in range(len(names), self.n_coins)]
         genesis = datetime.combine(self.genesis, datetime.min.time(), UTC)
@@ -261,6 +267,34 @@ class SimulatedExchange:
             )
         return specs
 
+    def _validation_coins(self) -> list[CoinSpec]:
+        """The proof market: even coins are pure random walks, odd coins carry a planted edge of varied size.
+
+        No data faults, no late listings, no trend drift, every coin liquid: what differs between
+        coins is only whether a predictable component exists and how strong it is
+        (``planted_edge_bps`` x 0.5 .. 2).
+        """
+        specs = []
+        for i in range(self.n_coins):
+            rng = self._rng(0, 1000 + i)
+            u = rng.uniform(size=3)
+            planted = i % 2 == 1
+            specs.append(
+                CoinSpec(
+                    coin=f"V{i:03d}",
+                    index=i,
+                    base_price=float(np.exp(np.log(0.5) + u[0] * np.log(1e3))),
+                    daily_volume_usdt=float(4e8 * (i + 1) ** -0.3),
+                    daily_vol=float(0.025 + 0.02 * u[1]),
+                    listed_at=None,
+                    planted_family=PLANTED_FAMILIES[(i // 2) % len(PLANTED_FAMILIES)] if planted else None,
+                    planted_edge_bps=self.planted_edge_bps * (0.5 + 1.5 * u[2]) if planted else 0.0,
+                    faulty=False,
+                    random_walk=True,
+                )
+            )
+        return specs
+
     def coin(self, coin: str) -> CoinSpec:
         for spec in self.coins:
             if spec.coin == coin:
@@ -276,6 +310,28 @@ class SimulatedExchange:
         if not spec.planted_family:
             return 0.0
         return self._drift_scale(spec) * _edge_factor(self.rho, horizon_bars, fill_delay_bars)
+
+    def planted_truth_after_costs(
+        self, coin: str, horizon_bars: int, cost_bps: float, fill_delay_bars: int = _DEFAULT_FILL_DELAY
+    ) -> dict[str, float]:
+        """Expected net edge per trade (bps) of the oracle that trades only when E[return | x] beats the cost.
+
+        With drift scale s = c * sum rho**j over the holding bars, E[return | x] = s * x, so the
+        oracle trades when |x| > a = cost / s and earns s * E[|x| : |x| > a] - cost per trade,
+        where E[|x| : |x| > a] = pdf(a) / (1 - cdf(a)) for a standard normal x. This is the truth
+        the pipeline's trade rule (trade when the predicted move beats the cost) aims at.
+        """
+        from scipy.stats import norm
+
+        spec = self.coin(coin)
+        if not spec.planted_family:
+            return {"net_edge_bps": -cost_bps, "trade_rate": float("nan"), "gross_edge_bps": 0.0}
+        j = np.arange(fill_delay_bars, fill_delay_bars + horizon_bars)
+        scale = self._drift_scale(spec) * float(np.sum(self.rho**j))
+        a = cost_bps / scale
+        tail = float(norm.sf(a))
+        gross = scale * float(norm.pdf(a)) / tail if tail > 0 else float("nan")
+        return {"net_edge_bps": gross - cost_bps, "trade_rate": 2 * tail, "gross_edge_bps": gross}
 
     def _drift_scale(self, spec: CoinSpec) -> float:
         one_hour = int(timedelta(hours=1) / self.bar)

@@ -57,9 +57,11 @@ def _exchange(
     faulty_fraction: float,
     random_walk_fraction: float,
     corrupt: tuple[tuple[str, tuple[str, ...]], ...],
+    layout: str,
 ) -> SimulatedExchange:
     return SimulatedExchange(
         corrupt=dict(corrupt),
+        layout=layout,
         seed=seed,
         n_coins=n_coins,
         timeframe=timeframe,
@@ -83,6 +85,8 @@ class MarketDataResource(dg.ConfigurableResource):
     sim_random_walk_fraction: float = 0.0
     # deliberately broken feeds per coin, e.g. {"SOL": ["nan", "high_lt_low", "duplicates"]}
     sim_corrupt: dict[str, list[str]] = {}
+    # "market" (the default) or "validation": half pure random walks, half planted edges (huracan validate)
+    sim_layout: str = "market"
 
     def client(self) -> MarketDataClient:
         if self.source == "sim":
@@ -99,4 +103,5 @@ class MarketDataResource(dg.ConfigurableResource):
             self.sim_faulty_fraction,
             self.sim_random_walk_fraction,
             tuple(sorted((coin, tuple(kinds)) for coin, kinds in self.sim_corrupt.items())),
+            self.sim_layout,
         )

@@ -38,6 +38,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from catboost import CatBoostRegressor
 
+from huracan_assets.core.regimes import RegimeThresholds
 from huracan_assets.core.training import CoinModels
 
 ATTRS_KEY = b"huracan.attrs"
@@ -259,6 +260,7 @@ class StoredModels:
     directory: Path
     bundle: dict[str, Any]
     models: list[dict[str, Any]] = field(default_factory=list)
+    _loaded: dict[tuple[str, str, str], CatBoostRegressor] = field(default_factory=dict, repr=False)
 
     @property
     def coin(self) -> str:
@@ -272,9 +274,25 @@ class StoredModels:
     def reason(self) -> str:
         return self.bundle.get("reason", "")
 
+    @property
+    def day(self) -> str:
+        return self.bundle["day"]
+
+    @property
+    def record_kind(self) -> str:
+        return self.bundle.get("record_kind", "")
+
+    @property
+    def regime_thresholds(self) -> RegimeThresholds:
+        return RegimeThresholds(**self.bundle["regime_thresholds"])
+
+    def pooled(self) -> list[dict[str, Any]]:
+        return [m for m in self.models if m["regime"] == "all"]
+
     @cached_property
-    def oof(self) -> pd.DataFrame:
-        path = self.directory / "oof.parquet"
+    def record(self) -> pd.DataFrame:
+        """The cold-start walk-forward record (empty for a warm day)."""
+        path = self.directory / "record.parquet"
         return table_to_frame(pq.read_table(path)) if path.exists() else pd.DataFrame()
 
     @cached_property
@@ -292,9 +310,12 @@ class StoredModels:
         raise KeyError(f"{self.coin}: no model {engine}/{horizon}/{regime} in {self.directory}")
 
     def load_model(self, engine: str, horizon: str, regime: str = "all") -> CatBoostRegressor:
-        model = CatBoostRegressor()
-        model.load_model(str(self.model_path(engine, horizon, regime)), format="cbm")
-        return model
+        key = (engine, horizon, regime)
+        if key not in self._loaded:
+            model = CatBoostRegressor()
+            model.load_model(str(self.model_path(engine, horizon, regime)), format="cbm")
+            self._loaded[key] = model
+        return self._loaded[key]
 
 
 class ModelIOManager(_PartitionedIOManager):
@@ -348,10 +369,14 @@ def write_coin_models(folder: Path, value: CoinModels) -> None:
         "reason": value.reason,
         "features_hash": value.features_hash,
         "training_window": value.training_window,
+        "record_kind": value.record_kind,
+        "regime_thresholds": value.regime_thresholds,
+        "regime_fallbacks": value.regime_fallbacks,
+        "fits": value.fits,
         "models": metas,
     }
-    if len(value.oof):
-        pq.write_table(frame_to_table(value.oof), folder / "oof.parquet", compression="zstd")
+    if len(value.record):
+        pq.write_table(frame_to_table(value.record), folder / "record.parquet", compression="zstd")
     if len(value.latest):
         pq.write_table(frame_to_table(value.latest), folder / "latest.parquet", compression="zstd")
     # bundle.json last: its presence marks the folder complete
@@ -367,9 +392,9 @@ def save_reproducible(model: CatBoostRegressor, path: Path) -> None:
     """Save ``model`` as .cbm without CatBoost's volatile stamps (a copy: the caller's model is untouched)."""
     clean = model.copy()
     metadata = clean.get_metadata()
-    for key in VOLATILE_MODEL_METADATA:
-        if key in metadata:
-            del metadata[key]
+    # refined (init_model) models also inherit their parent's stamps as "initModel:model_guid", ...
+    for key in [k for k in metadata if k.split(":")[-1] in VOLATILE_MODEL_METADATA]:
+        del metadata[key]
     clean.save_model(str(path), format="cbm")
 
 

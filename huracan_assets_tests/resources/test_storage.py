@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from catboost import CatBoostRegressor
 
-from huracan_assets.core.training import CoinModels, TrainedModel
+from huracan_assets.core.regimes import RegimeThresholds
+from huracan_assets.core.training import COLD_START, LATEST_COLUMNS, RECORD_COLUMNS, CoinModels, TrainedModel
 from huracan_assets.partitions import COINS, coin_day_key
 from huracan_assets.resources.storage import (
     JsonIOManager,
@@ -182,47 +183,76 @@ def test_object_columns_round_trip_as_strings_and_attrs_survive():
     assert back.attrs == frame.attrs
 
 
-def _tiny_models(coin: str = "BTC") -> CoinModels:
+THRESHOLDS = {"panic_vol_bps": 150.0, "illiquid_quote_volume": 2.5e6, "trend_efficiency": 0.3}
+
+
+def _tiny_models(coin: str = "BTC", cold_start: bool = True) -> CoinModels:
+    """A pooled model and a regime model refined from it, as ``train_coin`` builds them."""
     rng = np.random.default_rng(0)
     x = pd.DataFrame({"f1": rng.normal(size=200), "f2": rng.normal(size=200)})
     y = x["f1"] * 3 + rng.normal(size=200)
-    model = CatBoostRegressor(
-        iterations=20, depth=3, random_seed=1, thread_count=1, verbose=False, allow_writing_files=False
-    )
-    model.fit(x, y)
-    trained = TrainedModel(
+    params = dict(depth=3, random_seed=1, thread_count=1, verbose=False, allow_writing_files=False)
+    pooled = CatBoostRegressor(iterations=20, **params)
+    pooled.fit(x, y)
+    trend = CatBoostRegressor(iterations=5, **params)
+    trend.fit(x.iloc[:80], y.iloc[:80], init_model=pooled)
+    common = dict(
         engine="flow",
         horizon="4h",
-        regime="all",
         feature_names=["f1", "f2"],
-        model=model,
         train_start="2025-01-01T00:00:00+00:00",
-        train_end="2025-01-20T00:00:00+00:00",
-        test_start="2025-01-21T00:00:00+00:00",
-        test_end="2025-01-30T00:00:00+00:00",
-        n_train=150,
-        n_test=50,
+        train_end="2025-01-29T18:00:00+00:00",
+        cutoff="2025-01-31T00:00:00+00:00",
+        embargo_s=5 * 3600.0,
         n_purged=4,
-        best_iteration=19,
         label_clip_bps=[-100.0, 100.0],
     )
-    oof = pd.DataFrame(
+    models = [
+        TrainedModel(regime="all", model=pooled, n_train=200, best_iteration=19, **common),
+        TrainedModel(
+            regime="trend", model=trend, n_train=80, best_iteration=25, warm_start_from="all", **common
+        ),
+    ]
+    record = pd.DataFrame(
         {
             "decision_time": pd.date_range("2025-01-21", periods=3, freq="h", tz="UTC"),
             "horizon": "4h",
             "engine": "flow",
             "pred_bps": [1.0, 2.0, 3.0],
             "label_bps": [0.5, -1.0, 2.0],
+            "vol_24h_bps": [80.0, 81.0, 82.0],
+            "regime": ["trend", "range", "panic"],
+            "fold": [0, 0, 1],
         }
-    )
+    )[RECORD_COLUMNS]
+    latest = pd.DataFrame(
+        {
+            "decision_time": [pd.Timestamp("2025-01-30T23:00:00+00:00")],
+            "horizon": ["4h"],
+            "engine": ["flow"],
+            "pred_bps": [float(pooled.predict(x.iloc[[0]])[0])],
+            "pred_regime_bps": [float(trend.predict(x.iloc[[0]])[0])],
+            "regime": ["trend"],
+            "model_regime": ["trend"],
+        }
+    )[LATEST_COLUMNS]
     return CoinModels(
         coin=coin,
         day="2025-01-30",
         features_hash="f" * 64,
         status="trained",
-        models=[trained],
-        oof=oof,
-        training_window={"start": trained.train_start, "end": trained.test_end},
+        models=models,
+        record=record if cold_start else pd.DataFrame(columns=RECORD_COLUMNS),
+        record_kind=COLD_START if cold_start else "",
+        latest=latest,
+        training_window={
+            "start": common["train_start"],
+            "end": common["train_end"],
+            "cutoff": common["cutoff"],
+        },
+        regime_thresholds=dict(THRESHOLDS),
+        regime_fallbacks=["4h/flow/panic: 3 rows < min_regime_samples=400, uses pooled"],
+        fits=2 + (2 if cold_start else 0),
     )
 
 
@@ -233,13 +263,40 @@ def test_models_round_trip_as_cbm_plus_json_and_rewrites_are_byte_identical(tmp_
     manager.write_partition(asset, key, value)
     stored = manager.read_partition(asset, key)
     first = stored.model_path("flow", "4h").read_bytes()
-    assert stored.status == "trained" and stored.coin == "BTC"
+    assert stored.status == "trained" and stored.coin == "BTC" and stored.day == "2025-01-30"
     assert stored.model_metadata("flow", "4h")["feature_names"] == ["f1", "f2"]
-    assert stored.oof["pred_bps"].tolist() == [1.0, 2.0, 3.0]
-    x = pd.DataFrame({"f1": [0.3], "f2": [-1.0]})
-    assert stored.load_model("flow", "4h").predict(x)[0] == pytest.approx(value.models[0].model.predict(x)[0])
+    assert stored.model_metadata("flow", "4h", "trend")["warm_start_from"] == "all"
+    assert stored.model_metadata("flow", "4h")["cutoff"] == "2025-01-31T00:00:00+00:00"
+    assert [m["regime"] for m in stored.pooled()] == ["all"]
+    assert stored.record_kind == COLD_START
+    assert stored.regime_thresholds == RegimeThresholds(**THRESHOLDS)
+    assert stored.bundle["regime_fallbacks"] == value.regime_fallbacks and stored.bundle["fits"] == 4
+    pd.testing.assert_frame_equal(stored.record, value.record)
+    pd.testing.assert_frame_equal(stored.latest, value.latest)
+    x = pd.DataFrame({"f1": [0.3, 2.0], "f2": [-1.0, 0.5]})
+    for regime, trained in zip(("all", "trend"), value.models, strict=True):
+        np.testing.assert_allclose(
+            stored.load_model("flow", "4h", regime).predict(x), trained.model.predict(x)
+        )
+    assert stored.load_model("flow", "4h", "trend") is stored.load_model("flow", "4h", "trend")  # cached
+    assert stored.load_model("flow", "4h") is not stored.load_model("flow", "4h", "trend")
+    # a rewrite of the same coin-day (a fresh fit of the same data) gives the same pooled file
     manager.write_partition(asset, key, _tiny_models())
-    assert manager.read_partition(asset, key).model_path("flow", "4h").read_bytes() == first
+    again = manager.read_partition(asset, key)
+    assert again.model_path("flow", "4h").read_bytes() == first
+    assert (again.directory / "flow__4h__all.json").read_bytes() == (
+        stored.directory / "flow__4h__all.json"
+    ).read_bytes()
     assert not [p for p in (tmp_path / "models").rglob("*") if ".staging" in p.name or ".old" in p.name]
     with pytest.raises(KeyError, match="no model momentum/1h/all"):
         stored.model_metadata("momentum", "1h")
+
+
+def test_a_warm_day_stores_no_record(tmp_path):
+    manager = ModelIOManager(base_dir=str(tmp_path))
+    key, asset = str(coin_day_key("2025-01-30", "ETH")), dg.AssetKey("models")
+    manager.write_partition(asset, key, _tiny_models("ETH", cold_start=False))
+    stored = manager.read_partition(asset, key)
+    assert stored.record.empty and stored.record_kind == ""
+    assert not (stored.directory / "record.parquet").exists()
+    assert len(stored.latest) == 1 and stored.bundle["fits"] == 2

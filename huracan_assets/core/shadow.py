@@ -1,0 +1,47 @@
+"""Shadow records: a trained model's predictions on the bars that arrived after it was trained.
+
+A model's record counts only decisions at or after its cut-off plus its embargo (horizon +
+execution latency), and only labels that have resolved by the evaluation day's end. Regime
+labels of those bars use the thresholds fitted on the model's own training window.
+"""
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from huracan_assets.core.regimes import RegimeThresholds, classify_regimes
+
+SHADOW = "shadow"
+
+
+def shadow_record(
+    predict: Callable[[pd.DataFrame], np.ndarray],
+    feature_names: list[str],
+    features: pd.DataFrame,
+    labels: pd.DataFrame,
+    *,
+    horizon: str,
+    cutoff: pd.Timestamp,
+    embargo: pd.Timedelta,
+    thresholds: RegimeThresholds,
+) -> pd.DataFrame:
+    """decision_time, pred_bps, label_bps, vol_24h_bps, regime for the model's out-of-sample decisions.
+
+    ``features``: indexed by decision time; ``labels``: long labels that resolved by the day's end.
+    """
+    lab = labels.loc[labels["horizon"] == horizon, ["decision_time", "fwd_return_bps"]].set_index(
+        "decision_time"
+    )
+    rows = features.loc[features.index >= cutoff + embargo].join(lab, how="inner")
+    if rows.empty:
+        return pd.DataFrame(columns=["decision_time", "pred_bps", "label_bps", "vol_24h_bps", "regime"])
+    return pd.DataFrame(
+        {
+            "decision_time": rows.index,
+            "pred_bps": predict(rows[feature_names]),
+            "label_bps": rows["fwd_return_bps"].to_numpy(),
+            "vol_24h_bps": rows["vol_24h_bps"].to_numpy(),
+            "regime": classify_regimes(rows, thresholds).to_numpy(),
+        }
+    ).sort_values("decision_time", ignore_index=True)
