@@ -133,10 +133,11 @@ class BinanceStandIn:
         if not symbol or not symbol.endswith("USDT"):
             return None
         coin = symbol[: -len("USDT")]
-        return coin if any(s.coin == coin for s in self.exchange.coins) else None
+        return coin if coin == "GBP" or any(s.coin == coin for s in self.exchange.coins) else None
 
     def exchange_info(self) -> dict[str, Any]:
-        markets = self.exchange.markets(self.now.to_pydatetime())
+        with self._lock:
+            markets = self.exchange.markets(self.now.to_pydatetime())
         return {
             "timezone": "UTC",
             "serverTime": _ms(self.now),
@@ -148,7 +149,8 @@ class BinanceStandIn:
         }
 
     def futures_info(self) -> dict[str, Any]:
-        markets = self.exchange.markets(self.now.to_pydatetime())
+        with self._lock:
+            markets = self.exchange.markets(self.now.to_pydatetime())
         coins = markets[(markets["base"] != "GBP")]
         return {
             "timezone": "UTC",
@@ -160,7 +162,8 @@ class BinanceStandIn:
         }
 
     def tickers(self) -> pd.DataFrame:
-        frame = self.exchange.tickers(self.now.to_pydatetime())
+        with self._lock:
+            frame = self.exchange.tickers(self.now.to_pydatetime())
         frame["symbol"] = frame["symbol"].str.replace("/", "", regex=False)
         return frame
 
@@ -218,9 +221,9 @@ class BinanceStandIn:
         start = start.ceil(pd.Timedelta(interval))
         if end < start:
             return []
-        bars = self.exchange.ohlcv(
-            coin, start.to_pydatetime(), (end + pd.Timedelta(interval)).to_pydatetime()
-        )
+        window = (start.to_pydatetime(), (end + pd.Timedelta(interval)).to_pydatetime())
+        with self._lock:  # the simulator caches paths: one request at a time
+            bars = self.exchange.gbp_ohlcv(*window) if coin == "GBP" else self.exchange.ohlcv(coin, *window)
         if interval != self.exchange.bar:
             bars = _resample(bars, interval)
         times = pd.to_datetime(bars["open_time"], utc=True)
@@ -233,9 +236,12 @@ class BinanceStandIn:
         limit = min(int(params.get("limit", 100)), MAX_FUNDING)
         end = min(_ts(params["endTime"]), self.now) if "endTime" in params else self.now
         start = _ts(params["startTime"]) if "startTime" in params else end - pd.Timedelta(hours=8) * limit
-        rates = self.exchange.funding_rates(
-            coin, start.to_pydatetime(), (end + pd.Timedelta(milliseconds=1)).to_pydatetime()
-        )
+        if coin == "GBP":
+            raise _ApiError(400, -1121, "Invalid symbol.")
+        with self._lock:
+            rates = self.exchange.funding_rates(
+                coin, start.to_pydatetime(), (end + pd.Timedelta(milliseconds=1)).to_pydatetime()
+            )
         rates = rates.head(limit) if "startTime" in params else rates.tail(limit)
         return [
             {

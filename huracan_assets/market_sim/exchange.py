@@ -446,6 +446,27 @@ class SimulatedExchange:
         days = (pd.Timestamp(as_of).normalize().date() - self.genesis).days
         return float(1.27 * math.exp(0.03 * math.sin(days / 37.0)))
 
+    def gbp_ohlcv(self, start: datetime, end: datetime) -> pd.DataFrame:
+        """``GBP/USDT`` candles (USDT per GBP), flat within a day at :meth:`gbp_rate`; ``BAR_COLUMNS``."""
+        times = pd.date_range(pd.Timestamp(start).ceil(self.bar), pd.Timestamp(end), freq=self.bar, inclusive="left")
+        rate = np.array([self.gbp_rate(t.to_pydatetime()) for t in times])
+        volume = np.full(len(times), 1e5)
+        return pd.DataFrame(
+            {
+                "open_time": times,
+                "open": rate,
+                "high": rate * 1.0002,
+                "low": rate * 0.9998,
+                "close": rate,
+                "volume": volume,
+                "quote_volume": volume * rate,
+                "trades": np.full(len(times), 100, dtype=np.int64),
+                "taker_buy_base": volume / 2,
+                "taker_buy_quote": volume * rate / 2,
+                "vendor": PRIMARY_VENDOR,
+            }
+        )[BAR_COLUMNS]
+
     def _true_bars(self, spec: CoinSpec, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         end_day = (end - pd.Timedelta(1, "ns")).date()
         path = self._path(spec, self._day_index(end_day) + 1)
