@@ -109,6 +109,8 @@ def write_kline_archives(
             if bars.empty:
                 continue
             paths.append(
-                write_archive(folder, f"{coin}USDT", interval, bars, bar, period, cadence=cadence, market=market)
+                write_archive(
+                    folder, f"{coin}USDT", interval, bars, bar, period, cadence=cadence, market=market
+                )
             )
     return paths

@@ -87,7 +87,9 @@ class BinanceStandIn:
         return f"http://{host}:{port}"
 
     def start(self) -> BinanceStandIn:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="binance-stand-in", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="binance-stand-in", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -313,7 +315,10 @@ def _handler(stand_in: BinanceStandIn) -> type[BaseHTTPRequestHandler]:
 
         def _fault(self, fault: Fault) -> None:
             if fault.kind == "429":
-                body = {"code": -1003, "msg": "Too many requests; current limit is 6000 request weight per 1 MINUTE."}
+                body = {
+                    "code": -1003,
+                    "msg": "Too many requests; current limit is 6000 request weight per 1 MINUTE.",
+                }
                 self._send(429, json.dumps(body).encode(), {"Retry-After": str(fault.retry_after_s)})
             elif fault.kind == "5xx":
                 self._send(fault.status, b"<html><body>Service Unavailable</body></html>", ctype="text/html")
@@ -325,7 +330,11 @@ def _handler(stand_in: BinanceStandIn) -> type[BaseHTTPRequestHandler]:
                 self._send(400, json.dumps({"code": -1121, "msg": "Invalid symbol."}).encode())
 
         def _send(
-            self, status: int, body: bytes, headers: dict[str, str] | None = None, ctype: str = "application/json"
+            self,
+            status: int,
+            body: bytes,
+            headers: dict[str, str] | None = None,
+            ctype: str = "application/json",
         ) -> None:
             self.send_response(status)
             self.send_header("Content-Type", ctype)
@@ -367,8 +376,18 @@ def _spot_symbol(base: str, quote: str, status: str) -> dict[str, Any]:
         "isSpotTradingAllowed": True,
         "isMarginTradingAllowed": False,
         "filters": [
-            {"filterType": "PRICE_FILTER", "minPrice": "0.00000001", "maxPrice": "1000000", "tickSize": "0.00000001"},
-            {"filterType": "LOT_SIZE", "minQty": "0.00000001", "maxQty": "90000000", "stepSize": "0.00000001"},
+            {
+                "filterType": "PRICE_FILTER",
+                "minPrice": "0.00000001",
+                "maxPrice": "1000000",
+                "tickSize": "0.00000001",
+            },
+            {
+                "filterType": "LOT_SIZE",
+                "minQty": "0.00000001",
+                "maxQty": "90000000",
+                "stepSize": "0.00000001",
+            },
         ],
         "permissions": ["SPOT"],
     }
@@ -391,7 +410,12 @@ def _perpetual_symbol(base: str, status: str) -> dict[str, Any]:
         "quotePrecision": 8,
         "underlyingType": "COIN",
         "filters": [
-            {"filterType": "PRICE_FILTER", "minPrice": "0.00000001", "maxPrice": "1000000", "tickSize": "0.00000001"},
+            {
+                "filterType": "PRICE_FILTER",
+                "minPrice": "0.00000001",
+                "maxPrice": "1000000",
+                "tickSize": "0.00000001",
+            },
             {"filterType": "LOT_SIZE", "minQty": "0.001", "maxQty": "1000000", "stepSize": "0.001"},
         ],
         "orderTypes": ["LIMIT", "MARKET"],
@@ -407,7 +431,9 @@ def _resample(bars: pd.DataFrame, interval: timedelta) -> pd.DataFrame:
     frame["open_time"] = pd.to_datetime(frame["open_time"], utc=True)
     frame = frame.sort_values("open_time").drop_duplicates("open_time", keep="last")
     grouped = frame.groupby(frame["open_time"].dt.floor(interval))
-    sums = [c for c in ("volume", "quote_volume", "trades", "taker_buy_base", "taker_buy_quote") if c in frame]
+    sums = [
+        c for c in ("volume", "quote_volume", "trades", "taker_buy_base", "taker_buy_quote") if c in frame
+    ]
     out = grouped.agg(
         open=("open", "first"), high=("high", "max"), low=("low", "min"), close=("close", "last")
     ).join(grouped[sums].sum())

@@ -448,7 +448,9 @@ class SimulatedExchange:
 
     def gbp_ohlcv(self, start: datetime, end: datetime) -> pd.DataFrame:
         """``GBP/USDT`` candles (USDT per GBP), flat within a day at :meth:`gbp_rate`; ``BAR_COLUMNS``."""
-        times = pd.date_range(pd.Timestamp(start).ceil(self.bar), pd.Timestamp(end), freq=self.bar, inclusive="left")
+        times = pd.date_range(
+            pd.Timestamp(start).ceil(self.bar), pd.Timestamp(end), freq=self.bar, inclusive="left"
+        )
         rate = np.array([self.gbp_rate(t.to_pydatetime()) for t in times])
         volume = np.full(len(times), 1e5)
         return pd.DataFrame(

@@ -114,11 +114,15 @@ def read_archive(path: Path) -> tuple[pd.DataFrame, ArchiveFileReport]:
     payload = path.read_bytes()
     checksum_file = path.with_name(path.name + ".CHECKSUM")
     if checksum_file.exists():
-        expected = checksum_file.read_text().split()[0].strip().lower() if checksum_file.read_text().strip() else ""
+        expected = (
+            checksum_file.read_text().split()[0].strip().lower() if checksum_file.read_text().strip() else ""
+        )
         actual = hashlib.sha256(payload).hexdigest()
         if expected != actual:
             report.checksum = "mismatch"
-            report.reason = f"checksum mismatch: .CHECKSUM says {expected[:12]}…, the file hashes to {actual[:12]}…"
+            report.reason = (
+                f"checksum mismatch: .CHECKSUM says {expected[:12]}…, the file hashes to {actual[:12]}…"
+            )
             return empty_raw(ARCHIVE_VENDOR), report
         report.checksum = "verified"
     try:
@@ -144,7 +148,9 @@ def read_archive(path: Path) -> tuple[pd.DataFrame, ArchiveFileReport]:
     expected = period_days(year, month, day)
     outside = sorted(d for d in days if d not in set(expected))
     if outside:
-        report.reason = f"rows outside the file's period {report.period}, e.g. {outside[0]} (wrong time unit?)"
+        report.reason = (
+            f"rows outside the file's period {report.period}, e.g. {outside[0]} (wrong time unit?)"
+        )
         return empty_raw(ARCHIVE_VENDOR), report
     report.missing_days = [d.isoformat() for d in expected if d not in days]
     report.rows = len(frame)
@@ -253,7 +259,13 @@ class ArchiveMarketData:
                 continue
             listed_at = None if base == "GBP" else first.to_pydatetime()
             rows.append(
-                {"symbol": f"{base}/{quote}", "base": base, "quote": quote, "status": "TRADING", "listed_at": listed_at}
+                {
+                    "symbol": f"{base}/{quote}",
+                    "base": base,
+                    "quote": quote,
+                    "status": "TRADING",
+                    "listed_at": listed_at,
+                }
             )
         return pd.DataFrame(rows, columns=["symbol", "base", "quote", "status", "listed_at"])
 
@@ -297,7 +309,9 @@ class ArchiveWithApiMarketData:
             frames = [self._api(coin, a, b) for a, b in spans]
             return _concat(frames)
         archived = self.archive.ohlcv(coin, start_ts, end_ts)
-        frames = [archived] + [self._api(coin, a, b) for a, b in _spans(start_ts, end_ts, lambda d: d not in covered)]
+        frames = [archived] + [
+            self._api(coin, a, b) for a, b in _spans(start_ts, end_ts, lambda d: d not in covered)
+        ]
         return _concat(frames)
 
     def _api(self, coin: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:

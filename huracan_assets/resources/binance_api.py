@@ -92,7 +92,14 @@ class BinanceApiMarketData:
         if rate_limit_ms is not None:
             config["rateLimit"] = rate_limit_ms
         self.spot = ccxt.binance(
-            {**config, "options": {"defaultType": "spot", "fetchMarkets": {"types": ["spot"]}, "fetchMargins": False}}
+            {
+                **config,
+                "options": {
+                    "defaultType": "spot",
+                    "fetchMarkets": {"types": ["spot"]},
+                    "fetchMargins": False,
+                },
+            }
         )
         self.futures = ccxt.binanceusdm({**config, "options": {"fetchMarkets": {"types": ["linear"]}}})
         if base_url:

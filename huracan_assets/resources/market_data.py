@@ -132,7 +132,9 @@ class MarketDataResource(dg.ConfigurableResource):
 
             archive = ArchiveMarketData(ArchiveStore(self.archive_dir), timeframe=self.timeframe)
             if self.archive_fill_from_api:
-                return ArchiveWithApiMarketData(archive, self.binance_client(), cross_check=self.archive_cross_check)
+                return ArchiveWithApiMarketData(
+                    archive, self.binance_client(), cross_check=self.archive_cross_check
+                )
             return archive
         raise ValueError(f"unknown market-data source {self.source!r}; known: {list(SOURCES)}")
 
