@@ -11,7 +11,7 @@ from huracan_assets.partitions import Partitions
 from huracan_assets.resources.storage import split_key
 
 CHECKED = {
-    "validated_bars": ("validated_bars_schema", "validated_bars_source_quality"),
+    "validated_bars": ("validated_bars_schema", "validated_bars_raw_schema", "validated_bars_source_quality"),
     "features": ("features_schema",),
     "labels": ("labels_schema",),
 }
