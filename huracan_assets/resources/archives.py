@@ -136,6 +136,9 @@ def read_archive(path: Path) -> tuple[pd.DataFrame, ArchiveFileReport]:
         report.reason = f"truncated or corrupt zip: {type(error).__name__}: {error}"
         return empty_raw(ARCHIVE_VENDOR), report
     frame, report.header = parse_kline_csv(text, ARCHIVE_VENDOR)
+    if frame.empty:
+        report.reason = "the CSV holds no kline rows"
+        return empty_raw(ARCHIVE_VENDOR), report
     missing = [c for c in RAW_COLUMNS if c not in frame.columns]
     if missing:
         report.reason = f"rows lack column(s) {missing}"
