@@ -172,9 +172,13 @@ def cmd_serve_exchange(args: argparse.Namespace) -> int:
     )
     print(
         f"event=serve_exchange url={server.url} coins={exchange.n_coins} seed={exchange.seed} "
-        f"now={'real time' if now is None else now.isoformat()}"
+        f"now={'real time' if now is None else now.isoformat()}",
+        flush=True,
     )
-    print(f"run the graph against it: huracan daily --source binance --binance-url {server.url} --date <day>")
+    print(
+        f"run the graph against it: huracan daily --source binance --binance-url {server.url} --date <day>",
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

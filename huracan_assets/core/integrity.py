@@ -159,7 +159,7 @@ def heatmap_png(history: dict[str, Any]) -> bytes:
     colours = ["#d9d9d9", "#2ca25f", "#fec44f", "#fd8d3c", "#de2d26"]
     cmap = ListedColormap(colours)
     norm = BoundaryNorm([-1.5, -0.5, 0.5, 1.5, 2.5, 3.5], cmap.N)
-    width = min(16.0, 3.0 + 0.12 * len(days))
+    width = min(16.0, 6.0 + 0.12 * len(days))
     height = min(14.0, 1.8 + 0.22 * max(1, len(coins)))
     fig, ax = plt.subplots(figsize=(width, height), dpi=90)
     ax.imshow(grid, aspect="auto", cmap=cmap, norm=norm, interpolation="nearest")
@@ -171,9 +171,8 @@ def heatmap_png(history: dict[str, Any]) -> bytes:
     ax.set_title(f"data integrity {days[0] if days else ''} .. {days[-1] if days else ''}", fontsize=9)
     handles = [Patch(color=colours[k + 1], label=label) for k, label in LEVELS.items()]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
-    fig.tight_layout()
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", metadata={"Software": None})
+    fig.savefig(buffer, format="png", bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
     return buffer.getvalue()
 
