@@ -88,8 +88,9 @@ def plain_loop(
         listed_at = (
             None if listed_at is None or pd.isna(listed_at) else pd.Timestamp(listed_at).to_pydatetime()
         )
+        status = str(listed.loc[coin, "status"]) if is_listed and "status" in listed else "TRADING"
         frame, quality = _validate_coin(
-            _CoinTask(coin, [(key, date.fromisoformat(day), listed_at, is_listed)], client, settings)
+            _CoinTask(coin, [(key, date.fromisoformat(day), listed_at, is_listed, status)], client, settings)
         )[key]
         frame.attrs = {"quality": quality.to_dict()}
         qualities.append(quality.to_dict())

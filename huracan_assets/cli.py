@@ -1,6 +1,9 @@
 """The ``huracan`` command.
 
 huracan daily --date 2026-11-25 [--coins N] [--seed S] [--export-root PATH] [--dry-run]
+              [--source sim|binance|archives] [--binance-url URL] [--archive-dir PATH]
+huracan serve-exchange --port P [--now 2026-11-26T00:00:00Z] [--coins N] [--seed S]
+huracan import-archives FOLDER [--archive-dir PATH]
 huracan bench --coins N [--days D]
 """
 
@@ -47,6 +50,31 @@ def _parser() -> argparse.ArgumentParser:
     daily.add_argument(
         "--lookback-days", type=_positive, help="training window in days (default: lookback_days)"
     )
+    daily.add_argument(
+        "--source",
+        choices=["sim", "binance", "archives"],
+        help="market data: the simulator, Binance through ccxt, or imported archives (default: market_data.source)",
+    )
+    daily.add_argument(
+        "--binance-url", help="Binance API base URL, e.g. http://127.0.0.1:8765 (serve-exchange)"
+    )
+    daily.add_argument("--archive-dir", help="the archive store (default: market_data.archive_dir)")
+
+    serve = sub.add_parser(
+        "serve-exchange",
+        help="serve the simulated exchange over Binance's REST API on 127.0.0.1 (Ctrl-C stops)",
+    )
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--now", help="the server's clock, e.g. 2025-11-21T00:00:00Z (default: the real time)")
+    serve.add_argument("--coins", type=_positive, help="simulated coins (default: simulator.n_coins)")
+    serve.add_argument("--seed", type=int, help="simulator seed (default: simulator.seed)")
+
+    archives = sub.add_parser(
+        "import-archives", help="verify and import a folder of Binance public-data kline archives (zip)"
+    )
+    archives.add_argument("folder", help="folder holding the .zip files (searched recursively)")
+    archives.add_argument("--archive-dir", help="the archive store (default: market_data.archive_dir)")
 
     validate = sub.add_parser(
         "validate", help="the whole graph on a market of pure random walks and planted edges, vs the truth"
@@ -92,6 +120,17 @@ def cmd_daily(args: argparse.Namespace) -> int:
         overrides["simulator"] = simulator
     if args.export_root:
         overrides["publisher"] = {"export_root": str(Path(args.export_root).resolve())}
+    market = {
+        k: v
+        for k, v in {
+            "source": args.source,
+            "binance_base_url": args.binance_url,
+            "archive_dir": str(Path(args.archive_dir).resolve()) if args.archive_dir else None,
+        }.items()
+        if v is not None
+    }
+    if market:
+        overrides["market_data"] = market
     try:
         settings = load_settings(**overrides)
     except SettingsError as error:
@@ -103,7 +142,13 @@ def cmd_daily(args: argparse.Namespace) -> int:
         )
     defs = build_definitions(settings)
     print(
-        f"DAGSTER_HOME={home}  day={args.date}  coins={settings.simulator.n_coins}  seed={settings.simulator.seed}  lookback_days={settings.lookback_days}"
+        f"DAGSTER_HOME={home}  day={args.date}  source={settings.market_data.source}  "
+        + (
+            f"coins={settings.simulator.n_coins}  seed={settings.simulator.seed}  "
+            if settings.market_data.source == "sim"
+            else ""
+        )
+        + f"lookback_days={settings.lookback_days}"
     )
     with dg.DagsterInstance.get() as instance:
         try:
@@ -162,6 +207,68 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve_exchange(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from huracan_assets.market_sim import SimulatedExchange
+    from huracan_assets.market_sim.binance_server import BinanceStandIn
+
+    settings = load_settings()
+    sim = settings.simulator
+    exchange = SimulatedExchange(
+        seed=sim.seed if args.seed is None else args.seed,
+        n_coins=args.coins or sim.n_coins,
+        timeframe=settings.timeframe,
+        planted_fraction=sim.planted_fraction,
+        planted_edge_bps=sim.planted_edge_bps,
+    )
+    now = pd.Timestamp(args.now) if args.now else None
+    if now is not None:
+        now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
+    server = BinanceStandIn(
+        exchange, now=None if now is None else now.to_pydatetime(), host=args.host, port=args.port
+    )
+    print(
+        f"event=serve_exchange url={server.url} coins={exchange.n_coins} seed={exchange.seed} "
+        f"now={'real time' if now is None else now.isoformat()}",
+        flush=True,
+    )
+    print(
+        f"run the graph against it: huracan daily --source binance --binance-url {server.url} --date <day>",
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+def cmd_import_archives(args: argparse.Namespace) -> int:
+    from huracan_assets.resources.archives import ArchiveStore
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        print(f"huracan: {folder} is not a folder", file=sys.stderr)
+        return 2
+    store_dir = args.archive_dir or load_settings().market_data.archive_dir
+    report = ArchiveStore(Path(store_dir).resolve()).import_folder(folder)
+    for item in report.files:
+        detail = item.reason or (f"missing days: {', '.join(item.missing_days)}" if item.missing_days else "")
+        print(
+            f"event=archive file={Path(item.file).name} status={item.status} rows={item.rows} "
+            f"unit={item.time_unit or '-'} header={item.header} checksum={item.checksum}"
+            + (f" detail={detail!r}" if detail else "")
+        )
+    print(
+        f"imported {len(report.imported)} file(s), rejected {len(report.rejected)}, into {report.store} "
+        f"({len(report.symbols_written)} symbol file(s) written)"
+    )
+    return 1 if report.rejected else 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from huracan_assets.bench import run_bench
 
@@ -175,11 +282,14 @@ def main(argv: list[str] | None = None) -> int:
     # beta/preview notices about backfill policies and partitioned checks are for developers, not operators
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
-    if args.command == "daily":
-        return cmd_daily(args)
-    if args.command == "validate":
-        return cmd_validate(args)
-    return cmd_bench(args)
+    commands = {
+        "daily": cmd_daily,
+        "serve-exchange": cmd_serve_exchange,
+        "import-archives": cmd_import_archives,
+        "validate": cmd_validate,
+        "bench": cmd_bench,
+    }
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

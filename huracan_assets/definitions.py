@@ -42,6 +42,7 @@ def build_definitions(
     partitions = build_partitions(settings)
     jobs = build_jobs()
     sim = settings.simulator
+    source = settings.market_data
     return dg.Definitions(
         assets=[a for step in STEPS for a in step.build(partitions)],
         asset_checks=asset_checks.build(partitions),
@@ -51,6 +52,11 @@ def build_definitions(
         resources={
             "market_data": market_data
             or MarketDataResource(
+                source=source.source,
+                binance_base_url=source.binance_base_url,
+                archive_dir=source.archive_dir,
+                archive_fill_from_api=source.archive_fill_from_api,
+                archive_cross_check=source.archive_cross_check,
                 timeframe=settings.timeframe,
                 sim_seed=sim.seed,
                 sim_coins=sim.n_coins,

@@ -103,6 +103,12 @@ class DayRunner:
                 for e in outcome.all_events
                 if e.is_step_failure
             ]
+            # a failed blocking check says why in its description: name it, not just the step
+            failed += [
+                f"check {e.check_name}: {e.description}"
+                for e in outcome.get_asset_check_evaluations()
+                if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
+            ]
             raise RunFailedError(
                 f"{job_name} ({label}) failed in run {outcome.run_id}: {'; '.join(failed) or 'see the run in the UI'}"
             )

@@ -40,6 +40,7 @@ def test_definitions_resolve_every_job_and_the_graph_has_the_design_edges():
         "features_schema",
         "labels_schema",
         "validated_bars_source_quality",
+        "validated_bars_raw_schema",
     } <= checks
 
 

@@ -15,6 +15,8 @@ from huracan_assets.assets._shared import (
     run_keys,
     universe_for,
 )
+from huracan_assets.checks.schemas import ValidatedBarsSchema, raw_bars_schema
+from huracan_assets.checks.validation import failures_by_day
 from huracan_assets.config import HuracanSettings, parse_duration
 from huracan_assets.core.bars import BarQuality, StaleDataError, empty_validated, validate_day
 from huracan_assets.partitions import Partitions
@@ -29,14 +31,21 @@ UNUSABLE_DAY_SHARE = 0.5
 @dataclass(frozen=True)
 class _CoinTask:
     coin: str
-    days: list[tuple[str, date, datetime | None, bool]]  # key, day, listed_at, listed on that day
+    # key, day, listed_at, listed on that day, market status at the end of the day
+    days: list[tuple[str, date, datetime | None, bool, str]]
     client: MarketDataClient
     settings: HuracanSettings
 
 
 def _validate_coin(task: _CoinTask) -> dict[str, tuple[pd.DataFrame, BarQuality]]:
+    """Fetch the coin's candles for every day of the run once, then validate day by day.
+
+    The raw candles go through Pandera's ``RawBarsSchema`` (failures are recorded, the day is
+    repaired or dropped by ``validate_day``); the validated days through ``ValidatedBarsSchema``,
+    and a day that fails it is quarantined so unusable bars never reach training.
+    """
     settings = task.settings
-    listed_days = [d for _, d, _, listed in task.days if listed]
+    listed_days = [d for _, d, _, listed, status in task.days if listed and status == "TRADING"]
     raw = secondary = pd.DataFrame()
     if listed_days:
         start = end_of_day(min(listed_days)) - timedelta(days=1)
@@ -46,14 +55,17 @@ def _validate_coin(task: _CoinTask) -> dict[str, tuple[pd.DataFrame, BarQuality]
             secondary = task.client.ohlcv(task.coin, start, end, vendor=task.client.secondary_vendor)
     by_day = _split_days(raw)
     secondary_by_day = _split_days(secondary)
+    raw_failures = failures_by_day(raw_bars_schema(settings.bar), raw, listed_days) if len(raw) else {}
     out: dict[str, tuple[pd.DataFrame, BarQuality]] = {}
-    for key, day, listed_at, listed in task.days:
-        if not listed:
+    for key, day, listed_at, listed, status in task.days:
+        if not listed or status != "TRADING":
             quality = BarQuality(
                 coin=task.coin,
                 day=day.isoformat(),
-                status="not_listed",
-                reason=f"{task.coin} is not listed on {day}",
+                status="not_listed" if not listed else "delisted",
+                reason=f"{task.coin} is not listed on {day}"
+                if not listed
+                else f"{task.coin} market status {status} at the end of {day}: delisted or halted, not trained",
             )
             out[key] = (empty_validated(), quality)
             continue
@@ -73,7 +85,28 @@ def _validate_coin(task: _CoinTask) -> dict[str, tuple[pd.DataFrame, BarQuality]
         except StaleDataError as error:
             quality = BarQuality(coin=task.coin, day=day.isoformat(), status="stale", reason=str(error))
             out[key] = (empty_validated(), quality)
+        out[key][1].raw_schema_failures = raw_failures.get(day, [])
+    _quarantine_schema_failures(task.coin, out)
     return out
+
+
+def _quarantine_schema_failures(coin: str, out: dict[str, tuple[pd.DataFrame, BarQuality]]) -> None:
+    """Quarantine every day whose validated bars fail ``ValidatedBarsSchema`` (one Pandera call)."""
+    # the ``date`` column makes uniqueness and order checks run within each day
+    frames = [f.assign(date=key) for key, (f, _) in out.items() if len(f)]
+    if not frames:
+        return
+    combined = pd.concat(frames, ignore_index=True)
+    # row failures come back by the row's UTC day, frame-wide ones under every partition key
+    failures = failures_by_day(ValidatedBarsSchema, combined, list(combined["date"].unique()))
+    for key, (frame, quality) in list(out.items()):
+        cases = failures.get(key) or failures.get(date.fromisoformat(quality.day), [])
+        if cases and len(frame):
+            quality.status = "quarantined"
+            quality.reason = (
+                f"{coin} {quality.day}: validated bars fail ValidatedBarsSchema: {'; '.join(cases[:3])}"
+            )
+            out[key] = (empty_validated(), quality)
 
 
 def _split_days(frame: pd.DataFrame) -> dict[date, pd.DataFrame]:
@@ -121,14 +154,15 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                     if listed_at is None or pd.isna(listed_at)
                     else pd.Timestamp(listed_at).to_pydatetime()
                 )
-                days.append((key, day, listed_at, listed))
+                status = str(row["status"].iloc[0]) if listed and "status" in row else "TRADING"
+                days.append((key, day, listed_at, listed, status))
             tasks.append(_CoinTask(coin=coin, days=days, client=client, settings=settings))
         results = compute.map(_validate_coin, tasks, keys=[t.coin for t in tasks])
         out: dict[str, pd.DataFrame] = {}
         qualities: list[BarQuality] = []
         metadata = PartitionMetadata(context, len(all_keys))
         for task, result in zip(tasks, results, strict=True):
-            for key, day, _, _ in task.days:
+            for key, day, *_ in task.days:
                 if isinstance(result, TaskFailure):
                     context.log.error(
                         f"event=coin_failed asset=validated_bars coin={task.coin} error={result}"
@@ -155,6 +189,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                         "invalid_bars": quality.invalid_bars,
                         "vendor_mismatches": quality.vendor_mismatches,
                         "problems": "; ".join(quality.invalid_examples[:5]),
+                        "raw_schema_failures": "; ".join(quality.raw_schema_failures[:5]),
                     },
                     notable=quality.has_problems and quality.status != "not_listed",
                 )
@@ -177,7 +212,7 @@ def _fail_if_day_unusable(qualities: list[BarQuality]) -> None:
     """Fail fast when the feed itself is broken for a day (most coins stale), naming coins and ages."""
     by_day: dict[str, list[BarQuality]] = {}
     for quality in qualities:
-        if quality.status != "not_listed":
+        if quality.status not in ("not_listed", "delisted"):
             by_day.setdefault(quality.day, []).append(quality)
     for day, items in by_day.items():
         stale = [q for q in items if q.status == "stale"]

@@ -11,6 +11,7 @@ from huracan_assets.assets._shared import ONE_DAY_PER_RUN, run_keys
 from huracan_assets.core import reports
 from huracan_assets.core.features import features_hash
 from huracan_assets.core.hashing import package_code_hash
+from huracan_assets.core.integrity import heatmap_png
 from huracan_assets.core.publishing import ExportPlan
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.publisher import PublisherResource
@@ -54,6 +55,8 @@ def export_files(
     )
     files["reports/decision_log.jsonl"] = reports.decision_log_lines(day_consensus)
     files["reports/data_integrity.json"] = reports.to_json_bytes(integrity)
+    if integrity.get("history"):
+        files["reports/data_integrity_heatmap.png"] = heatmap_png(integrity["history"])
     files["reports/ranking.json"] = reports.to_json_bytes({"day": day, "entries": champions["ranking"]})
     files["reports/shadow_tests.json"] = reports.to_json_bytes(
         {"day": day, "tests": champions.get("tests", [])}

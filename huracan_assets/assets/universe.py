@@ -16,7 +16,9 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         backfill_policy=SINGLE_RUN,
         group_name="universe",
         kinds={"pandas", "parquet"},
-        description="All USDT spot markets at the end of the day: 24h volume in GBP, spread, eligible + reason.",
+        description="All USDT spot markets at the end of the day: 24h volume in GBP, spread, eligible + reason. "
+        "Without a 24h ticker (archives, past days through the API) volume and spread come from candles "
+        "(spread_source/volume_source say so).",
     )
     def coin_universe(
         context: dg.AssetExecutionContext,
@@ -47,6 +49,14 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                     "eligible": int(universe["eligible"].sum()),
                     "usdt_per_gbp": rate,
                     "gbp_rate_source": source,
+                    "spread_sources": ", ".join(
+                        f"{k}={v}"
+                        for k, v in universe["spread_source"].replace("", "none").value_counts().items()
+                    ),
+                    "volume_sources": ", ".join(
+                        f"{k}={v}"
+                        for k, v in universe["volume_source"].replace("", "none").value_counts().items()
+                    ),
                     "eligible_coins": ", ".join(universe.loc[universe["eligible"], "coin"]),
                     "ineligible": dg.MetadataValue.md(
                         markdown_table(

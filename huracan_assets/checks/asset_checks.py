@@ -82,7 +82,12 @@ def build(partitions: Partitions) -> list[dg.AssetChecksDefinition]:
             with_rows = set(map(tuple, validated_bars[["date", "symbol"]].drop_duplicates().to_numpy()))
         problems, per_day = [], {}
         for day, coins in sorted(in_run.items()):
-            listed = coin_universe.loc[coin_universe["date"] == day, "coin"] if len(coin_universe) else []
+            trading = coin_universe["status"] == "TRADING" if "status" in coin_universe else True
+            listed = (
+                coin_universe.loc[(coin_universe["date"] == day) & trading, "coin"]
+                if len(coin_universe)
+                else []
+            )
             expected = coins & set(listed)
             usable = {c for c in expected if (day, c) in with_rows}
             share = len(usable) / len(expected) if expected else 1.0
@@ -110,7 +115,7 @@ def build(partitions: Partitions) -> list[dg.AssetChecksDefinition]:
         for partition, metadata in sorted(records.items()):
             status = str(_value(metadata.get("status")))
             counts = {k: int(_value(metadata.get(k)) or 0) for k in ("invalid_bars", "duplicates_resolved")}
-            if status in ("quarantined", "dropped", "stale") or any(counts.values()):
+            if status in ("quarantined", "dropped", "stale", "delisted") or any(counts.values()):
                 rows.append(
                     {
                         "partition": partition,
@@ -143,6 +148,44 @@ def build(partitions: Partitions) -> list[dg.AssetChecksDefinition]:
                         rows,
                         ["partition", "status", "invalid_bars", "duplicates_resolved", "reason", "examples"],
                     )
+                ),
+            },
+        )
+
+    @dg.asset_check(
+        asset="validated_bars",
+        partitions_def=partitions.coin_days,
+        blocking=False,
+        description="Pandera RawBarsSchema on the candles as the exchange delivered them (types, every column, "
+        "positive prices, OHLC consistency, unique ordered times on the timeframe grid, non-negative volume). "
+        "WARN: validation repairs or drops what fails; lists each coin-day and its failure cases.",
+    )
+    def validated_bars_raw_schema(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        records = _materializations(context, "validated_bars")
+        rows = [
+            {"partition": partition, "failure_cases": str(_value(metadata.get("raw_schema_failures")))}
+            for partition, metadata in sorted(records.items())
+            if _value(metadata.get("raw_schema_failures"))
+        ]
+        failing = {r["partition"] for r in rows}
+        coins = sorted({p.split("|")[-1] for p in failing})
+        return dg.AssetCheckResult(
+            passed=not rows,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=(
+                f"RawBarsSchema: {len(rows)} coin-day(s) delivered bad candles: {', '.join(coins)}"
+                if rows
+                else f"RawBarsSchema: all {len(records)} coin-days arrived clean"
+            ),
+            metadata={
+                "checked_partitions": len(records),
+                "failing_partitions": len(rows),
+                "failing_coins": ", ".join(coins),
+                "per_coin": dg.MetadataValue.json(
+                    {p: ("fail" if p in failing else "pass") for p in sorted(records)[:2000]}
+                ),
+                "failure_cases": dg.MetadataValue.md(
+                    markdown_table(rows, ["partition", "failure_cases"], limit=40)
                 ),
             },
         )
@@ -187,6 +230,7 @@ def build(partitions: Partitions) -> list[dg.AssetChecksDefinition]:
 
     return [
         validated_bars_schema,
+        validated_bars_raw_schema,
         validated_bars_source_quality,
         validated_bars_day_usable,
         coin_universe_not_empty,

@@ -5,11 +5,15 @@ The schemas validate one coin-day or, vectorised, many at once: when the frame c
 within each partition, so a daily run validates every coin in one call.
 """
 
+from datetime import timedelta
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from huracan_assets.core.bars import NUMERIC_COLUMNS, PRICE_COLUMNS
 from huracan_assets.core.features import FEATURE_NAMES
 
 PARTITION_COLUMNS = ("date", "symbol")
@@ -69,6 +73,58 @@ class ValidatedBarsSchema(pa.DataFrameModel):
     class Config:
         strict = False
         coerce = False
+
+
+@lru_cache(maxsize=8)
+def raw_bars_schema(bar: timedelta) -> pa.DataFrameSchema:
+    """Candles as the exchange delivered them (before any repair), for a ``bar`` timeframe.
+
+    Every column present and numeric (prices as strings fail), positive finite prices, OHLC
+    consistent, non-negative volumes, open times unique, in order and on the timeframe grid,
+    and a vendor on every candle. A failure here is a warning: validation repairs or drops.
+    """
+    bar_ns = int(bar.total_seconds() * 1e9)
+    price = [pa.Check.gt(0, error="price must be > 0")]
+    volume = [pa.Check.ge(0, error="volume must be >= 0")]
+    columns = {
+        "open_time": pa.Column(pd.DatetimeTZDtype("ns", "UTC"), nullable=False),
+        **{c: pa.Column(float, checks=price, nullable=False) for c in PRICE_COLUMNS},
+        **{
+            c: pa.Column(float, checks=volume, nullable=True)
+            for c in NUMERIC_COLUMNS
+            if c not in PRICE_COLUMNS and c != "trades"
+        },
+        "trades": pa.Column(
+            checks=[
+                pa.Check(lambda s: pd.api.types.is_numeric_dtype(s), error="trades must be numeric"),
+            ]
+        ),
+        "vendor": pa.Column(str, nullable=False),
+    }
+    return pa.DataFrameSchema(
+        columns,
+        checks=[
+            pa.Check(lambda df: ~df.duplicated(["open_time"], keep=False), error="open_time must be unique"),
+            pa.Check(
+                lambda df: df["open_time"].diff().isna() | (df["open_time"].diff() > pd.Timedelta(0)),
+                error="open_time must arrive in increasing order",
+            ),
+            pa.Check(
+                lambda df: df["open_time"].astype("int64") % bar_ns == 0,
+                error=f"open_time must lie on the {bar} grid",
+            ),
+            pa.Check(
+                lambda df: (
+                    (df["high"] >= np.maximum(df["open"], df["close"]) * (1 - 1e-9))
+                    & (df["low"] <= np.minimum(df["open"], df["close"]) * (1 + 1e-9))
+                    & (df["high"] >= df["low"])
+                ),
+                error="high/low must enclose open/close (and high >= low)",
+            ),
+        ],
+        strict=False,
+        name="RawBarsSchema",
+    )
 
 
 def _features_schema() -> pa.DataFrameSchema:

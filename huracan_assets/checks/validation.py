@@ -82,3 +82,41 @@ def schema_failure_cases(
     except SchemaError as error:
         return [{"column": None, "check": str(error), "failure_case": None, "row": None}]
     return []
+
+
+def failures_by_day(
+    schema: Any, frame: pd.DataFrame, days: list[Any], max_per_day: int = 5
+) -> dict[Any, list[str]]:
+    """``schema``'s failure cases on a candle frame, grouped by the UTC day of each failing row.
+
+    One Pandera call for the whole frame (one coin, many days). A failure that is not about a
+    row (a wrong column type, a missing column) counts against every day in ``days``. Each
+    case reads ``"<time or column>: <check> (<value>)"``; one per row and check.
+    """
+    out: dict[Any, list[str]] = {}
+    if frame is None or frame.empty:
+        return out
+    frame = frame.reset_index(drop=True)
+    seen: set[tuple[Any, str]] = set()
+    times = pd.to_datetime(frame["open_time"], utc=True, errors="coerce") if "open_time" in frame else None
+    for case in schema_failure_cases(schema, frame, max_cases=None):
+        row, check = case["row"], case["check"]
+        if (row, check) in seen:
+            continue
+        seen.add((row, check))
+        if row is not None and times is not None and row < len(times) and pd.notna(times.iloc[row]):
+            when = times.iloc[row]
+            text = f"{when:%Y-%m-%dT%H:%M}Z: {check}"
+            if case["column"] and check != "open_time must be unique":
+                text += f" ({case['column']}={case['failure_case']})"
+            targets = [when.date()]
+        else:
+            text = f"{case['column'] or 'frame'}: {check}" + (
+                f" ({case['failure_case']})" if case["failure_case"] else ""
+            )
+            targets = list(days)
+        for day in targets:
+            cases = out.setdefault(day, [])
+            if len(cases) < max_per_day and text not in cases:
+                cases.append(text)
+    return out

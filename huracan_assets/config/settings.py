@@ -99,6 +99,16 @@ class SimulatorSettings(_Strict):
     planted_edge_bps: float = Field(ge=0)
 
 
+class MarketDataSettings(_Strict):
+    """Where candles come from; see ``resources/market_data.py``."""
+
+    source: Literal["sim", "binance", "archives"] = "sim"
+    binance_base_url: str = ""
+    archive_dir: str = "archives"
+    archive_fill_from_api: bool = False
+    archive_cross_check: bool = False
+
+
 class PublisherSettings(_Strict):
     kind: Literal["local"] = "local"
     export_root: str
@@ -137,6 +147,7 @@ class HuracanSettings(BaseSettings):
     training: TrainingSettings
     champions: ChampionSettings
     simulator: SimulatorSettings
+    market_data: MarketDataSettings = MarketDataSettings()
     publisher: PublisherSettings
 
     @field_validator("timeframe")

@@ -15,8 +15,10 @@ Rules, in order (each counted in :class:`BarQuality`):
    and is reversed by the next return (spike-and-revert, the signature of a bad print) is
    replaced by the next candle's open and flagged ``outlier=True``; a jump that is not
    reversed is a real move and is kept.
-7. Vendors: the primary vendor wins; a secondary vendor, when given, audits the closes and
-   each disagreement above ``mismatch_bps`` is counted and listed.
+7. Vendors: the primary vendor wins (the source's documented rule, see
+   ``resources/market_data.py``); a secondary vendor, when given, audits it bar by bar: the
+   largest of the open/high/low/close disagreements of a bar, in bps, above ``mismatch_bps``
+   is counted and listed. Repaired and outlier bars are not compared.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ class BarQuality:
 
     coin: str
     day: str
-    status: str = "ok"  # ok | repaired | dropped | quarantined | not_listed
+    status: str = "ok"  # ok | repaired | dropped | quarantined | stale | delisted | not_listed
     reason: str = ""
     expected_bars: int = 0
     received_bars: int = 0
@@ -60,6 +62,7 @@ class BarQuality:
     vendor_max_diff_bps: float = 0.0
     mismatch_times: list[str] = field(default_factory=list)
     invalid_examples: list[str] = field(default_factory=list)
+    raw_schema_failures: list[str] = field(default_factory=list)  # RawBarsSchema cases, as delivered
     newest_bar_age_h: float | None = None
 
     @property
@@ -75,6 +78,7 @@ class BarQuality:
             or self.gaps_repaired
             or self.outliers
             or self.vendor_mismatches
+            or self.raw_schema_failures
             or not self.usable
         )
 
@@ -310,16 +314,22 @@ def _compare_vendors(
     frame: pd.DataFrame, secondary: pd.DataFrame, quality: BarQuality, mismatch_bps: float
 ) -> None:
     other = secondary.copy()
-    other["open_time"] = pd.to_datetime(other["open_time"], utc=True)
-    other = other.drop_duplicates("open_time", keep="last").set_index("open_time")["close"]
-    other = pd.to_numeric(other, errors="coerce")
-    mine = frame.loc[~frame["repaired"] & ~frame["outlier"], "close"]
-    joined = pd.concat([mine.rename("a"), other.rename("b")], axis=1, join="inner").dropna()
-    joined = joined[joined["b"] > 0]
-    if joined.empty:
+    other["open_time"] = pd.to_datetime(other["open_time"], utc=True, errors="coerce")
+    other = (
+        other.dropna(subset=["open_time"]).drop_duplicates("open_time", keep="last").set_index("open_time")
+    )
+    columns = [c for c in PRICE_COLUMNS if c in other]
+    if not columns:
         return
-    diff = (joined["a"] / joined["b"] - 1).abs() * 1e4
-    quality.vendor_compared = len(joined)
+    theirs = other[columns].apply(pd.to_numeric, errors="coerce")
+    mine = frame.loc[~frame["repaired"] & ~frame["outlier"], columns]
+    a, b = mine.align(theirs, join="inner")
+    valid = (b > 0).all(axis=1) & a.notna().all(axis=1) & b.notna().all(axis=1)
+    a, b = a[valid], b[valid]
+    if a.empty:
+        return
+    diff = ((a / b - 1).abs() * 1e4).max(axis=1)
+    quality.vendor_compared = len(diff)
     quality.vendor_max_diff_bps = round(float(diff.max()), 2)
     bad = diff[diff > mismatch_bps]
     quality.vendor_mismatches = len(bad)

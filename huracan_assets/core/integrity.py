@@ -83,3 +83,102 @@ def integrity_markdown(report: dict[str, Any]) -> str:
             cells = [str(row[c]) for c in columns] + ["; ".join(row["problems"])[:160].replace("|", "/")]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+# heat-map levels of a coin-day, worst first wins
+LEVELS = {
+    -1: "no data (not listed or not built)",
+    0: "clean",
+    1: "repaired (gaps, outliers, duplicates, invalid candles)",
+    2: "vendor mismatch",
+    3: "unusable (dropped, quarantined, stale, delisted)",
+}
+_REPAIR_FIELDS = ("gaps_repaired", "outliers", "duplicates_resolved", "out_of_order", "invalid_bars")
+
+
+def problem_level(quality: dict[str, Any] | None) -> int:
+    """Heat-map level of one coin-day from its BarQuality dict (or materialization metadata)."""
+    if quality is None:
+        return -1
+    status = str(quality.get("status", "ok"))
+    if status == "not_listed":
+        return -1
+    if status not in ("ok", "repaired"):
+        return 3
+    if int(quality.get("vendor_mismatches") or 0):
+        return 2
+    if any(int(quality.get(name) or 0) for name in _REPAIR_FIELDS) or quality.get("raw_schema_failures"):
+        return 1
+    return 0
+
+
+def integrity_history(days: list[str], coins: list[str], cells: dict[tuple[str, str], dict | None]) -> dict:
+    """The coins x days grid of problem levels (``LEVELS``) over the look-back window.
+
+    ``cells``: (day, coin) -> BarQuality-like dict, or None when the coin-day was not built.
+    Returns ``{"days", "coins", "levels" (one row per coin), "legend", "problems"}`` where
+    ``problems`` lists every coin-day above "clean" with its status and reason.
+    """
+    levels = [[problem_level(cells.get((day, coin))) for day in days] for coin in coins]
+    problems = []
+    for coin, row in zip(coins, levels, strict=True):
+        for day, level in zip(days, row, strict=True):
+            if level > 0:
+                quality = cells[(day, coin)] or {}
+                problems.append(
+                    {
+                        "day": day,
+                        "coin": coin,
+                        "level": level,
+                        "status": quality.get("status", ""),
+                        "reason": quality.get("reason", ""),
+                    }
+                )
+    return {
+        "days": days,
+        "coins": coins,
+        "levels": levels,
+        "legend": {str(k): v for k, v in LEVELS.items()},
+        "problems": problems,
+    }
+
+
+def heatmap_png(history: dict[str, Any]) -> bytes:
+    """A PNG of the coins x days problem grid (rows: coins, columns: UTC days), for people to look at."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+    from matplotlib.patches import Patch
+
+    days, coins = history["days"], history["coins"]
+    grid = history["levels"] or [[-1] * len(days)]
+    colours = ["#d9d9d9", "#2ca25f", "#fec44f", "#fd8d3c", "#de2d26"]
+    cmap = ListedColormap(colours)
+    norm = BoundaryNorm([-1.5, -0.5, 0.5, 1.5, 2.5, 3.5], cmap.N)
+    width = min(16.0, 6.0 + 0.12 * len(days))
+    height = min(14.0, 1.8 + 0.22 * max(1, len(coins)))
+    fig, ax = plt.subplots(figsize=(width, height), dpi=90)
+    ax.imshow(grid, aspect="auto", cmap=cmap, norm=norm, interpolation="nearest")
+    ax.set_yticks(range(len(coins)), coins, fontsize=7)
+    step = max(1, len(days) // 8)
+    ticks = range(0, len(days), step)
+    ax.set_xticks(ticks, [days[i][5:] for i in ticks], fontsize=7, rotation=45, ha="right")
+    ax.set_xlabel("day (UTC)")
+    ax.set_title(f"data integrity {days[0] if days else ''} .. {days[-1] if days else ''}", fontsize=9)
+    handles = [Patch(color=colours[k + 1], label=label) for k, label in LEVELS.items()]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def heatmap_markdown(png: bytes, alt: str = "data-integrity heat-map") -> str:
+    """The PNG embedded in Markdown as a data URI (Dagster renders it in the metadata panel)."""
+    import base64
+
+    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"

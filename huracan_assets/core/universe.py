@@ -11,6 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from huracan_assets.core.bars import corwin_schultz_spread_bps
+
+TICKER_COLUMNS = ["symbol", "quote_volume", "bid", "ask", "last", "estimated_spread_bps", "volume_source"]
+VOLUME_FROM_TICKER = "ticker:24h"
+VOLUME_FROM_BARS = "bars:24h sum"
+SPREAD_ESTIMATE = "estimated:corwin-schultz"
+
 UNIVERSE_COLUMNS = [
     "coin",
     "symbol",
@@ -19,6 +26,7 @@ UNIVERSE_COLUMNS = [
     "quote_volume_gbp",
     "spread_bps",
     "spread_source",
+    "volume_source",
     "usdt_per_gbp",
     "gbp_rate_source",
     "listed_at",
@@ -65,6 +73,42 @@ def gbp_rate(tickers: pd.DataFrame, fallback: float) -> tuple[float, str]:
     return float(fallback), "config:usdt_per_gbp_fallback"
 
 
+def liquidity_from_bars(bars: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.DataFrame:
+    """Tickers estimated from candles when no 24 h ticker exists (archives, past days).
+
+    ``bars``: symbol -> candles (``RAW_COLUMNS``, any timeframe). Per symbol, over the 24 h
+    before ``as_of``: ``quote_volume`` = sum of the candles' quote volume (quote currency),
+    ``last`` = the last close, ``bid``/``ask`` = NaN (no book), ``estimated_spread_bps`` = the
+    Corwin-Schultz estimate from consecutive high/low pairs (bps), ``volume_source`` =
+    ``"bars:24h sum"``. Columns ``TICKER_COLUMNS``;
+    a symbol without a valid candle in the window is left out.
+    """
+    rows = []
+    start = as_of - pd.Timedelta(days=1)
+    for symbol, frame in bars.items():
+        if frame is None or frame.empty:
+            continue
+        window = frame[(frame["open_time"] >= start) & (frame["open_time"] < as_of)]
+        prices = window[["high", "low", "close"]].apply(pd.to_numeric, errors="coerce")
+        valid = window[(prices > 0).all(axis=1) & (prices["high"] >= prices["low"])]
+        if valid.empty:
+            continue
+        valid = valid.sort_values("open_time").drop_duplicates("open_time", keep="last")
+        high, low = (pd.to_numeric(valid[c]) for c in ("high", "low"))
+        rows.append(
+            {
+                "symbol": symbol,
+                "quote_volume": float(pd.to_numeric(valid["quote_volume"], errors="coerce").fillna(0).sum()),
+                "bid": np.nan,
+                "ask": np.nan,
+                "last": float(pd.to_numeric(valid["close"]).iloc[-1]),
+                "estimated_spread_bps": corwin_schultz_spread_bps(high, low),
+                "volume_source": VOLUME_FROM_BARS,
+            }
+        )
+    return pd.DataFrame(rows, columns=TICKER_COLUMNS)
+
+
 def select_universe(
     markets: pd.DataFrame,
     tickers: pd.DataFrame,
@@ -86,11 +130,16 @@ def select_universe(
     quoted = (frame["ask"] - frame["bid"]) / mid * 1e4
     frame["spread_bps"] = quoted
     frame["spread_source"] = np.where(quoted.notna(), "quoted", "")
-    if estimated_spread_bps:
-        estimate = frame["coin"].map(estimated_spread_bps)
-        use = frame["spread_bps"].isna() & estimate.notna()
-        frame.loc[use, "spread_bps"] = estimate[use]
-        frame.loc[use, "spread_source"] = "estimated:corwin-schultz"
+    estimate = frame["coin"].map(estimated_spread_bps or {})
+    if "estimated_spread_bps" in frame:
+        estimate = estimate.fillna(frame["estimated_spread_bps"])
+    use = frame["spread_bps"].isna() & estimate.notna()
+    frame.loc[use, "spread_bps"] = estimate[use]
+    frame.loc[use, "spread_source"] = SPREAD_ESTIMATE
+    source = frame["volume_source"] if "volume_source" in frame else pd.Series(np.nan, index=frame.index)
+    frame["volume_source"] = np.where(
+        frame["quote_volume_usdt"].isna(), "", source.fillna(VOLUME_FROM_TICKER).astype(str)
+    )
     frame["usdt_per_gbp"] = usdt_per_gbp
     frame["gbp_rate_source"] = gbp_rate_source
     if "listed_at" not in frame:

@@ -38,6 +38,10 @@ What it models (all deterministic from ``seed``; the same call always returns th
 * **A second vendor** (``sim-secondary``) that reports the same bars with ~1 bp of price noise
   and, on about 2% of days, one bar that is clearly off (~60 bps).
 * **GBP**: a ``GBP/USDT`` market quoting USDT per GBP (around 1.27) for volume conversion.
+* **Delistings** (``delisted={"XRP": when}``): from ``when`` on the market's status is ``BREAK``,
+  it has no ticker and no candles.
+* **Funding rates** of the USDT-margined perpetual of every coin, every 8 h (00:00, 08:00,
+  16:00 UTC): ``0.0001 + 0.1 * (8h log return)`` clipped to +-0.0075 (a fraction per 8 h).
 
 Bars are half-open ``[open_time, open_time + timeframe)`` in UTC; ``timeframe`` must divide a
 day (1h by default; 5m works). Everything is generated per day from per-day seeded streams and
@@ -197,6 +201,7 @@ class SimulatedExchange:
         coin_names: list[str] | None = None,
         corrupt: dict[str, tuple[str, ...] | list[str]] | None = None,
         layout: str = "market",
+        delisted: dict[str, datetime] | None = None,
     ) -> None:
         from huracan_assets.config.settings import parse_duration
 
@@ -221,6 +226,7 @@ class SimulatedExchange:
         if unknown:
             raise ValueError(f"unknown corruption kind(s) {sorted(unknown)}; known: {list(CORRUPTIONS)}")
         self.corrupt = {coin: tuple(kinds) for coin, kinds in (corrupt or {}).items()}
+        self.delisted = {coin: pd.Timestamp(when).to_pydatetime() for coin, when in (delisted or {}).items()}
         self._paths: dict[str, _Path] = {}
         self.rho = _RHO_PER_HOUR ** (self.bar / timedelta(hours=1))
 
@@ -426,6 +432,11 @@ class SimulatedExchange:
     def listed(self, spec: CoinSpec, at: datetime) -> bool:
         return spec.listed_at is None or spec.listed_at <= at
 
+    def trading(self, spec: CoinSpec, at: datetime) -> bool:
+        """Listed at ``at`` and not delisted before it."""
+        delisted = self.delisted.get(spec.coin)
+        return self.listed(spec, at) and (delisted is None or pd.Timestamp(at) < pd.Timestamp(delisted))
+
     def markets(self, as_of: datetime) -> pd.DataFrame:
         """Spot markets at ``as_of``: symbol, base, quote, status ("TRADING"), listed_at."""
         rows = [
@@ -433,7 +444,7 @@ class SimulatedExchange:
                 "symbol": s.symbol,
                 "base": s.coin,
                 "quote": "USDT",
-                "status": "TRADING",
+                "status": "TRADING" if self.trading(s, as_of) else "BREAK",
                 "listed_at": s.listed_at,
             }
             for s in self.coins
@@ -450,7 +461,7 @@ class SimulatedExchange:
         end = pd.Timestamp(as_of)
         start_ns = (end - pd.Timedelta(days=1)).value
         for spec in self.coins:
-            if not self.listed(spec, as_of):
+            if not self.trading(spec, as_of):
                 continue
             path = self._path(spec, self._day_index((end - pd.Timedelta(1, "ns")).date()) + 1)
             lo = int(np.searchsorted(path.open_time, start_ns, side="left"))
@@ -491,6 +502,29 @@ class SimulatedExchange:
         days = (pd.Timestamp(as_of).normalize().date() - self.genesis).days
         return float(1.27 * math.exp(0.03 * math.sin(days / 37.0)))
 
+    def gbp_ohlcv(self, start: datetime, end: datetime) -> pd.DataFrame:
+        """``GBP/USDT`` candles (USDT per GBP), flat within a day at :meth:`gbp_rate`; ``BAR_COLUMNS``."""
+        times = pd.date_range(
+            pd.Timestamp(start).ceil(self.bar), pd.Timestamp(end), freq=self.bar, inclusive="left"
+        )
+        rate = np.array([self.gbp_rate(t.to_pydatetime()) for t in times])
+        volume = np.full(len(times), 1e5)
+        return pd.DataFrame(
+            {
+                "open_time": times,
+                "open": rate,
+                "high": rate * 1.0002,
+                "low": rate * 0.9998,
+                "close": rate,
+                "volume": volume,
+                "quote_volume": volume * rate,
+                "trades": np.full(len(times), 100, dtype=np.int64),
+                "taker_buy_base": volume / 2,
+                "taker_buy_quote": volume * rate / 2,
+                "vendor": PRIMARY_VENDOR,
+            }
+        )[BAR_COLUMNS]
+
     def _true_bars(self, spec: CoinSpec, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         end_day = (end - pd.Timedelta(1, "ns")).date()
         path = self._path(spec, self._day_index(end_day) + 1)
@@ -528,7 +562,10 @@ class SimulatedExchange:
         start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
         if start_ts.tzinfo is None or end_ts.tzinfo is None:
             raise ValueError("ohlcv: start and end must be timezone-aware (UTC)")
-        bars = self._true_bars(spec, start_ts, end_ts)
+        delisted = self.delisted.get(coin)
+        if delisted is not None:
+            end_ts = min(end_ts, pd.Timestamp(delisted))
+        bars = self._true_bars(spec, start_ts, max(start_ts, end_ts))
         if vendor == PRIMARY_VENDOR:
             bars = self._inject_faults(spec, bars) if spec.faulty else bars
         elif vendor == SECONDARY_VENDOR:
@@ -543,6 +580,37 @@ class SimulatedExchange:
         if vendor == PRIMARY_VENDOR and coin in self.corrupt:
             bars = _corrupt(bars, self.corrupt[coin])
         return bars
+
+    def funding_rates(self, coin: str, start: datetime, end: datetime) -> pd.DataFrame:
+        """Funding of the coin's USDT-margined perpetual with ``start <= funding_time < end``.
+
+        Columns: ``funding_time`` (UTC, every 8 h), ``funding_rate`` (a fraction per 8 h),
+        ``mark_price`` (USDT). Deterministic: ``0.0001 + 0.1 * log(close / close 8 h earlier)``,
+        clipped to +-0.0075.
+        """
+        spec = self.coin(coin)
+        start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
+        delisted = self.delisted.get(coin)
+        if delisted is not None:
+            end_ts = min(end_ts, pd.Timestamp(delisted))
+        first = start_ts.ceil("8h")
+        times = pd.date_range(first, max(first, end_ts), freq="8h", inclusive="left")
+        bars = self._true_bars(spec, start_ts - pd.Timedelta(hours=8) - self.bar, max(start_ts, end_ts))
+        if bars.empty or not len(times):
+            return pd.DataFrame(
+                {
+                    "funding_time": pd.Series(dtype="datetime64[ns, UTC]"),
+                    "funding_rate": pd.Series(dtype="float64"),
+                    "mark_price": pd.Series(dtype="float64"),
+                }
+            )
+        close = bars.set_index("open_time")["close"]
+        # the close of the bar that ends at each funding time, and 8 h before it
+        now = close.asof(times - self.bar)
+        before = close.asof(times - pd.Timedelta(hours=8) - self.bar)
+        rate = np.clip(0.0001 + 0.1 * np.log(now.to_numpy() / before.to_numpy()), -0.0075, 0.0075)
+        frame = pd.DataFrame({"funding_time": times, "funding_rate": rate, "mark_price": now.to_numpy()})
+        return frame.dropna().reset_index(drop=True)
 
     def regimes(self, coin: str, start: datetime, end: datetime) -> pd.Series:
         """The simulator's true regime label per bar (for tests and documentation)."""

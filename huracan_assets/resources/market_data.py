@@ -1,17 +1,33 @@
 """Market data behind one resource. Assets see only :class:`MarketDataClient`.
 
-``source="sim"`` (the embedded default) serves the built-in simulated exchange; later sources
-(ccxt Binance, Binance public-data archives) implement the same protocol.
+Sources (``MarketDataResource.source``):
+
+* ``sim`` (the embedded default): the built-in simulated exchange, in process.
+* ``binance``: Binance through ccxt (``resources/binance_api.py``); ``binance_base_url``
+  points it at a local stand-in (``huracan serve-exchange``) instead of api.binance.com.
+* ``archives``: Binance public-data kline archives imported with ``huracan import-archives``
+  (``resources/archives.py``); no tickers, so the universe estimates volume and spread from
+  candles. With ``archive_fill_from_api`` the days the archives do not cover come from the
+  API (and markets/tickers too): the backfill path of a new coin.
+
+Vendors and the winner rule: every candle carries ``vendor``. The client's primary vendor
+wins; a ``secondary_vendor`` (the simulator's second feed, or the API beside the archives
+with ``archive_cross_check``) only audits it bar by bar in ``core.bars.validate_day``.
 """
 
 from datetime import datetime
 from functools import lru_cache
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import dagster as dg
 import pandas as pd
 
 from huracan_assets.market_sim import PRIMARY_VENDOR, SECONDARY_VENDOR, SimulatedExchange
+
+if TYPE_CHECKING:
+    from huracan_assets.resources.binance_api import BinanceApiMarketData
+
+SOURCES = ("sim", "binance", "archives")
 
 
 class MarketDataClient(Protocol):
@@ -25,7 +41,10 @@ class MarketDataClient(Protocol):
         """symbol, quote_volume (quote ccy, 24h), bid, ask, last."""
 
     def ohlcv(self, coin: str, start: datetime, end: datetime, vendor: str | None = None) -> pd.DataFrame:
-        """Candles ``start <= open_time < end`` with the columns of ``core.bars.RAW_COLUMNS``."""
+        """Candles ``start <= open_time < end`` with the columns of ``core.bars.RAW_COLUMNS``.
+
+        Raises ``MarketDataError`` (naming symbol and window) when the source keeps failing.
+        """
 
 
 class SimulatedMarketData:
@@ -58,10 +77,12 @@ def _exchange(
     random_walk_fraction: float,
     corrupt: tuple[tuple[str, tuple[str, ...]], ...],
     layout: str,
+    delisted: tuple[tuple[str, str], ...] = (),
 ) -> SimulatedExchange:
     return SimulatedExchange(
         corrupt=dict(corrupt),
         layout=layout,
+        delisted={coin: datetime.fromisoformat(when) for coin, when in delisted},
         seed=seed,
         n_coins=n_coins,
         timeframe=timeframe,
@@ -73,10 +94,21 @@ def _exchange(
 
 
 class MarketDataResource(dg.ConfigurableResource):
-    """Where candles, tickers and markets come from. ``source``: "sim" (default)."""
+    """Where candles, tickers and markets come from. ``source``: "sim" (default), "binance", "archives".
+
+    Durations in seconds (``_s``) or milliseconds (``_ms``); an empty ``binance_base_url``
+    means Binance's own hosts.
+    """
 
     source: str = "sim"
     timeframe: str = "1h"
+    binance_base_url: str = ""
+    binance_max_retries: int = 4
+    binance_backoff_s: float = 0.5
+    binance_rate_limit_ms: int | None = None  # None: ccxt's own (50 ms per unit of request weight)
+    archive_dir: str = "archives"
+    archive_fill_from_api: bool = False
+    archive_cross_check: bool = False
     sim_seed: int = 7
     sim_coins: int = 30
     sim_planted_fraction: float = 0.4
@@ -87,11 +119,39 @@ class MarketDataResource(dg.ConfigurableResource):
     sim_corrupt: dict[str, list[str]] = {}
     # "market" (the default) or "validation": half pure random walks, half planted edges (huracan validate)
     sim_layout: str = "market"
+    # coin -> ISO time of its delisting, e.g. {"XRP": "2025-11-20T12:00:00+00:00"}
+    sim_delisted: dict[str, str] = {}
 
     def client(self) -> MarketDataClient:
         if self.source == "sim":
             return SimulatedMarketData(self.exchange())
-        raise ValueError(f"unknown market-data source {self.source!r}; known: ['sim']")
+        if self.source == "binance":
+            return self.binance_client()
+        if self.source == "archives":
+            from huracan_assets.resources.archives import (
+                ArchiveMarketData,
+                ArchiveStore,
+                ArchiveWithApiMarketData,
+            )
+
+            archive = ArchiveMarketData(ArchiveStore(self.archive_dir), timeframe=self.timeframe)
+            if self.archive_fill_from_api:
+                return ArchiveWithApiMarketData(
+                    archive, self.binance_client(), cross_check=self.archive_cross_check
+                )
+            return archive
+        raise ValueError(f"unknown market-data source {self.source!r}; known: {list(SOURCES)}")
+
+    def binance_client(self) -> "BinanceApiMarketData":
+        from huracan_assets.resources.binance_api import BinanceApiMarketData
+
+        return BinanceApiMarketData(
+            base_url=self.binance_base_url,
+            timeframe=self.timeframe,
+            max_retries=self.binance_max_retries,
+            backoff_s=self.binance_backoff_s,
+            rate_limit_ms=self.binance_rate_limit_ms,
+        )
 
     def exchange(self) -> SimulatedExchange:
         return _exchange(
@@ -104,4 +164,5 @@ class MarketDataResource(dg.ConfigurableResource):
             self.sim_random_walk_fraction,
             tuple(sorted((coin, tuple(kinds)) for coin, kinds in self.sim_corrupt.items())),
             self.sim_layout,
+            tuple(sorted(self.sim_delisted.items())),
         )

@@ -34,6 +34,16 @@ def test_bad_candles_are_named_by_a_check_and_the_other_coins_still_finish(tmp_p
     assert "NaN price" in problems and "high < low" in problems
     assert "missing column(s) ['taker_buy_base']" in problems
 
+    raw = next(
+        e.dagster_event.event_specific_data
+        for e in run.instance.all_logs(daily_run, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+        if e.dagster_event.event_specific_data.check_name == "validated_bars_raw_schema"
+    )
+    assert not raw.passed and raw.severity == dg.AssetCheckSeverity.WARN
+    assert "SOL" in raw.description and "XRP" in raw.description and "BTC" not in raw.description
+    cases = raw.metadata["failure_cases"].value
+    assert "open_time must be unique" in cases and "column_in_dataframe (taker_buy_base)" in cases
+
     integrity = {r["coin"]: r for r in run.result.integrity["coins"]}
     assert integrity["SOL"]["invalid_bars"] == 2 and integrity["SOL"]["duplicates_resolved"] == 1
     assert integrity["XRP"]["status"] == "quarantined"

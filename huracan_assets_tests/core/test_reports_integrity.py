@@ -179,3 +179,26 @@ def test_integrity_report_is_valid_strict_json(qualities):
         for row in parsed["coins"]
         for v in row.values()
     )
+
+
+def test_problem_levels_and_the_history_grid_cover_every_coin_day():
+    from huracan_assets.core.integrity import heatmap_markdown, heatmap_png, integrity_history, problem_level
+
+    assert problem_level(None) == -1 and problem_level({"status": "not_listed"}) == -1
+    assert problem_level({"status": "ok"}) == 0
+    assert problem_level({"status": "repaired", "gaps_repaired": 2}) == 1
+    assert problem_level({"status": "ok", "raw_schema_failures": "03:00Z: NaN"}) == 1
+    assert problem_level({"status": "ok", "vendor_mismatches": 1, "gaps_repaired": 1}) == 2
+    assert problem_level({"status": "stale"}) == problem_level({"status": "delisted"}) == 3
+    days = ["2025-11-18", "2025-11-19", "2025-11-20"]
+    cells = {(d, c): {"status": "ok"} for d in days for c in ("BTC", "SOL")}
+    cells[("2025-11-19", "SOL")] = {"status": "dropped", "reason": "gap of 5 bars"}
+    cells[("2025-11-18", "BTC")] = None  # never built
+    history = integrity_history(days, ["BTC", "SOL"], cells)
+    assert history["levels"] == [[-1, 0, 0], [0, 3, 0]]
+    assert history["problems"] == [
+        {"day": "2025-11-19", "coin": "SOL", "level": 3, "status": "dropped", "reason": "gap of 5 bars"}
+    ]
+    png = heatmap_png(history)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000
+    assert heatmap_markdown(png).startswith("![data-integrity heat-map](data:image/png;base64,iVBOR")
