@@ -29,7 +29,7 @@ from huracan_assets.assets.export import CODE_HASH, export_files
 from huracan_assets.assets.features import features_by_day
 from huracan_assets.assets.labels import labels_by_day
 from huracan_assets.assets.models import train_for_day
-from huracan_assets.assets.scores import score_for_day
+from huracan_assets.assets.scores import score_for_day, scored_model_days
 from huracan_assets.checks.schemas import FeaturesSchema, LabelsSchema, ValidatedBarsSchema
 from huracan_assets.checks.validation import validate_partitions
 from huracan_assets.config import HuracanSettings, load_settings
@@ -118,7 +118,8 @@ def plain_loop(
             cold_start=yesterday is None or yesterday.status != "trained",
         )
         model_store.write_partition(dg.AssetKey("models"), key, trained)
-        recent = [m for d in _days_back(day, partitions.shadow_days) if (m := stored(coin, d)) is not None]
+        scored = scored_model_days(date.fromisoformat(day), partitions.shadow_days)
+        recent = [m for d in sorted(scored) if (m := stored(coin, d)) is not None]
         scores = score_for_day(
             coin,
             recent,

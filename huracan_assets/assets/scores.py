@@ -5,6 +5,8 @@ days (their predictions on the bars after their cut-off plus embargo, labels res
 end of the day) and, for a cold-start coin, the purged walk-forward record of its first models.
 """
 
+from datetime import date, timedelta
+
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -21,8 +23,9 @@ from huracan_assets.assets._shared import (
 from huracan_assets.assets.features import series_of
 from huracan_assets.config import HuracanSettings
 from huracan_assets.core.costs import CostModel, coin_cost_model
+from huracan_assets.core.regimes import classify_regimes
 from huracan_assets.core.scoring import Record, empty_scores, score_records
-from huracan_assets.core.shadow import SHADOW, shadow_record
+from huracan_assets.core.shadow import SHADOW, joined_by_horizon, shadow_from_joined
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.compute import ComputeResource, TaskFailure
 from huracan_assets.resources.settings import HuracanSettingsResource
@@ -48,27 +51,29 @@ def decision_table(features: pd.DataFrame) -> pd.DataFrame:
     return series_of(features).set_index("open_time") if len(features) else pd.DataFrame()
 
 
-def model_records(stored: StoredModels, table: pd.DataFrame, labels: pd.DataFrame) -> list[Record]:
-    """Shadow records of every model of one model-day, plus its cold-start record if it has one."""
+def model_records(stored: StoredModels, joined: dict[str, pd.DataFrame]) -> list[Record]:
+    """Shadow records of every model of one model-day, plus its cold-start record if it has one.
+
+    ``joined``: horizon -> the coin's decisions joined with their resolved labels.
+    """
     records = []
     if stored.status != "trained":
         return records
-    labels = labels.drop(columns=[c for c in ("date", "symbol") if c in labels]) if len(labels) else labels
-    if len(table) and len(labels):
-        thresholds = stored.regime_thresholds
-        for meta in stored.models:
-            model = stored.load_model(meta["engine"], meta["horizon"], meta["regime"])
-            frame = shadow_record(
-                model.predict,
-                meta["feature_names"],
-                table,
-                labels,
-                horizon=meta["horizon"],
-                cutoff=pd.Timestamp(meta["cutoff"]),
-                embargo=pd.Timedelta(seconds=meta["embargo_s"]),
-                thresholds=thresholds,
-            )
-            records.append(Record(stored.day, meta["engine"], meta["horizon"], meta["regime"], SHADOW, frame))
+    thresholds = stored.regime_thresholds
+    regimes = {h: classify_regimes(table, thresholds) for h, table in joined.items()}
+    for meta in stored.models:
+        table = joined.get(meta["horizon"])
+        if table is None or table.empty:
+            continue
+        frame = shadow_from_joined(
+            stored.load_model(meta["engine"], meta["horizon"], meta["regime"]).predict,
+            meta["feature_names"],
+            table,
+            cutoff=pd.Timestamp(meta["cutoff"]),
+            embargo=pd.Timedelta(seconds=meta["embargo_s"]),
+            regimes=regimes[meta["horizon"]],
+        )
+        records.append(Record(stored.day, meta["engine"], meta["horizon"], meta["regime"], SHADOW, frame))
     if stored.record_kind and len(stored.record):
         for (engine, horizon), frame in stored.record.groupby(["engine", "horizon"]):
             records.append(Record(stored.day, str(engine), str(horizon), "all", stored.record_kind, frame))
@@ -85,7 +90,9 @@ def score_for_day(
 ) -> pd.DataFrame:
     """The core call of one coin-day (shared by the asset and the plain-loop benchmark)."""
     table = decision_table(features)
-    records = [r for stored in models for r in model_records(stored, table, labels)]
+    labels = labels.drop(columns=[c for c in ("date", "symbol") if c in labels]) if len(labels) else labels
+    joined = joined_by_horizon(table, labels) if len(table) and len(labels) else {}
+    records = [r for stored in models for r in model_records(stored, joined)]
     if not records:
         return empty_scores()
     vol = float(np.nanmedian(table["vol_24h_bps"])) if len(table) else float("nan")
@@ -98,6 +105,17 @@ def score_for_day(
         min_edge_bps=settings.min_edge_after_cost_bps,
         usdt_per_gbp=float(universe_row["usdt_per_gbp"]),
     )
+
+
+def scored_model_days(day: date, shadow_days: int) -> set[str]:
+    """The model days whose records are scored: today (a cold-start record), yesterday (the freshest
+    shadow record), the middle of the shadow window and the challenger cohort (the longest record).
+
+    Enough for the gate and the reliability weights (which decay with age) at a quarter of the
+    cost of scoring every day of the window.
+    """
+    back = {0, 1, max(1, shadow_days // 2), shadow_days}
+    return {(day - timedelta(days=b)).isoformat() for b in back}
 
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
@@ -140,7 +158,8 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
             row = universe[universe["coin"] == coin]
             if row.empty:
                 return empty_scores()
-            mine = [m for m in models.values() if m.coin == coin and m.day <= day.isoformat()]
+            wanted = scored_model_days(day, partitions.shadow_days)
+            mine = [m for m in models.values() if m.coin == coin and m.day in wanted]
             return score_for_day(
                 coin,
                 mine,

@@ -49,16 +49,16 @@ def regime_gate(
             gate[(horizon, regime)] = set()
     if scores.empty:
         return gate
-    traded = scores[scores["n_trades"] > 0]
-    for (horizon, engine, regime), rows in traded[traded["regime"] != "all"].groupby(
-        ["horizon", "engine", "regime"]
-    ):
+    traded = scores[(scores["n_trades"] > 0) & (scores["regime"] != "all")]
+    weights = age_weights(traded["model_day"], day, half_life_days) * traded["n_trades"].to_numpy(dtype=float)
+    traded = traded.assign(_w=weights)
+    for (horizon, engine, regime), rows in traded.groupby(["horizon", "engine", "regime"]):
         specific = rows[rows["model_regime"] == regime]
         rows = specific if len(specific) else rows[rows["model_regime"] == "all"]
         if rows.empty:
             continue
         n = rows["n_trades"].to_numpy(dtype=float)
-        w = age_weights(rows["model_day"], day, half_life_days) * n
+        w = rows["_w"].to_numpy()
         edge = float(np.sum(w * rows["net_edge_bps"].to_numpy(dtype=float)) / np.sum(w))
         if n.sum() >= min_trades and edge >= min_edge_bps:
             gate[(str(horizon), str(regime))].add(str(engine))

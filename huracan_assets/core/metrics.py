@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 
 from huracan_assets.core.costs import CostModel
 from huracan_assets.core.stats import hac_mean_test
@@ -50,14 +51,16 @@ def metrics_bundle(
     """Metrics of one engine x horizon on out-of-fold rows (decision_time, pred, label_bps)."""
     costs = cost.breakdown(holding_days)
     total_cost = costs["total_bps"]
-    frame = oof.sort_values("decision_time")
+    frame = oof if oof["decision_time"].is_monotonic_increasing else oof.sort_values("decision_time")
     label = frame["label_bps"].to_numpy(dtype=float)
-    pos = positions(frame[pred_column].to_numpy(dtype=float), total_cost)
+    pred = frame[pred_column].to_numpy(dtype=float)
+    days = frame["decision_time"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    pos = positions(pred, total_cost)
     traded = pos != 0
     n_trades = int(traded.sum())
     gross = pos[traded] * label[traded]
     net = gross - total_cost
-    days_covered = max(frame["decision_time"].dt.floor("D").nunique(), 1)
+    days_covered = max(len(np.unique(days)), 1)
     out: dict[str, Any] = {
         "n_decisions": len(frame),
         "n_trades": n_trades,
@@ -69,14 +72,12 @@ def metrics_bundle(
         "net_std_bps": float(net.std(ddof=1)) if n_trades > 1 else float("nan"),
         "hit_rate": float((net > 0).mean()) if n_trades else float("nan"),
         # diagnostics: the raw predictive content, trading every decision in the predicted direction
-        "all_decisions_gross_bps": float(np.mean(np.sign(frame[pred_column]) * label))
-        if len(frame)
-        else float("nan"),
-        "ic_spearman": _spearman(frame[pred_column].to_numpy(dtype=float), label),
+        "all_decisions_gross_bps": float(np.mean(np.sign(pred) * label)) if len(frame) else float("nan"),
+        "ic_spearman": _spearman(pred, label),
     }
     t_stat, p_value = hac_mean_test(net, lags=horizon_bars, alternative="greater")
     out["t_stat"], out["p_value"] = t_stat, p_value
-    daily = _daily_pnl(frame["decision_time"], pos * label - np.abs(pos) * total_cost, horizon_bars)
+    daily = _daily_pnl(days, pos * label - np.abs(pos) * total_cost, horizon_bars)
     out.update(_daily_metrics(daily))
     wins, losses = net[net > 0].sum(), -net[net < 0].sum()
     out["profit_factor"] = (
@@ -89,26 +90,25 @@ def metrics_bundle(
 
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
-    from scipy.stats import spearmanr
-
     ok = np.isfinite(a) & np.isfinite(b)
-    if ok.sum() < 10 or np.ptp(a[ok]) == 0:
+    if ok.sum() < 10 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
         return float("nan")
-    return float(spearmanr(a[ok], b[ok]).statistic)
+    return float(np.corrcoef(rankdata(a[ok]), rankdata(b[ok]))[0, 1])
 
 
-def _daily_pnl(decision_time: pd.Series, trade_bps: np.ndarray, horizon_bars: int) -> pd.Series:
-    per_decision = pd.Series(trade_bps / max(horizon_bars, 1), index=pd.DatetimeIndex(decision_time))
-    return per_decision.groupby(per_decision.index.floor("D")).sum()
+def _daily_pnl(days: np.ndarray, trade_bps: np.ndarray, horizon_bars: int) -> np.ndarray:
+    """P&L per UTC day (``days``: datetime64[D] of each decision), each decision sized 1/h."""
+    _, index = np.unique(days, return_inverse=True)
+    return np.bincount(index, weights=trade_bps / max(horizon_bars, 1))
 
 
-def _daily_metrics(daily: pd.Series) -> dict[str, float]:
-    if len(daily) < 2 or daily.std(ddof=1) == 0:
+def _daily_metrics(daily: np.ndarray) -> dict[str, float]:
+    if len(daily) < 2 or np.std(daily, ddof=1) == 0:
         return {"sharpe": float("nan"), "sortino": float("nan"), "max_drawdown_bps": 0.0, "days": len(daily)}
-    mean, std = daily.mean(), daily.std(ddof=1)
-    downside = np.sqrt(np.mean(np.minimum(daily.to_numpy(), 0.0) ** 2))
-    equity = daily.cumsum()
-    drawdown = float((equity.cummax().clip(lower=0) - equity).max())
+    mean, std = float(np.mean(daily)), float(np.std(daily, ddof=1))
+    downside = np.sqrt(np.mean(np.minimum(daily, 0.0) ** 2))
+    equity = np.cumsum(daily)
+    drawdown = float(np.max(np.maximum(np.maximum.accumulate(equity), 0.0) - equity))
     return {
         "sharpe": float(mean / std * math.sqrt(DAYS_PER_YEAR)),
         "sortino": float(mean / downside * math.sqrt(DAYS_PER_YEAR)) if downside > 0 else float("nan"),

@@ -45,3 +45,36 @@ def shadow_record(
             "regime": classify_regimes(rows, thresholds).to_numpy(),
         }
     ).sort_values("decision_time", ignore_index=True)
+
+
+def joined_by_horizon(features: pd.DataFrame, labels: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Feature rows joined with each horizon's resolved label, once for every model that will be scored."""
+    out = {}
+    for horizon, lab in labels.groupby("horizon"):
+        rows = features.join(lab.set_index("decision_time")[["fwd_return_bps"]], how="inner")
+        out[str(horizon)] = rows.sort_index()
+    return out
+
+
+def shadow_from_joined(
+    predict: Callable[[pd.DataFrame], np.ndarray],
+    feature_names: list[str],
+    joined: pd.DataFrame,
+    *,
+    cutoff: pd.Timestamp,
+    embargo: pd.Timedelta,
+    regimes: pd.Series,
+) -> pd.DataFrame:
+    """:func:`shadow_record` on a pre-joined table with the regimes already classified (same output)."""
+    rows = joined.loc[joined.index >= cutoff + embargo]
+    if rows.empty:
+        return pd.DataFrame(columns=["decision_time", "pred_bps", "label_bps", "vol_24h_bps", "regime"])
+    return pd.DataFrame(
+        {
+            "decision_time": rows.index,
+            "pred_bps": predict(rows[feature_names]),
+            "label_bps": rows["fwd_return_bps"].to_numpy(),
+            "vol_24h_bps": rows["vol_24h_bps"].to_numpy(),
+            "regime": regimes.reindex(rows.index).to_numpy(),
+        }
+    )
