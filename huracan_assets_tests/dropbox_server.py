@@ -573,6 +573,7 @@ class DropboxStandIn(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
     timeout = 30  # idle keep-alive connections end on their own
     server: DropboxStandIn
 
@@ -648,13 +649,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._record(route, path, error.status)
             self._json(error.status, error.body)
             return
-        if fault is not None and fault.kind in ("slow", "drop"):
-            time.sleep(fault.delay_s)  # the work is done; the answer comes late, or never
-            if fault.kind == "drop":
-                self._record(route, path, 0)
-                self.close_connection = True
-                return
+        if fault is not None and fault.kind == "drop":
+            self._record(route, path, 0)  # the work is done; the answer never comes
+            time.sleep(fault.delay_s)
+            self.close_connection = True
+            return
         self._record(route, path, 200)
+        if fault is not None and fault.kind == "slow":
+            time.sleep(fault.delay_s)  # the work is done; the answer comes late
         if download is not None:
             self._send(200, download, "application/octet-stream", {"Dropbox-API-Result": json.dumps(result)})
         else:
