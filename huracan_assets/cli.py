@@ -33,7 +33,7 @@ def _positive(text: str) -> int:
     return value
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="huracan", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -151,7 +151,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     import dagster as dg
 
     # beta/preview notices about backfill policies and partitioned checks are for developers, not operators
