@@ -203,6 +203,12 @@ class DropboxStore:
                 reason = f"server error (HTTP {exc.status_code})"
             except requests.Timeout:
                 reason = f"no response within {self.timeout_s:g} s"
+            except requests.exceptions.SSLError:
+                # A certificate problem does not go away by waiting.
+                raise ExportStoreError(
+                    f"dropbox {op} of {where} failed: TLS verification of the server failed "
+                    "(for a private CA set publisher.dropbox_ca_certs)"
+                ) from None
             except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
                 reason = f"connection failed ({type(exc).__name__})"
             except _Retryable as exc:

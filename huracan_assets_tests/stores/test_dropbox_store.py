@@ -17,7 +17,7 @@ from huracan_assets.core.publishing import (
     StorePublisher,
 )
 from huracan_assets.stores.dropbox_credentials import DropboxCredentials
-from huracan_assets.stores.dropbox_store import DropboxStore, RetryPolicy, normalize_dropbox_root
+from huracan_assets.stores.dropbox_store import DropboxStore, normalize_dropbox_root
 from huracan_assets_tests.dropbox_server import WRITE_ROUTES, content_hash
 
 ROOT = "/huracan"
@@ -331,14 +331,11 @@ def test_bad_credentials_fail_fast_without_showing_them(dropbox_account, monkeyp
 
 def test_tls_is_verified_against_the_given_ca_only(dropbox_account):
     """Without the throw-away CA the handshake fails: the stand-in is not trusted by accident."""
-    untrusting = DropboxStore(
-        ROOT,
-        DropboxCredentials.from_env(),
-        retry=RetryPolicy(max_attempts=1),
-        timeout_s=5.0,
-    )
-    with pytest.raises(ExportStoreError, match="connection failed"):
+    untrusting = DropboxStore(ROOT, DropboxCredentials.from_env(), timeout_s=5.0)
+    started = time.monotonic()
+    with pytest.raises(ExportStoreError, match="TLS verification of the server failed"):
         untrusting.read(LATEST_NAME)
+    assert time.monotonic() - started < 1.0  # not retried: the default policy would wait 1 s, 2 s, ...
     assert dropbox_account.server.requests == []
 
 
@@ -349,3 +346,19 @@ def test_explicit_ca_wins_over_requests_ca_bundle(dropbox_account, monkeypatch, 
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bogus))
     monkeypatch.setenv("CURL_CA_BUNDLE", str(bogus))
     assert dropbox_account.store().read(LATEST_NAME) is None
+
+
+def test_latest_waits_for_every_file_to_verify(dropbox_account):
+    """A server that keeps storing a truncated manifest: the hash check fails, LATEST never moves."""
+    server = dropbox_account.server
+    publisher = StorePublisher(dropbox_account.store(chunk_size_bytes=CHUNK))
+    publisher.publish(_plan("2026-04-01"))
+    server.inject(FINISH, "truncate", path_contains=MANIFEST_NAME, times=None)
+
+    with pytest.raises(ExportStoreError) as excinfo:
+        publisher.publish(_plan("2026-04-02"))
+
+    assert f".staging-2026-04-02/{MANIFEST_NAME}" in str(excinfo.value)
+    assert "content_hash" in str(excinfo.value)
+    assert _remote(server)[LATEST_NAME] == b"2026-04-01\n"
+    assert f"{ROOT}/2026-04-02" not in server.folders()
