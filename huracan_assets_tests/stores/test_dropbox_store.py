@@ -353,7 +353,8 @@ def test_latest_waits_for_every_file_to_verify(dropbox_account):
     server = dropbox_account.server
     publisher = StorePublisher(dropbox_account.store(chunk_size_bytes=CHUNK))
     publisher.publish(_plan("2026-04-01"))
-    server.inject(FINISH, "truncate", path_contains=MANIFEST_NAME, times=None)
+    for route in (UPLOAD, FINISH):  # whichever way the manifest goes up
+        server.inject(route, "truncate", path_contains=MANIFEST_NAME, times=None)
 
     with pytest.raises(ExportStoreError) as excinfo:
         publisher.publish(_plan("2026-04-02"))
