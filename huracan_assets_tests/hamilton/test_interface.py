@@ -220,9 +220,9 @@ def test_errors_share_one_base():
         assert issubclass(error, HamiltonError)
 
 
-def test_importing_hamilton_does_not_import_dagster_or_assets():
+def test_importing_hamilton_and_the_dropbox_store_does_not_import_dagster_or_assets():
     code = (
-        "import sys, huracan_assets.hamilton; "
+        "import sys, huracan_assets.hamilton, huracan_assets.stores.dropbox_store; "
         "bad = [m for m in sys.modules if m == 'dagster' or m.startswith(('dagster.', "
         "'huracan_assets.assets', 'huracan_assets.resources'))]; "
         "print(bad); sys.exit(1 if bad else 0)"
