@@ -1,10 +1,16 @@
 """The ``huracan`` command.
 
-huracan daily --date 2026-11-25 [--coins N] [--seed S] [--export-root PATH] [--dry-run]
+huracan daily --date 2026-11-25 [--coins N] [--seed S] [--dry-run] [--lookback-days N]
               [--source sim|binance|archives] [--binance-url URL] [--archive-dir PATH]
+              [--publisher local|dropbox] [--export-root PATH] [--dropbox-root /FOLDER]
 huracan serve-exchange --port P [--now 2026-11-26T00:00:00Z] [--coins N] [--seed S]
 huracan import-archives FOLDER [--archive-dir PATH]
+huracan validate --seed S --coins N [--lookback-days N]
 huracan bench --coins N [--days D]
+
+--publisher dropbox needs credentials in the environment: HURACAN_DROPBOX_APP_KEY,
+HURACAN_DROPBOX_APP_SECRET and HURACAN_DROPBOX_REFRESH_TOKEN (preferred), or
+HURACAN_DROPBOX_ACCESS_TOKEN.
 """
 
 import argparse
@@ -14,7 +20,7 @@ import warnings
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from huracan_assets.config import SettingsError, load_settings
+from huracan_assets.config import HuracanSettings, SettingsError, load_settings
 
 
 def _date(text: str) -> str:
@@ -31,7 +37,7 @@ def _positive(text: str) -> int:
     return value
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="huracan", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -45,7 +51,15 @@ def _parser() -> argparse.ArgumentParser:
         "--coins", type=_positive, help="number of simulated coins (default: simulator.n_coins)"
     )
     daily.add_argument("--seed", type=int, help="simulator seed (default: simulator.seed)")
-    daily.add_argument("--export-root", help="export folder (default: publisher.export_root)")
+    daily.add_argument(
+        "--publisher",
+        choices=["local", "dropbox"],
+        help="where the export goes (default: publisher.kind, which is local)",
+    )
+    daily.add_argument("--export-root", help="local export folder (default: publisher.export_root)")
+    daily.add_argument(
+        "--dropbox-root", help="Dropbox folder for --publisher dropbox (default: publisher.dropbox_root)"
+    )
     daily.add_argument("--dry-run", action="store_true", help="run the whole cycle, publish nothing")
     daily.add_argument(
         "--lookback-days", type=_positive, help="training window in days (default: lookback_days)"
@@ -107,19 +121,28 @@ def _ensure_dagster_home() -> Path:
     return path
 
 
-def cmd_daily(args: argparse.Namespace) -> int:
-    home = _ensure_dagster_home()
-    import dagster as dg
+def daily_settings(args: argparse.Namespace) -> HuracanSettings:
+    """Settings for ``huracan daily``: base.yaml < HURACAN_* environment < flags.
 
-    from huracan_assets.definitions import build_definitions
-    from huracan_assets.orchestration import DayRunner, RunFailedError, summary_lines
-
+    A relative local export root is made absolute. With the Dropbox publisher the credentials
+    are checked here, so a missing variable stops the command before any work (the message
+    names the variables, never their values). Raises SettingsError.
+    """
     overrides: dict = {"dry_run": True if args.dry_run else None, "lookback_days": args.lookback_days}
     simulator = {k: v for k, v in {"n_coins": args.coins, "seed": args.seed}.items() if v is not None}
     if simulator:
         overrides["simulator"] = simulator
-    if args.export_root:
-        overrides["publisher"] = {"export_root": str(Path(args.export_root).resolve())}
+    publisher = {
+        key: value
+        for key, value in {
+            "kind": args.publisher,
+            "export_root": str(Path(args.export_root).resolve()) if args.export_root else None,
+            "dropbox_root": args.dropbox_root,
+        }.items()
+        if value is not None
+    }
+    if publisher:
+        overrides["publisher"] = publisher
     market = {
         k: v
         for k, v in {
@@ -131,15 +154,32 @@ def cmd_daily(args: argparse.Namespace) -> int:
     }
     if market:
         overrides["market_data"] = market
+    settings = load_settings(**overrides)
+    if not Path(settings.publisher.export_root).is_absolute():
+        publisher["export_root"] = str(Path(settings.publisher.export_root).resolve())
+        settings = load_settings(**{**overrides, "publisher": publisher})
+    if settings.publisher.kind == "dropbox":
+        from huracan_assets.stores.dropbox_credentials import DropboxCredentials, DropboxCredentialsError
+
+        try:
+            DropboxCredentials.from_env()
+        except DropboxCredentialsError as error:
+            raise SettingsError(f"publisher.kind=dropbox: {error}") from None
+    return settings
+
+
+def cmd_daily(args: argparse.Namespace) -> int:
     try:
-        settings = load_settings(**overrides)
+        settings = daily_settings(args)
     except SettingsError as error:
         print(f"huracan: {error}", file=sys.stderr)
         return 2
-    if not Path(settings.publisher.export_root).is_absolute():
-        settings = load_settings(
-            **overrides, **{"publisher": {"export_root": str(Path(settings.publisher.export_root).resolve())}}
-        )
+    home = _ensure_dagster_home()
+    import dagster as dg
+
+    from huracan_assets.definitions import build_definitions
+    from huracan_assets.orchestration import DayRunner, RunFailedError, summary_lines
+
     defs = build_definitions(settings)
     print(
         f"DAGSTER_HOME={home}  day={args.date}  source={settings.market_data.source}  "
@@ -148,7 +188,7 @@ def cmd_daily(args: argparse.Namespace) -> int:
             if settings.market_data.source == "sim"
             else ""
         )
-        + f"lookback_days={settings.lookback_days}"
+        + f"lookback_days={settings.lookback_days}  publisher={settings.publisher.kind}"
     )
     with dg.DagsterInstance.get() as instance:
         try:
@@ -276,7 +316,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     import dagster as dg
 
     # beta/preview notices about backfill policies and partitioned checks are for developers, not operators

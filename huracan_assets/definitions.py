@@ -65,8 +65,7 @@ def build_definitions(
             ),
             "compute": ComputeResource(),
             "huracan_settings": settings_resource or HuracanSettingsResource.from_settings(settings),
-            "publisher": publisher
-            or PublisherResource(kind=settings.publisher.kind, export_root=settings.publisher.export_root),
+            "publisher": publisher or PublisherResource.from_settings(settings.publisher),
             **io_managers(storage_dir),
         },
     )

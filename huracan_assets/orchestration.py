@@ -58,6 +58,15 @@ def _contiguous(items: list[str], order: list[str]) -> list[list[str]]:
     return blocks
 
 
+def root_cause_message(error: Any) -> str:
+    """The last line of the innermost error: Dagster wraps what the step raised (which names
+    the file, coin or path at fault) in "Error occurred while executing op ..."."""
+    while error is not None and error.cause is not None:
+        error = error.cause
+    lines = error.message.strip().splitlines() if error is not None else []
+    return lines[-1] if lines else ""
+
+
 class DayRunner:
     def __init__(
         self,
@@ -99,7 +108,7 @@ class DayRunner:
         )
         if not outcome.success:
             failed = [
-                f"{e.step_key}: {e.event_specific_data.error.message.strip().splitlines()[-1] if e.event_specific_data and e.event_specific_data.error else ''}"
+                f"{e.step_key}: {root_cause_message(e.event_specific_data.error) if e.event_specific_data else ''}"
                 for e in outcome.all_events
                 if e.is_step_failure
             ]

@@ -1,16 +1,25 @@
-"""Shared fixtures: small settings, a simulated exchange, and a temporary Dagster home."""
+"""Shared fixtures: small settings, a simulated exchange, a temporary Dagster home, and a
+local HTTPS stand-in for Dropbox."""
 
 import os
+import secrets
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
 
 from huracan_assets.config import HuracanSettings, load_settings
 from huracan_assets.market_sim import SimulatedExchange
+from huracan_assets_tests.dropbox_server import DropboxStandIn, make_tls_files, reserve_listener
+
+# The dropbox SDK reads its hosts once, when it is first imported: point them at the stand-in now,
+# before any test module imports it.
+DROPBOX_LISTENER = reserve_listener()
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
@@ -58,3 +67,54 @@ def dagster_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     yield home
+
+
+@pytest.fixture(scope="session")
+def dropbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DropboxStandIn]:
+    """The Dropbox stand-in for the whole session (one port: the SDK's hosts are fixed at import)."""
+    tls = make_tls_files(tmp_path_factory.mktemp("dropbox_tls"))
+    server = DropboxStandIn(DROPBOX_LISTENER, tls).start()
+    yield server
+    server.stop()
+
+
+@dataclass
+class DropboxAccount:
+    """A fresh, empty Dropbox on the stand-in, with refresh-token credentials in the environment."""
+
+    server: DropboxStandIn
+    ca_certs: str
+    app_key: str
+    app_secret: str
+    refresh_token: str
+
+    @property
+    def secrets(self) -> list[str]:
+        """Every secret a leak test must not find: the app secret, the refresh token, issued tokens."""
+        return [self.app_secret, self.refresh_token, *self.server.issued_tokens]
+
+    def store(self, root: str = "/huracan", **options: Any) -> Any:
+        """A DropboxStore on this account with quick retries (tests wait milliseconds, not seconds)."""
+        from huracan_assets.stores.dropbox_credentials import DropboxCredentials
+        from huracan_assets.stores.dropbox_store import DropboxStore, RetryPolicy
+
+        options.setdefault("retry", RetryPolicy(max_attempts=4, base_delay_s=0.01, max_delay_s=0.05))
+        options.setdefault("timeout_s", 5.0)
+        return DropboxStore(root, DropboxCredentials.from_env(), ca_certs=self.ca_certs, **options)
+
+
+@pytest.fixture
+def dropbox_account(dropbox_server: DropboxStandIn, monkeypatch: pytest.MonkeyPatch) -> DropboxAccount:
+    dropbox_server.reset()
+    account = DropboxAccount(
+        server=dropbox_server,
+        ca_certs=str(dropbox_server.tls.ca_cert),
+        app_key="huracan-test-app",
+        app_secret="SECRET-app-" + secrets.token_hex(12),
+        refresh_token="SECRET-refresh-" + secrets.token_hex(16),
+    )
+    dropbox_server.register_app(account.app_key, account.app_secret, account.refresh_token)
+    monkeypatch.setenv("HURACAN_DROPBOX_APP_KEY", account.app_key)
+    monkeypatch.setenv("HURACAN_DROPBOX_APP_SECRET", account.app_secret)
+    monkeypatch.setenv("HURACAN_DROPBOX_REFRESH_TOKEN", account.refresh_token)
+    return account

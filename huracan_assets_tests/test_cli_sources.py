@@ -5,7 +5,7 @@ import subprocess
 import sys
 import urllib.request
 
-from huracan_assets.cli import _parser
+from huracan_assets.cli import build_parser
 
 
 def test_serve_exchange_starts_and_serves_binance_format():
@@ -27,9 +27,9 @@ def test_serve_exchange_starts_and_serves_binance_format():
 
 
 def test_daily_takes_a_source_and_its_urls():
-    args = _parser().parse_args(
+    args = build_parser().parse_args(
         ["daily", "--date", "2025-11-20", "--source", "binance", "--binance-url", "http://127.0.0.1:8765"]
     )
     assert args.source == "binance" and args.binance_url == "http://127.0.0.1:8765"
-    args = _parser().parse_args(["import-archives", "/tmp/x", "--archive-dir", "/tmp/store"])
+    args = build_parser().parse_args(["import-archives", "/tmp/x", "--archive-dir", "/tmp/store"])
     assert args.folder == "/tmp/x" and args.archive_dir == "/tmp/store"

@@ -1,4 +1,8 @@
-"""dropbox_export[date]: champions and reports under a manifest; LATEST written last."""
+"""dropbox_export[date]: champions and reports under a manifest; LATEST written last.
+
+Where the bytes go (a local folder or Dropbox) is the ``publisher`` resource's business; the
+layout, order and retention are the same for both (:mod:`huracan_assets.core.publishing`).
+"""
 
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,7 +109,8 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
             "consensus": dg.AssetIn(partition_mapping=partitions.by_day),
         },
         description="Publishes champions (model.cbm + metadata.json) and the day's reports under a manifest "
-        "with SHA-256 of every file; LATEST is written last. dry_run plans everything and writes nothing.",
+        "with SHA-256 of every file, to a local folder or Dropbox (the publisher resource); LATEST is written "
+        "last. dry_run plans everything and writes nothing.",
     )
     def dropbox_export(
         context: dg.AssetExecutionContext,
@@ -152,17 +157,28 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                 "dry_run": result.dry_run,
                 "files_written": result.files_written,
                 "bytes_written": result.bytes_written,
+                "files_reused": result.files_reused,
                 "latest": result.latest,
+                "pruned": result.pruned,
                 "plan": result.plan,
                 "features_hash": fhash,
                 "code_hash": CODE_HASH,
             }
+            context.log.info(
+                f"event=export day={day} location={result.location} dry_run={result.dry_run} "
+                f"files_written={result.files_written} files_reused={result.files_reused} "
+                f"bytes_written={result.bytes_written} latest={result.latest} pruned={','.join(result.pruned) or '-'}"
+            )
             context.add_asset_metadata(
                 {
                     "location": result.location,
                     "dry_run": result.dry_run,
                     "files": len(result.plan),
+                    "files_written": result.files_written,
+                    "files_reused": result.files_reused,
                     "bytes_written": result.bytes_written,
+                    "latest": result.latest or "",
+                    "pruned": ", ".join(result.pruned),
                     "champions_exported": len(champions_by_day[day]["champions"]),
                     "features_hash": fhash,
                     "code_hash": CODE_HASH,

@@ -110,8 +110,26 @@ class MarketDataSettings(_Strict):
 
 
 class PublisherSettings(_Strict):
-    kind: Literal["local"] = "local"
+    """Where ``dropbox_export`` publishes. Credentials are never settings: they come only from the
+    environment (``HURACAN_DROPBOX_*``, see :mod:`huracan_assets.stores.dropbox_credentials`)."""
+
+    kind: Literal["local", "dropbox"] = "local"
     export_root: str
+    dropbox_root: str = "/huracan"
+    chunk_size_bytes: int = Field(default=8 * 1024 * 1024, ge=1, le=150 * 1024 * 1024)
+    retain_versions: int | None = Field(default=None, ge=1)
+    timeout_s: float = Field(default=100.0, gt=0)
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    retry_base_delay_s: float = Field(default=1.0, ge=0)
+    dropbox_ca_certs: str | None = None
+
+    @field_validator("dropbox_root")
+    @classmethod
+    def _absolute_dropbox_path(cls, value: str) -> str:
+        stripped = value.rstrip("/")
+        if value != "/" and (not stripped.startswith("/") or "//" in stripped or "\\" in stripped):
+            raise ValueError(f"must be an absolute Dropbox path like '/huracan', got {value!r}")
+        return value
 
 
 class HuracanSettings(BaseSettings):

@@ -55,3 +55,20 @@ def package_code_hash(package_dir: str | Path) -> str:
         digest.update(b"\0")
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+DROPBOX_BLOCK_BYTES = 4 * 1024 * 1024
+
+
+def dropbox_content_hash(data: bytes) -> str:
+    """Dropbox's ``content_hash`` of ``data`` (hex).
+
+    The documented algorithm: split the bytes into blocks of 4 MiB (4,194,304 bytes; the last
+    block may be shorter), take the SHA-256 of each block, and return the SHA-256 of the
+    concatenated binary block digests. Empty data has no blocks: the SHA-256 of empty input.
+    """
+    view = memoryview(data)
+    overall = hashlib.sha256()
+    for start in range(0, len(view), DROPBOX_BLOCK_BYTES):
+        overall.update(hashlib.sha256(view[start : start + DROPBOX_BLOCK_BYTES]).digest())
+    return overall.hexdigest()

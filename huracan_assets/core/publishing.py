@@ -1,14 +1,20 @@
 """Publishing an export: one layout and manifest, several places the bytes can go.
 
 An :class:`ExportPlan` fixes what a day folder holds (files plus ``manifest.json``) and the
-order it is written in; a :class:`Publisher` only decides where the bytes go. The order is the
-contract with consumers: every file of the day, then ``manifest.json``, then ``LATEST`` naming
-the day — so a reader who follows ``LATEST`` never sees a half-written day. Pure Python; no dagster.
+order it is written in. :class:`StorePublisher` is the one implementation of the layout, the
+write order, ``LATEST`` and retention; an :class:`ExportStore` only decides where the bytes go
+(a local folder here, Dropbox in :mod:`huracan_assets.stores.dropbox_store`).
+
+The order is the contract with consumers: every file of the day is written into a staging
+folder, then ``manifest.json``, then the staging folder becomes ``<day>/`` in one rename, and
+only then ``LATEST`` names the day — so a reader who follows ``LATEST`` never sees a
+half-written day. Pure Python; no dagster.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import secrets
 import shutil
@@ -18,6 +24,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
+from huracan_assets.core.hashing import sha256_bytes
 from huracan_assets.core.manifest import (
     LATEST_NAME,
     MANIFEST_NAME,
@@ -29,7 +36,13 @@ from huracan_assets.core.manifest import (
 )
 
 STAGING_PREFIX = ".staging-"
-_REPLACED_PREFIX = ".replaced-"
+REPLACED_PREFIX = ".replaced-"
+
+log = logging.getLogger("huracan.export")
+
+
+class ExportStoreError(OSError):
+    """A store operation failed for good (after any retries). The message names the path."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +124,12 @@ class ExportPlan:
 
 @dataclass
 class PublishResult:
-    """Outcome of one publish. ``bytes_written`` counts every byte written, ``LATEST`` included."""
+    """Outcome of one publish.
+
+    ``files_written``/``bytes_written`` count what was actually written (``LATEST`` included);
+    ``files_reused`` counts day files a resumable store already held with identical content
+    (left there by an interrupted run). ``pruned`` lists the day folders deleted by retention.
+    """
 
     day: str
     location: str
@@ -119,8 +137,10 @@ class PublishResult:
     bytes_written: int
     dry_run: bool
     plan: list[dict[str, Any]] = field(default_factory=list)
-    # The day LATEST names after this publish; it only moves forward (see LocalFolderPublisher).
+    # The day LATEST names after this publish; it only moves forward (see StorePublisher).
     latest: str | None = None
+    files_reused: int = 0
+    pruned: list[str] = field(default_factory=list)
 
 
 @runtime_checkable
@@ -128,6 +148,218 @@ class Publisher(Protocol):
     """Writes an :class:`ExportPlan` somewhere: all day files, then ``manifest.json``, then ``LATEST``."""
 
     def publish(self, plan: ExportPlan) -> PublishResult: ...
+
+
+@runtime_checkable
+class ExportStore(Protocol):
+    """Where an export's bytes live. The only thing that differs between publishers.
+
+    Paths are POSIX and relative to the store's root (``""`` is the root itself). Every
+    method either succeeds or raises :class:`ExportStoreError` (an ``OSError``) naming the path.
+
+    ``keeps_partial_uploads``: True when a failed publish should leave its staging folder for the
+    next run to resume (worth it when writing is slow and remote); False deletes it.
+    """
+
+    keeps_partial_uploads: bool
+
+    def location(self, path: str = "") -> str:
+        """A human-readable address of ``path`` (for logs, metadata and errors)."""
+        ...
+
+    def digest(self, data: bytes) -> str:
+        """The store's own content digest of ``data``, as :meth:`list_tree` reports it."""
+        ...
+
+    def staging_folder(self, day: str) -> str:
+        """The hidden folder a publish of ``day`` writes into before it becomes ``<day>/``."""
+        ...
+
+    def read(self, path: str) -> bytes | None:
+        """The bytes of file ``path``, or None when there is no such file."""
+        ...
+
+    def write(self, path: str, data: bytes) -> None:
+        """Write file ``path`` (parents created), replacing it whole; verified when the store can."""
+        ...
+
+    def list_tree(self, folder: str) -> tuple[dict[str, str], set[str]]:
+        """Every file below ``folder`` as ``{relative path: digest}`` and every sub-folder's
+        relative path; both empty when ``folder`` does not exist."""
+        ...
+
+    def list_folders(self, folder: str = "") -> list[str]:
+        """Names of the direct sub-folders of ``folder``; empty when it does not exist."""
+        ...
+
+    def is_folder(self, path: str) -> bool:
+        """True when ``path`` exists and is a folder."""
+        ...
+
+    def move(self, src: str, dst: str) -> None:
+        """Rename folder ``src`` to ``dst`` in one step; ``dst`` must not exist."""
+        ...
+
+    def delete(self, path: str) -> None:
+        """Delete file or folder ``path`` with everything below it; absent is fine."""
+        ...
+
+
+def _ancestors(rel_path: str) -> list[str]:
+    parts = rel_path.split("/")
+    return ["/".join(parts[:depth]) for depth in range(1, len(parts))]
+
+
+class StorePublisher:
+    """Publishes an :class:`ExportPlan` into an :class:`ExportStore`: the one implementation of
+    layout, write order, ``LATEST`` and retention.
+
+    1. Every day file, then ``manifest.json``, is written into the store's staging folder. A
+       resumable store may already hold some of them from an interrupted run: files with the
+       same digest are kept, anything the plan does not hold is deleted.
+    2. The staging folder becomes ``<day>/`` by rename. An existing ``<day>/`` is renamed aside
+       first and deleted after, so ``<day>/`` is never half written (it is briefly absent during
+       a same-day replace).
+    3. ``LATEST`` is written last and only moves forward: publishing an older day than the one
+       LATEST names (a backfill) leaves LATEST alone.
+    4. ``retain_versions=N`` deletes, only after all of the above succeeded, every ``YYYY-MM-DD``
+       folder older than the newest N; the folder LATEST names is always kept.
+
+    ``dry_run=True`` writes nothing (it reads ``LATEST`` to report it) and returns the plan.
+    """
+
+    def __init__(
+        self, store: ExportStore, dry_run: bool = False, *, retain_versions: int | None = None
+    ) -> None:
+        if retain_versions is not None and retain_versions < 1:
+            raise ValueError(f"retain_versions must be at least 1 or None, got {retain_versions}")
+        self.store = store
+        self.dry_run = dry_run
+        self.retain_versions = retain_versions
+
+    def publish(self, plan: ExportPlan) -> PublishResult:
+        location = self.store.location(plan.day)
+        if self.dry_run:
+            return PublishResult(
+                day=plan.day,
+                location=location,
+                files_written=0,
+                bytes_written=0,
+                dry_run=True,
+                plan=plan.describe(),
+                latest=self._read_latest(),
+            )
+
+        staging = self.store.staging_folder(plan.day)
+        try:
+            files_written, bytes_written, files_reused = self._stage(plan, staging)
+            self._promote(staging, plan.day)
+        except BaseException:
+            if not self.store.keeps_partial_uploads:
+                with contextlib.suppress(Exception):
+                    self.store.delete(staging)
+            raise
+        latest = self._advance_latest(plan)
+        if latest == plan.day:
+            files_written += 1
+            bytes_written += len(plan.latest_bytes)
+        pruned = self._prune(latest) if self.retain_versions is not None else []
+        log.info(
+            "event=published day=%s location=%s files_written=%d files_reused=%d bytes_written=%d latest=%s pruned=%s",
+            plan.day,
+            location,
+            files_written,
+            files_reused,
+            bytes_written,
+            latest,
+            ",".join(pruned) or "-",
+        )
+        return PublishResult(
+            day=plan.day,
+            location=location,
+            files_written=files_written,
+            bytes_written=bytes_written,
+            dry_run=False,
+            plan=plan.describe(),
+            latest=latest,
+            files_reused=files_reused,
+            pruned=pruned,
+        )
+
+    def _stage(self, plan: ExportPlan, staging: str) -> tuple[int, int, int]:
+        present, folders = self.store.list_tree(staging)
+        wanted = plan.all_files()
+        wanted_paths = {rel for rel, _ in wanted}
+        wanted_folders = {folder for rel in wanted_paths for folder in _ancestors(rel)}
+        # Left by an interrupted run of another plan: remove, so the day ends exactly as planned.
+        for rel in sorted(set(present) - wanted_paths):
+            self.store.delete(f"{staging}/{rel}")
+        stale_folders = folders - wanted_folders
+        for folder in sorted(stale_folders):
+            if not any(parent in stale_folders for parent in _ancestors(folder)):
+                self.store.delete(f"{staging}/{folder}")
+
+        files_written = bytes_written = files_reused = 0
+        for rel, data in wanted:  # manifest.json last
+            if present.get(rel) == self.store.digest(data):
+                files_reused += 1
+                continue
+            self.store.write(f"{staging}/{rel}", data)
+            files_written += 1
+            bytes_written += len(data)
+        return files_written, bytes_written, files_reused
+
+    def _promote(self, staging: str, day: str) -> None:
+        aside = REPLACED_PREFIX + staging.removeprefix(STAGING_PREFIX)
+        if self.store.is_folder(aside):  # left by a swap that was interrupted between its renames
+            self.store.delete(aside)
+        replacing = self.store.is_folder(day)
+        if replacing:
+            self.store.move(day, aside)
+        try:
+            self.store.move(staging, day)
+        except BaseException:
+            if replacing:
+                with contextlib.suppress(Exception):
+                    self.store.move(aside, day)
+            raise
+        if replacing:
+            try:
+                self.store.delete(aside)
+            except OSError as exc:
+                log.warning("event=cleanup_failed path=%s error=%s", self.store.location(aside), exc)
+
+    def _read_latest(self) -> str | None:
+        data = self.store.read(LATEST_NAME)
+        if data is None:
+            return None
+        try:
+            text = data.decode().strip()
+        except UnicodeDecodeError:
+            return None
+        return text if is_day(text) else None
+
+    def _advance_latest(self, plan: ExportPlan) -> str:
+        current = self._read_latest()
+        if current is not None and current > plan.day and self.store.is_folder(current):
+            return current
+        self.store.write(LATEST_NAME, plan.latest_bytes)
+        return plan.day
+
+    def _prune(self, latest: str) -> list[str]:
+        assert self.retain_versions is not None
+        days = sorted((name for name in self.store.list_folders("") if is_day(name)), reverse=True)
+        pruned = []
+        for day in days[self.retain_versions :]:
+            if day == latest:
+                continue
+            try:
+                self.store.delete(day)
+            except OSError as exc:  # housekeeping: the export itself is complete; try again next time
+                log.warning("event=prune_failed path=%s error=%s", self.store.location(day), exc)
+                continue
+            pruned.append(day)
+        return pruned
 
 
 def read_latest(root: str | Path) -> str | None:
@@ -160,118 +392,98 @@ def _write_durable(path: Path, data: bytes) -> None:
         os.fsync(handle.fileno())
 
 
-class LocalFolderPublisher:
-    """Publishes into a local (or Dropbox-synced) folder ``root``.
+class LocalFolderStore:
+    """An :class:`ExportStore` in a local (or Dropbox-synced) folder ``root``.
 
-    The day's files are written into a hidden ``root/.staging-<day>-<random>/`` folder, fsynced,
-    and renamed to ``root/<day>/`` in one step. An existing ``root/<day>/`` is renamed aside first
-    and deleted after the new one is in place, so ``root/<day>/`` is never half written (it is
-    briefly absent during a same-day replace). ``root/LATEST`` is written last (temp file +
-    ``os.replace``) and only moves forward: publishing an older day than the one LATEST names
-    (a backfill) leaves LATEST alone, because LATEST names the newest complete day.
-
-    ``retain_versions=N`` deletes, after a successful publish, every ``YYYY-MM-DD`` folder older
-    than the newest N; the folder LATEST names is always kept. ``dry_run=True`` writes nothing.
+    Files are written to a temporary name, fsynced and renamed over the target, so a file is
+    whole or absent. Staging folders carry a random suffix, so two publishers of one day never
+    share one, and a failed publish deletes its staging folder (rewriting local bytes is cheap).
+    Digests are SHA-256 (hex).
     """
 
-    def __init__(
-        self, root: str | Path, dry_run: bool = False, *, retain_versions: int | None = None
-    ) -> None:
-        if retain_versions is not None and retain_versions < 1:
-            raise ValueError(f"retain_versions must be at least 1 or None, got {retain_versions}")
+    keeps_partial_uploads = False
+
+    def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
-        self.dry_run = dry_run
-        self.retain_versions = retain_versions
 
-    def publish(self, plan: ExportPlan) -> PublishResult:
-        location = str(self.root / plan.day)
-        if self.dry_run:
-            return PublishResult(
-                day=plan.day,
-                location=location,
-                files_written=0,
-                bytes_written=0,
-                dry_run=True,
-                plan=plan.describe(),
-                latest=read_latest(self.root),
-            )
+    def _path(self, path: str) -> Path:
+        return self.root.joinpath(*path.split("/")) if path else self.root
 
-        self.root.mkdir(parents=True, exist_ok=True)
-        files_written, bytes_written = self._write_day(plan)
-        latest = self._advance_latest(plan)
-        if latest == plan.day:
-            files_written += 1
-            bytes_written += len(plan.latest_bytes)
-        if self.retain_versions is not None:
-            self._prune(latest)
-        return PublishResult(
-            day=plan.day,
-            location=location,
-            files_written=files_written,
-            bytes_written=bytes_written,
-            dry_run=False,
-            plan=plan.describe(),
-            latest=latest,
-        )
+    def location(self, path: str = "") -> str:
+        return str(self._path(path))
 
-    def _write_day(self, plan: ExportPlan) -> tuple[int, int]:
-        token = secrets.token_hex(6)
-        staging = self.root / f"{STAGING_PREFIX}{plan.day}-{token}"
-        target = self.root / plan.day
-        staging.mkdir()
-        files_written = bytes_written = 0
+    def digest(self, data: bytes) -> str:
+        return sha256_bytes(bytes(data))
+
+    def staging_folder(self, day: str) -> str:
+        return f"{STAGING_PREFIX}{day}-{secrets.token_hex(6)}"
+
+    def read(self, path: str) -> bytes | None:
         try:
-            made_dirs: set[Path] = {staging}
-            for rel_path, data in plan.all_files():
-                path = staging.joinpath(*rel_path.split("/"))
-                path.parent.mkdir(parents=True, exist_ok=True)
-                made_dirs.add(path.parent)
-                _write_durable(path, data)
-                files_written += 1
-                bytes_written += len(data)
-            # Deepest first, so each folder's entry is durable before its parent's.
-            for directory in sorted(made_dirs, key=lambda d: len(d.parts), reverse=True):
-                _fsync_dir(directory)
+            return self._path(path).read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
 
-            replaced = None
-            if target.exists():
-                replaced = self.root / f"{_REPLACED_PREFIX}{plan.day}-{token}"
-                os.rename(target, replaced)
-            try:
-                os.rename(staging, target)
-            except OSError:
-                if replaced is not None:
-                    os.rename(replaced, target)
-                raise
-            _fsync_dir(self.root)
-            if replaced is not None:
-                shutil.rmtree(replaced, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        return files_written, bytes_written
-
-    def _advance_latest(self, plan: ExportPlan) -> str:
-        current = read_latest(self.root)
-        if current is not None and current > plan.day and (self.root / current).is_dir():
-            return current
-        tmp = self.root / f".{LATEST_NAME}.{secrets.token_hex(6)}.tmp"
+    def write(self, path: str, data: bytes) -> None:
+        target = self._path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
         try:
-            _write_durable(tmp, plan.latest_bytes)
-            os.replace(tmp, self.root / LATEST_NAME)
+            _write_durable(tmp, data)
+            os.replace(tmp, target)
         except BaseException:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise
-        _fsync_dir(self.root)
-        return plan.day
+        _fsync_dir(target.parent)
 
-    def _prune(self, latest: str) -> None:
-        assert self.retain_versions is not None
-        days = sorted(
-            (entry.name for entry in self.root.iterdir() if entry.is_dir() and is_day(entry.name)),
-            reverse=True,
-        )
-        for day in days[self.retain_versions :]:
-            if day != latest:
-                shutil.rmtree(self.root / day, ignore_errors=True)
+    def list_tree(self, folder: str) -> tuple[dict[str, str], set[str]]:
+        base = self._path(folder)
+        if not base.is_dir():
+            return {}, set()
+        files: dict[str, str] = {}
+        folders: set[str] = set()
+        for entry in base.rglob("*"):
+            rel = entry.relative_to(base).as_posix()
+            if entry.is_dir():
+                folders.add(rel)
+            elif entry.is_file():
+                files[rel] = self.digest(entry.read_bytes())
+        return files, folders
+
+    def list_folders(self, folder: str = "") -> list[str]:
+        base = self._path(folder)
+        if not base.is_dir():
+            return []
+        return sorted(entry.name for entry in base.iterdir() if entry.is_dir())
+
+    def is_folder(self, path: str) -> bool:
+        return self._path(path).is_dir()
+
+    def move(self, src: str, dst: str) -> None:
+        source, target = self._path(src), self._path(dst)
+        # Deepest first, so each folder's entries are durable before the folder is renamed.
+        folders = [source, *(p for p in source.rglob("*") if p.is_dir())]
+        for folder in sorted(folders, key=lambda d: len(d.parts), reverse=True):
+            _fsync_dir(folder)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(source, target)
+        _fsync_dir(target.parent)
+
+    def delete(self, path: str) -> None:
+        target = self._path(path)
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                target.unlink()
+
+
+class LocalFolderPublisher(StorePublisher):
+    """Publishes into a local (or Dropbox-synced) folder ``root``; see :class:`StorePublisher`."""
+
+    def __init__(
+        self, root: str | Path, dry_run: bool = False, *, retain_versions: int | None = None
+    ) -> None:
+        super().__init__(LocalFolderStore(root), dry_run, retain_versions=retain_versions)
+        self.root = Path(root)

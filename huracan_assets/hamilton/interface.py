@@ -1,21 +1,30 @@
 """Hamilton's side of the export: load a champion, predict, read the ranking and do-not-trade list.
 
-Reads ``<root>/LATEST`` (the newest complete day folder), then ``<root>/<day>/manifest.json``.
+Reads ``LATEST`` (the newest complete day folder), then ``<day>/manifest.json``, from a local
+folder (for example a Dropbox-synced one) or straight from Dropbox
+(:meth:`HamiltonInterface.from_dropbox`, downloading into a local cache keyed by SHA-256).
+
 Every file is read as bytes and checked against the manifest's size and SHA-256 before it is
-parsed or loaded; nothing is unpickled. Imports neither dagster nor the assets.
+parsed or loaded; nothing is unpickled. An export is taken into use only after *every* file it
+lists has been checked; when the newest one is broken (a tampered or missing file, no
+manifest), the interface keeps serving the last good one and says why in a
+:class:`StaleExportWarning`. An export that no ``LATEST`` names is never looked at.
+Imports neither dagster nor the assets.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import logging
 import math
 import numbers
 import threading
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, Protocol, overload
 
 import numpy as np
 import pandas as pd
@@ -26,10 +35,15 @@ from huracan_assets.core.manifest import (
     MANIFEST_NAME,
     ManifestMismatchError,
     is_day,
+    manifest_entry,
     parse_manifest,
     validate_rel_path,
     verify_file,
 )
+from huracan_assets.core.publishing import LocalFolderStore
+from huracan_assets.hamilton.cache import ContentCache
+
+log = logging.getLogger("huracan.hamilton")
 
 _CHAMPIONS_DIR = "champions"
 _REPORTS_DIR = "reports"
@@ -53,6 +67,24 @@ class FeatureMismatchError(HamiltonError):
 
 class ChampionNotFoundError(HamiltonError):
     """The export has no champion for the requested coin and horizon."""
+
+
+class ExportUnavailableError(HamiltonError):
+    """The place the export lives could not be read (network, permissions, retries used up)."""
+
+
+class StaleExportWarning(UserWarning):
+    """The newest export is broken or unreadable; an older, verified one is still being served."""
+
+
+class ExportSource(Protocol):
+    """The read side of an export store (a local folder, or Dropbox); paths relative to its root."""
+
+    def location(self, path: str = "") -> str: ...
+
+    def read(self, path: str) -> bytes | None: ...
+
+    def list_folders(self, folder: str = "") -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -86,23 +118,74 @@ def _champion_path(coin: str, horizon: str, name: str) -> str:
 
 
 class HamiltonInterface:
-    """Read-only view of the newest complete export under ``model_base_path``.
+    """Read-only view of the newest complete, fully verified export.
+
+    ``model_base_path``: a local folder holding ``LATEST`` and the day folders. Or ``source``:
+    any :class:`ExportSource` (see :meth:`from_dropbox`). ``cache_dir``: keep verified files on
+    local disk keyed by SHA-256, so they are fetched once (used with remote sources).
 
     The day is fixed when the interface is built (or at :meth:`refresh`), so every call of one
     trading step sees the same export even if a new day is published meanwhile.
     """
 
-    def __init__(self, model_base_path: str | Path) -> None:
-        self._root = Path(model_base_path)
+    def __init__(
+        self,
+        model_base_path: str | Path | None = None,
+        *,
+        source: ExportSource | None = None,
+        cache_dir: str | Path | None = None,
+    ) -> None:
+        if (model_base_path is None) == (source is None):
+            raise ValueError("give either model_base_path (a local folder) or source, not both or neither")
+        self._root = Path(model_base_path) if model_base_path is not None else None
+        self._source: ExportSource = source if source is not None else LocalFolderStore(self._root)
+        self._cache = ContentCache(cache_dir) if cache_dir is not None else None
         self._lock = threading.RLock()
         self._models: dict[tuple[str, str, str], tuple[CatBoostRegressor, dict[str, Any]]] = {}
-        self._day, self._manifest = self._read_export()
+        self._day, self._manifest, self._manifest_raw = self._select(self._read_latest(), newer_than=None)
+
+    @classmethod
+    def from_dropbox(
+        cls,
+        root: str = "/huracan",
+        cache_dir: str | Path = ".huracan/dropbox-cache",
+        *,
+        ca_certs: str | None = None,
+        timeout_s: float = 30.0,
+        max_attempts: int = 5,
+        retry_base_delay_s: float = 1.0,
+    ) -> HamiltonInterface:
+        """Read the export straight from the Dropbox folder ``root``.
+
+        Credentials come from the environment only (``HURACAN_DROPBOX_APP_KEY``,
+        ``HURACAN_DROPBOX_APP_SECRET`` and ``HURACAN_DROPBOX_REFRESH_TOKEN``, or
+        ``HURACAN_DROPBOX_ACCESS_TOKEN``). Files are downloaded once into ``cache_dir``, keyed by
+        their SHA-256. ``timeout_s`` is per response; failed calls are retried up to
+        ``max_attempts`` times with backoff starting at ``retry_base_delay_s`` seconds.
+        """
+        from huracan_assets.stores.dropbox_credentials import DropboxCredentials
+        from huracan_assets.stores.dropbox_store import DropboxStore, RetryPolicy
+
+        store = DropboxStore(
+            root,
+            DropboxCredentials.from_env(),
+            timeout_s=timeout_s,
+            retry=RetryPolicy(max_attempts=max_attempts, base_delay_s=retry_base_delay_s),
+            ca_certs=ca_certs,
+        )
+        return cls(source=store, cache_dir=cache_dir)
 
     # -- export -------------------------------------------------------------------------------
 
     @property
-    def model_base_path(self) -> Path:
+    def model_base_path(self) -> Path | None:
+        """The local folder read, or None for another source (see :attr:`location`)."""
         return self._root
+
+    @property
+    def location(self) -> str:
+        """Where the exports are read from (a folder, or ``dropbox:/…``)."""
+        return self._source.location()
 
     @property
     def day(self) -> str:
@@ -115,64 +198,144 @@ class HamiltonInterface:
         return copy.deepcopy(self._manifest)
 
     def refresh(self) -> str:
-        """Re-read ``LATEST``; switch to the day it names and drop models of other days. Returns the day."""
-        day, manifest = self._read_export()
+        """Follow ``LATEST`` again and return the day in use.
+
+        Switches to the day it names once that export is fully verified, and drops models of
+        other days. If that export is broken or cannot be read, the newest verified export
+        between the current day and it is used; failing that, the current one stays in use and
+        a :class:`StaleExportWarning` says why.
+        """
         with self._lock:
-            self._day, self._manifest = day, manifest
+            current_day, current_raw = self._day, self._manifest_raw
+        try:
+            latest = self._read_latest()
+            if latest == current_day and self._read(f"{latest}/{MANIFEST_NAME}") == current_raw:
+                return current_day
+            day, manifest, raw = self._select(latest, newer_than=current_day)
+        except HamiltonError as exc:
+            self._warn_stale(current_day, [str(exc)])
+            return current_day
+        with self._lock:
+            self._day, self._manifest, self._manifest_raw = day, manifest, raw
             self._models = {key: value for key, value in self._models.items() if key[0] == day}
         return day
 
-    def _read_export(self) -> tuple[str, dict[str, Any]]:
-        latest_path = self._root / LATEST_NAME
+    def _read(self, path: str) -> bytes | None:
         try:
-            day = latest_path.read_bytes().decode().strip()
-        except (FileNotFoundError, NotADirectoryError) as exc:
+            return self._source.read(path)
+        except OSError as exc:  # ExportStoreError and plain file-system errors alike
+            raise ExportUnavailableError(f"cannot read {self._source.location(path)}: {exc}") from exc
+
+    def _read_latest(self) -> str:
+        data = self._read(LATEST_NAME)
+        if data is None:
             raise ExportNotFoundError(
-                f"no export under {self._root}: {LATEST_NAME} is missing (an export without it is not complete)"
-            ) from exc
+                f"no export under {self.location}: {LATEST_NAME} is missing (an export without it is not complete)"
+            )
+        try:
+            day = data.decode().strip()
         except UnicodeDecodeError as exc:
-            raise IntegrityError(f"{latest_path} is not text") from exc
+            raise IntegrityError(f"{self._source.location(LATEST_NAME)} is not text") from exc
         if not is_day(day):
-            raise IntegrityError(f"{latest_path} must name a day folder YYYY-MM-DD, holds {day!r}")
-        manifest_path = self._root / day / MANIFEST_NAME
+            raise IntegrityError(
+                f"{self._source.location(LATEST_NAME)} must name a day folder YYYY-MM-DD, holds {day!r}"
+            )
+        return day
+
+    def _select(self, latest: str, newer_than: str | None) -> tuple[str, dict[str, Any], bytes]:
+        """Open the export ``latest`` names or, if it is broken, the newest older one that verifies
+        (only days after ``newer_than`` when given). Warns about each broken one it skipped."""
+        problems: list[str] = []
+        first_error: HamiltonError | None = None
+        candidates: list[str] = [latest]
+        listed = False
+        while candidates:
+            day = candidates.pop(0)
+            try:
+                manifest, raw = self._open_export(day)
+            except HamiltonError as exc:
+                problems.append(str(exc))
+                first_error = first_error or exc
+                if not listed:
+                    listed = True
+                    older = (
+                        name
+                        for name in self._source_folders()
+                        if is_day(name) and name < latest and (newer_than is None or name > newer_than)
+                    )
+                    candidates.extend(sorted(older, reverse=True))
+                continue
+            if problems:
+                self._warn_stale(day, problems)
+            return day, manifest, raw
+        assert first_error is not None
+        raise first_error
+
+    def _source_folders(self) -> list[str]:
         try:
-            raw = manifest_path.read_bytes()
-        except (FileNotFoundError, NotADirectoryError) as exc:
+            return self._source.list_folders("")
+        except OSError as exc:
+            raise ExportUnavailableError(f"cannot list {self.location}: {exc}") from exc
+
+    def _warn_stale(self, serving: str, problems: list[str]) -> None:
+        message = f"serving export {serving} from {self.location}; newer export not used: " + "; ".join(
+            problems
+        )
+        log.warning("event=stale_export serving=%s location=%s problems=%s", serving, self.location, problems)
+        warnings.warn(message, StaleExportWarning, stacklevel=3)
+
+    def _open_export(self, day: str) -> tuple[dict[str, Any], bytes]:
+        """The day's parsed manifest and its raw bytes, after every listed file was verified."""
+        manifest_path = f"{day}/{MANIFEST_NAME}"
+        raw = self._read(manifest_path)
+        if raw is None:
             raise ExportNotFoundError(
-                f"{LATEST_NAME} names {day} but {manifest_path} does not exist"
-            ) from exc
+                f"the export of {day} is incomplete: {self._source.location(manifest_path)} does not exist"
+            )
         try:
             manifest = parse_manifest(raw)
         except ValueError as exc:
-            raise IntegrityError(f"{manifest_path}: {exc}") from exc
+            raise IntegrityError(f"{self._source.location(manifest_path)}: {exc}") from exc
         if manifest["day"] != day:
             raise IntegrityError(
-                f"{manifest_path} is for day {manifest['day']!r}, {LATEST_NAME} names {day!r}"
+                f"{self._source.location(manifest_path)} is for day {manifest['day']!r}, its folder is {day!r}"
             )
-        return day, manifest
+        for entry in manifest["files"]:
+            self._fetch(day, manifest, entry["path"])
+        return manifest, raw
+
+    def _fetch(self, day: str, manifest: dict[str, Any], rel_path: str) -> bytes:
+        """The bytes of ``<day>/<rel_path>`` after checking them against ``manifest``."""
+        entry = manifest_entry(manifest, rel_path)
+        if entry is None:
+            raise IntegrityError(f"{rel_path!r} is not listed in {day}/{MANIFEST_NAME}")
+        if self._cache is not None:
+            cached = self._cache.get(entry["sha256"], entry["bytes"])
+            if cached is not None:
+                return cached
+        data = self._read(f"{day}/{rel_path}")
+        if data is None:
+            raise IntegrityError(
+                f"{rel_path!r} is listed in {day}/{MANIFEST_NAME} but "
+                f"{self._source.location(f'{day}/{rel_path}')} is missing"
+            )
+        try:
+            verify_file(manifest, rel_path, data)
+        except ManifestMismatchError as exc:
+            raise IntegrityError(f"refusing {day}/{rel_path}: {exc}") from exc
+        if self._cache is not None:
+            self._cache.put(entry["sha256"], data)
+        return data
 
     def _read_verified(self, rel_path: str) -> bytes:
-        """The bytes of ``<day>/<rel_path>`` after checking them against the manifest."""
+        """The bytes of ``<day>/<rel_path>`` of the export in use, checked against its manifest."""
         with self._lock:
             day, manifest = self._day, self._manifest
         try:
             validate_rel_path(rel_path)
         except ValueError as exc:
             raise IntegrityError(str(exc)) from exc
-        if not any(entry["path"] == rel_path for entry in manifest["files"]):
-            raise IntegrityError(f"{rel_path!r} is not listed in {day}/{MANIFEST_NAME}")
-        path = self._root / day / rel_path
-        try:
-            data = path.read_bytes()
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
-            raise IntegrityError(
-                f"{rel_path!r} is listed in {day}/{MANIFEST_NAME} but {path} is missing"
-            ) from exc
-        try:
-            verify_file(manifest, rel_path, data)
-        except ManifestMismatchError as exc:
-            raise IntegrityError(f"refusing {day}/{rel_path}: {exc}") from exc
-        return data
+        return self._fetch(day, manifest, rel_path)
 
     def _read_json(self, rel_path: str) -> Any:
         data = self._read_verified(rel_path)

@@ -1,6 +1,7 @@
 """The whole graph, materialised through Dagster for one day on the simulated exchange."""
 
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,17 +11,19 @@ import pandas as pd
 import pytest
 
 from huracan_assets.config import HuracanSettings
+from huracan_assets.config.settings import PublisherSettings
 from huracan_assets.core.manifest import LATEST_NAME, MANIFEST_NAME
 from huracan_assets.definitions import build_definitions
 from huracan_assets.hamilton import HamiltonInterface
 from huracan_assets.market_sim import SimulatedExchange
-from huracan_assets.orchestration import DayResult, DayRunner
+from huracan_assets.orchestration import DayResult, DayRunner, root_cause_message
 from huracan_assets.partitions import coin_day_key
 from huracan_assets.resources.market_data import MarketDataResource
 from huracan_assets.resources.publisher import PublisherResource
 from huracan_assets.resources.settings import HuracanSettingsResource
 from huracan_assets.resources.storage import ParquetIOManager
 from huracan_assets_tests.conftest import small_settings
+from huracan_assets_tests.dropbox_server import WRITE_ROUTES
 
 pytestmark = pytest.mark.acceptance
 DAY = "2025-11-20"
@@ -176,3 +179,130 @@ def test_dry_run_plans_the_whole_export_and_writes_nothing(run: Run, tmp_path: P
     assert metadata["dry_run"].value is True and metadata["bytes_written"].value == 0
     plan = metadata["plan"].value
     assert f"`{DAY}/manifest.json`" in plan and "`LATEST`" in plan and "reports/summary.json" in plan
+
+
+# -- the same day published to Dropbox (the HTTPS stand-in), through Dagster --------------------
+
+
+def _dropbox_settings(run: Run, account, **publisher: object) -> HuracanSettings:
+    options = {
+        "kind": "dropbox",
+        "export_root": str(run.export_root),
+        "dropbox_root": "/huracan",
+        "dropbox_ca_certs": account.ca_certs,
+        "chunk_size_bytes": 16 * 1024,  # the models (~30 KiB) go through upload sessions
+        "timeout_s": 5.0,
+        "max_attempts": 3,
+        "retry_base_delay_s": 0.01,
+        **publisher,
+    }
+    return run.settings.model_copy(update={"publisher": PublisherSettings(**options)})
+
+
+def _reports_run(
+    run: Run, settings: HuracanSettings, **resource_overrides: object
+) -> dg.ExecuteInProcessResult:
+    # The publisher resource comes from the settings, as in production: credentials as dg.EnvVar.
+    defs = build_definitions(
+        settings,
+        market_data=MarketDataResource(sim_coins=5, sim_planted_edge_bps=40.0),
+        storage_dir=str(run.storage),
+        settings_resource=HuracanSettingsResource.from_settings(settings, **resource_overrides),
+    )
+    return defs.resolve_job_def("daily_reports_job").execute_in_process(
+        instance=run.instance, partition_key=DAY, raise_on_error=False
+    )
+
+
+def _everything_dagster_kept(run: Run, run_ids: list[str]) -> str:
+    """Every event of the runs (metadata and errors included), the run records, and every file
+    of the Dagster home (event-log database, compute logs, run storage) as one text."""
+    parts = []
+    for run_id in run_ids:
+        parts.append(dg.serialize_value(run.instance.get_run_by_id(run_id)))
+        parts.extend(dg.serialize_value(entry) for entry in run.instance.all_logs(run_id))
+    for path in Path(run.instance.root_directory).rglob("*"):
+        if path.is_file():
+            parts.append(path.read_bytes().decode("utf-8", errors="replace"))
+    return "\n".join(parts)
+
+
+def test_dropbox_export_survives_a_failure_resumes_and_never_leaks_a_secret(
+    run: Run, dropbox_account, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+):
+    server = dropbox_account.server
+    caplog.set_level(logging.DEBUG)
+    settings = _dropbox_settings(run, dropbox_account)
+
+    # 1. A run that cannot upload the summary fails, names the file, and leaves LATEST unwritten.
+    server.inject("/2/files/upload", "status", status=500, path_contains="reports/summary.json", times=None)
+    failed = _reports_run(run, settings)
+    assert not failed.success
+    [failure] = [e for e in failed.all_events if e.is_step_failure]
+    # Dagster wraps the publisher's error; the CLI reports the innermost one.
+    message = root_cause_message(failure.event_specific_data.error)
+    assert "dropbox:/huracan/.staging-2025-11-20/reports/summary.json" in message
+    assert "after 3 attempts" in message and "HTTP 500" in message
+    assert "/huracan/LATEST" not in server.files()
+
+    # 2. The re-run resumes what the failed one uploaded and publishes the whole day.
+    server.clear_faults()
+    resumed = _reports_run(run, settings)
+    assert resumed.success
+    metadata = resumed.asset_materializations_for_node("dropbox_export")[0].metadata
+    assert metadata["location"].value == f"dropbox:/huracan/{DAY}"
+    assert metadata["files_reused"].value > 0 and metadata["latest"].value == DAY
+
+    # 3. It ends exactly like the local export of the same day (only created_at differs).
+    remote = {p.removeprefix("/huracan/"): data for p, data in server.files("/huracan").items()}
+    local = {
+        p.relative_to(run.export_root).as_posix(): p.read_bytes()
+        for p in run.export_root.rglob("*")
+        if p.is_file()
+    }
+    assert remote[LATEST_NAME] == f"{DAY}\n".encode()
+    manifest_path = f"{DAY}/{MANIFEST_NAME}"
+    assert {k: v for k, v in remote.items() if k != manifest_path} == {
+        k: v for k, v in local.items() if k != manifest_path
+    }
+    remote_manifest, local_manifest = json.loads(remote[manifest_path]), json.loads(local[manifest_path])
+    assert {**remote_manifest, "created_at": ""} == {**local_manifest, "created_at": ""}
+
+    # 4. Hamilton reads it straight from Dropbox and agrees with the local folder.
+    from_dropbox = HamiltonInterface.from_dropbox(
+        "/huracan", cache_dir=run.storage.parent / "hamilton-cache", ca_certs=dropbox_account.ca_certs
+    )
+    from_folder = HamiltonInterface(model_base_path=run.export_root)
+    assert from_dropbox.list_champions() == from_folder.list_champions() != []
+    assert from_dropbox.get_ranking_table() == from_folder.get_ranking_table()
+    assert from_dropbox.get_do_not_trade_list() == from_folder.get_do_not_trade_list()
+    coin, horizon = from_folder.list_champions()[0]
+    names = from_folder.get_model_metadata(coin, horizon)["feature_names"]
+    vector = {name: 0.5 for name in names}
+    assert from_dropbox.predict(coin, horizon, vector) == from_folder.predict(coin, horizon, vector)
+
+    # 5. The credentials were used, and no secret is anywhere Dagster, the logs or the export keep.
+    assert server.issued_tokens and f"Bearer {server.issued_tokens[0]}" in server.authorizations
+    out, err = capfd.readouterr()
+    kept = {
+        "dagster": _everything_dagster_kept(run, [failed.run_id, resumed.run_id]),
+        "python logs": caplog.text,
+        "stdout/stderr": out + err,
+        "exported files": b"\n".join(server.files().values()).decode("utf-8", errors="replace"),
+    }
+    assert "reports/summary.json" in kept["dagster"]  # the search covers the failure event
+    for secret in dropbox_account.secrets:
+        for where, text in kept.items():
+            assert secret not in text, f"a Dropbox secret leaked into {where}"
+
+
+def test_dropbox_dry_run_plans_everything_and_writes_nothing(run: Run, dropbox_account):
+    server = dropbox_account.server
+    result = _reports_run(run, _dropbox_settings(run, dropbox_account), dry_run=True)
+    assert result.success
+    assert server.files() == {}
+    assert not WRITE_ROUTES & {r.route for r in server.requests}
+    metadata = result.asset_materializations_for_node("dropbox_export")[0].metadata
+    assert metadata["dry_run"].value is True and metadata["bytes_written"].value == 0
+    plan = metadata["plan"].value
+    assert f"`{DAY}/manifest.json`" in plan and "`LATEST`" in plan and "model.cbm" in plan

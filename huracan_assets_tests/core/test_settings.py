@@ -65,3 +65,36 @@ def test_durations_and_derived_bar_counts():
     assert s.horizon_bars == {"1h": 12, "4h": 48, "1d": 288}
     assert s.fill_delay_bars == 1
     assert s.label_lookback_days == 2
+
+
+def test_publisher_defaults_keep_the_local_folder():
+    publisher = load_settings().publisher
+    assert (publisher.kind, publisher.export_root, publisher.dropbox_root) == ("local", "exports", "/huracan")
+    assert publisher.chunk_size_bytes == 8 * 1024 * 1024 and publisher.retain_versions is None
+
+
+def test_publisher_can_be_switched_to_dropbox_from_the_environment(monkeypatch):
+    monkeypatch.setenv("HURACAN_PUBLISHER__KIND", "dropbox")
+    monkeypatch.setenv("HURACAN_PUBLISHER__DROPBOX_ROOT", "/team/huracan")
+    monkeypatch.setenv("HURACAN_PUBLISHER__CHUNK_SIZE_BYTES", "4194304")
+    publisher = load_settings().publisher
+    assert (publisher.kind, publisher.dropbox_root, publisher.chunk_size_bytes) == (
+        "dropbox",
+        "/team/huracan",
+        4194304,
+    )
+
+
+@pytest.mark.parametrize(
+    ("publisher", "key"),
+    [
+        ({"kind": "ftp"}, "publisher.kind"),
+        ({"dropbox_root": "huracan"}, "publisher.dropbox_root"),
+        ({"chunk_size_bytes": 0}, "publisher.chunk_size_bytes"),
+        ({"chunk_size_bytes": 200 * 1024 * 1024}, "publisher.chunk_size_bytes"),
+        ({"retain_versions": 0}, "publisher.retain_versions"),
+    ],
+)
+def test_bad_publisher_settings_name_the_key(publisher, key):
+    with pytest.raises(SettingsError, match=key.replace(".", r"\.")):
+        load_settings(publisher=publisher)

@@ -1,4 +1,3 @@
-import json
 import math
 import os
 import subprocess
@@ -22,93 +21,7 @@ from huracan_assets.hamilton import (
     IntegrityError,
     RankingEntry,
 )
-
-FEATURES = ["ret_1h", "vol_24h", "spread_bps", "flow_imbalance"]
-DAY = "2026-04-01"
-MODEL_PATH = "champions/BTC/1h/model.cbm"
-
-
-@pytest.fixture(scope="module")
-def model_and_rows(tmp_path_factory) -> tuple[CatBoostRegressor, pd.DataFrame]:
-    rng = np.random.default_rng(7)
-    frame = pd.DataFrame(rng.normal(size=(300, len(FEATURES))), columns=FEATURES)
-    target = 40.0 * frame["ret_1h"] - 10.0 * frame["spread_bps"] + rng.normal(scale=5.0, size=len(frame))
-    model = CatBoostRegressor(
-        iterations=20,
-        depth=3,
-        random_seed=11,
-        thread_count=1,
-        verbose=False,
-        train_dir=str(tmp_path_factory.mktemp("catboost_info")),
-    )
-    model.fit(frame, target)
-    return model, frame
-
-
-@pytest.fixture(scope="module")
-def model_bytes(model_and_rows, tmp_path_factory) -> bytes:
-    path = tmp_path_factory.mktemp("model") / "model.cbm"
-    model_and_rows[0].save_model(str(path))
-    return path.read_bytes()
-
-
-def _json(obj) -> bytes:
-    return json.dumps(obj, sort_keys=True).encode()
-
-
-def _export_files(model_bytes: bytes, feature_names: list[str] | None = None) -> dict[str, bytes]:
-    metadata = {
-        "coin": "BTC",
-        "horizon": "1h",
-        "engine": "flow",
-        "regime": "trend",
-        "feature_names": feature_names or FEATURES,
-        "features_hash": "f" * 64,
-        "training_window": {"start": "2026-01-01", "end": "2026-03-31"},
-        "shadow_test": {"test": "paired_t", "p_value": 0.01, "promoted": True},
-        "net_edge_bps": 4.2,
-    }
-    ranking = {
-        "day": DAY,
-        "entries": [
-            {
-                "rank": 2,
-                "coin": "ETH",
-                "horizon": "4h",
-                "engine": "trend",
-                "regime": "range",
-                "net_edge_bps": 1.5,
-                "confidence": 0.4,
-                "capacity_gbp": 80000.0,
-            },
-            {
-                "rank": 1,
-                "coin": "BTC",
-                "horizon": "1h",
-                "engine": "flow",
-                "regime": "trend",
-                "net_edge_bps": 4.2,
-                "confidence": 0.7,
-                "capacity_gbp": 150000.0,
-            },
-        ],
-    }
-    do_not_trade = {
-        "day": DAY,
-        "entries": [{"coin": "XYZ", "reasons": ["liquidity 120000 GBP < 2000000 GBP"]}],
-    }
-    decisions = [
-        {"coin": "BTC", "action": "long", "score": 0.4},
-        {"coin": "ETH", "action": "none", "score": 0.0},
-    ]
-    return {
-        MODEL_PATH: model_bytes,
-        "champions/BTC/1h/metadata.json": _json(metadata),
-        "reports/ranking.json": _json(ranking),
-        "reports/do_not_trade.json": _json(do_not_trade),
-        "reports/metrics.json": _json({"BTC": {"1h": {"sharpe": 1.1}}}),
-        "reports/decision_log.jsonl": b"".join(_json(row) + b"\n" for row in decisions),
-    }
+from huracan_assets_tests.hamilton.conftest import DAY, FEATURES, MODEL_PATH, export_files
 
 
 def _publish(root: Path, files: dict[str, bytes], day: str = DAY) -> None:
@@ -126,7 +39,7 @@ def _publish(root: Path, files: dict[str, bytes], day: str = DAY) -> None:
 @pytest.fixture
 def export_root(tmp_path, model_bytes) -> Path:
     root = tmp_path / "exports"
-    _publish(root, _export_files(model_bytes))
+    _publish(root, export_files(model_bytes))
     return root
 
 
@@ -155,7 +68,7 @@ def test_models_are_cached_and_refresh_follows_latest(export_root, model_bytes):
     first, _ = h.load_model("BTC", "1h")
     assert h.load_model("BTC", "1h")[0] is first
 
-    _publish(export_root, _export_files(model_bytes), day="2026-04-02")
+    _publish(export_root, export_files(model_bytes), day="2026-04-02")
     assert h.day == DAY  # a new day is picked up only on refresh
     assert h.refresh() == "2026-04-02"
     assert h.load_model("BTC", "1h")[0] is not first
@@ -203,13 +116,13 @@ def test_reports_are_verified_and_jsonl_gives_dicts(export_root):
         h.get_report("extra.json")
 
 
-def test_flipped_byte_in_model_is_refused_naming_the_file(export_root):
+def test_a_file_changed_after_the_export_was_taken_into_use_is_refused_at_load(export_root):
+    h = HamiltonInterface(export_root)
     path = export_root / DAY / MODEL_PATH
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01
     path.write_bytes(bytes(data))
 
-    h = HamiltonInterface(export_root)
     with pytest.raises(IntegrityError, match=MODEL_PATH) as excinfo:
         h.load_model("BTC", "1h")
     assert "sha256" in str(excinfo.value)
@@ -225,15 +138,18 @@ def test_tampered_metadata_is_refused(export_root):
 
 
 def test_file_missing_from_disk_is_refused_naming_it(export_root):
-    (export_root / DAY / "reports" / "ranking.json").unlink()
     h = HamiltonInterface(export_root)
+    (export_root / DAY / "reports" / "ranking.json").unlink()
     with pytest.raises(IntegrityError, match="reports/ranking.json.*missing"):
         h.get_ranking_table()
+    # A new interface checks every file before it takes the export into use.
+    with pytest.raises(IntegrityError, match="reports/ranking.json.*missing"):
+        HamiltonInterface(export_root)
 
 
 def test_metadata_feature_order_must_match_the_model(tmp_path, model_bytes):
     root = tmp_path / "exports"
-    _publish(root, _export_files(model_bytes, feature_names=list(reversed(FEATURES))))
+    _publish(root, export_files(model_bytes, feature_names=list(reversed(FEATURES))))
     with pytest.raises(IntegrityError, match="feature names"):
         HamiltonInterface(root).load_model("BTC", "1h")
 
@@ -304,9 +220,9 @@ def test_errors_share_one_base():
         assert issubclass(error, HamiltonError)
 
 
-def test_importing_hamilton_does_not_import_dagster_or_assets():
+def test_importing_hamilton_and_the_dropbox_store_does_not_import_dagster_or_assets():
     code = (
-        "import sys, huracan_assets.hamilton; "
+        "import sys, huracan_assets.hamilton, huracan_assets.stores.dropbox_store; "
         "bad = [m for m in sys.modules if m == 'dagster' or m.startswith(('dagster.', "
         "'huracan_assets.assets', 'huracan_assets.resources'))]; "
         "print(bad); sys.exit(1 if bad else 0)"

@@ -1,0 +1,58 @@
+"""`huracan daily` flags: the publisher is picked on the command line; Dropbox needs credentials."""
+
+from pathlib import Path
+
+import pytest
+
+from huracan_assets.cli import build_parser, daily_settings, main
+
+CREDENTIAL_VARS = (
+    "HURACAN_DROPBOX_ACCESS_TOKEN",
+    "HURACAN_DROPBOX_APP_KEY",
+    "HURACAN_DROPBOX_APP_SECRET",
+    "HURACAN_DROPBOX_REFRESH_TOKEN",
+)
+
+
+def _settings(*flags: str):
+    return daily_settings(build_parser().parse_args(["daily", "--date", "2025-11-20", *flags]))
+
+
+def test_local_stays_the_default_and_a_relative_export_root_becomes_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = _settings("--export-root", "out")
+    assert settings.publisher.kind == "local"
+    assert settings.publisher.export_root == str(tmp_path / "out")
+
+
+def test_publisher_flag_and_dropbox_root_pick_dropbox(monkeypatch):
+    monkeypatch.setenv("HURACAN_DROPBOX_ACCESS_TOKEN", "hush-token")
+    settings = _settings("--publisher", "dropbox", "--dropbox-root", "/team/huracan")
+    assert (settings.publisher.kind, settings.publisher.dropbox_root) == ("dropbox", "/team/huracan")
+    assert "hush-token" not in settings.model_dump_json()  # credentials are never settings
+
+
+def test_dropbox_without_credentials_stops_before_any_work(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    for name in CREDENTIAL_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+    assert main(["daily", "--date", "2025-11-20", "--publisher", "dropbox"]) == 2
+
+    err = capsys.readouterr().err
+    assert "publisher.kind=dropbox" in err and "HURACAN_DROPBOX_REFRESH_TOKEN" in err
+    assert not (Path(tmp_path) / "dagster_home").exists()
+
+
+def test_a_bad_dropbox_root_names_the_setting(monkeypatch, capsys):
+    monkeypatch.setenv("HURACAN_DROPBOX_ACCESS_TOKEN", "hush-token")
+    assert main(["daily", "--publisher", "dropbox", "--dropbox-root", "huracan"]) == 2
+    assert "publisher.dropbox_root" in capsys.readouterr().err
+
+
+def test_unknown_publisher_is_refused_by_argparse(capsys):
+    with pytest.raises(SystemExit) as excinfo:
+        build_parser().parse_args(["daily", "--publisher", "ftp"])
+    assert excinfo.value.code == 2
+    assert "invalid choice: 'ftp'" in capsys.readouterr().err
