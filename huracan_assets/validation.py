@@ -15,12 +15,11 @@ import numpy as np
 import pandas as pd
 
 from huracan_assets.config import HuracanSettings
-from huracan_assets.core.champions import Challenger, test_challengers
+from huracan_assets.core.champions import Challenger, challenger_from_record, test_challengers
 from huracan_assets.core.costs import coin_cost_model
 from huracan_assets.core.engines import ENGINES, Engine
 from huracan_assets.core.features import compute_features, features_hash
 from huracan_assets.core.labels import compute_labels
-from huracan_assets.core.metrics import decision_returns, metrics_bundle
 from huracan_assets.core.training import CoinModels, TrainingParams, train_coin
 from huracan_assets.market_sim import SECONDARY_VENDOR, SimulatedExchange
 
@@ -99,34 +98,19 @@ def challengers_from_record(
             order_notional_usdt=settings.risk.order_notional_gbp * settings.usdt_per_gbp_fallback,
             slippage_k=settings.training.slippage_k,
         )
-        total = cost.total_bps(holding)
-        frame = frame.sort_values("decision_time")
-        m = metrics_bundle(
-            frame,
-            cost=cost,
-            horizon_bars=h_bars,
-            holding_days=holding,
-            min_edge_bps=settings.min_edge_after_cost_bps,
-            usdt_per_gbp=settings.usdt_per_gbp_fallback,
-        )
-        returns = decision_returns(frame["pred_bps"].to_numpy(), frame["label_bps"].to_numpy(), total)
         out.append(
-            Challenger(
-                coin=coin,
-                horizon=str(horizon),
-                engine=str(engine),
-                model_day=models.day,
-                record_kind=models.record_kind,
+            challenger_from_record(
+                coin,
+                str(horizon),
+                str(engine),
+                models.day,
+                models.record_kind,
+                frame,
+                cost=cost,
                 horizon_bars=h_bars,
-                returns=returns,
-                baseline_returns=np.zeros(len(returns)),
-                baseline="no trade",
-                n_trades=m["n_trades"],
-                net_edge_bps=m["net_edge_bps"],
-                gross_edge_bps=m["gross_edge_bps"],
-                cost_bps=total,
-                capacity_gbp=m["capacity_gbp"],
-                all_decisions_gross_bps=m["all_decisions_gross_bps"],
+                holding_days=holding,
+                min_edge_bps=settings.min_edge_after_cost_bps,
+                usdt_per_gbp=settings.usdt_per_gbp_fallback,
             )
         )
     return out

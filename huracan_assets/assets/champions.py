@@ -15,8 +15,9 @@ from huracan_assets.assets._shared import ONE_DAY_PER_RUN, markdown_table, run_k
 from huracan_assets.assets.models import embargo_extra
 from huracan_assets.assets.scores import cost_model_for, decision_table
 from huracan_assets.config import HuracanSettings
-from huracan_assets.core.champions import Challenger, choose_champions
-from huracan_assets.core.metrics import decision_returns, metrics_bundle
+from huracan_assets.core.champions import Challenger, challenger_from_record, choose_champions
+from huracan_assets.core.costs import CostModel
+from huracan_assets.core.metrics import decision_returns
 from huracan_assets.core.shadow import shadow_record
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.settings import HuracanSettingsResource
@@ -32,48 +33,25 @@ def _challenger(
     record: pd.DataFrame,
     baseline: pd.Series | None,
     baseline_name: str,
-    cost,
+    cost: CostModel,
     settings: HuracanSettings,
     usdt_per_gbp: float,
 ) -> Challenger:
-    """A challenger from its record (decision_time, pred_bps, label_bps) and the baseline's returns."""
     h_bars = settings.horizon_bars[horizon]
-    holding_days = h_bars * settings.bar / timedelta(days=1)
-    total = cost.total_bps(holding_days)
-    record = record.sort_values("decision_time").drop_duplicates("decision_time")
-    returns = pd.Series(
-        decision_returns(record["pred_bps"], record["label_bps"], total), index=record["decision_time"]
-    )
-    if baseline is not None:
-        common = returns.index.intersection(baseline.index)
-        returns, base = returns.loc[common], baseline.loc[common].to_numpy()
-        record = record[record["decision_time"].isin(common)]
-    else:
-        base = np.zeros(len(returns))
-    m = metrics_bundle(
+    return challenger_from_record(
+        coin,
+        horizon,
+        engine,
+        model_day,
+        kind,
         record,
         cost=cost,
         horizon_bars=h_bars,
-        holding_days=holding_days,
+        holding_days=h_bars * settings.bar / timedelta(days=1),
         min_edge_bps=settings.min_edge_after_cost_bps,
         usdt_per_gbp=usdt_per_gbp,
-    )
-    return Challenger(
-        coin=coin,
-        horizon=horizon,
-        engine=engine,
-        model_day=model_day,
-        record_kind=kind,
-        horizon_bars=h_bars,
-        returns=returns.to_numpy(),
-        baseline_returns=base,
-        baseline=baseline_name,
-        n_trades=m["n_trades"],
-        net_edge_bps=m["net_edge_bps"],
-        gross_edge_bps=m["gross_edge_bps"],
-        cost_bps=total,
-        capacity_gbp=m["capacity_gbp"],
-        all_decisions_gross_bps=m["all_decisions_gross_bps"],
+        baseline=baseline,
+        baseline_name=baseline_name,
     )
 
 

@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from huracan_assets.core.costs import CostModel
+from huracan_assets.core.metrics import decision_returns, metrics_bundle
 from huracan_assets.core.stats import (
     benjamini_hochberg,
     deflated_sharpe,
@@ -83,6 +85,63 @@ class ChampionDecision:
             "tests": self.tests,
             "challengers": self.challengers,
         }
+
+
+def challenger_from_record(
+    coin: str,
+    horizon: str,
+    engine: str,
+    model_day: str,
+    kind: str,
+    record: pd.DataFrame,
+    *,
+    cost: CostModel,
+    horizon_bars: int,
+    holding_days: float,
+    min_edge_bps: float,
+    usdt_per_gbp: float,
+    baseline: pd.Series | None = None,
+    baseline_name: str = "no trade",
+) -> Challenger:
+    """A challenger from its record (decision_time, pred_bps, label_bps) and, when there is a
+    champion, the champion's per-decision net returns (bps, indexed by decision time); the
+    challenger is then judged on the decisions both have."""
+    total = cost.total_bps(holding_days)
+    record = record.sort_values("decision_time").drop_duplicates("decision_time")
+    returns = pd.Series(
+        decision_returns(record["pred_bps"], record["label_bps"], total), index=record["decision_time"]
+    )
+    if baseline is not None:
+        common = returns.index.intersection(baseline.index)
+        returns, base = returns.loc[common], baseline.loc[common].to_numpy()
+        record = record[record["decision_time"].isin(common)]
+    else:
+        base = np.zeros(len(returns))
+    m = metrics_bundle(
+        record,
+        cost=cost,
+        horizon_bars=horizon_bars,
+        holding_days=holding_days,
+        min_edge_bps=min_edge_bps,
+        usdt_per_gbp=usdt_per_gbp,
+    )
+    return Challenger(
+        coin=coin,
+        horizon=horizon,
+        engine=engine,
+        model_day=model_day,
+        record_kind=kind,
+        horizon_bars=horizon_bars,
+        returns=returns.to_numpy(),
+        baseline_returns=base,
+        baseline=baseline_name,
+        n_trades=m["n_trades"],
+        net_edge_bps=m["net_edge_bps"],
+        gross_edge_bps=m["gross_edge_bps"],
+        cost_bps=total,
+        capacity_gbp=m["capacity_gbp"],
+        all_decisions_gross_bps=m["all_decisions_gross_bps"],
+    )
 
 
 def test_challengers(

@@ -30,21 +30,17 @@ def shadow_record(
 
     ``features``: indexed by decision time; ``labels``: long labels that resolved by the day's end.
     """
-    lab = labels.loc[labels["horizon"] == horizon, ["decision_time", "fwd_return_bps"]].set_index(
-        "decision_time"
-    )
-    rows = features.loc[features.index >= cutoff + embargo].join(lab, how="inner")
-    if rows.empty:
+    joined = joined_by_horizon(features, labels[labels["horizon"] == horizon]).get(horizon)
+    if joined is None:
         return pd.DataFrame(columns=["decision_time", "pred_bps", "label_bps", "vol_24h_bps", "regime"])
-    return pd.DataFrame(
-        {
-            "decision_time": rows.index,
-            "pred_bps": predict(rows[feature_names]),
-            "label_bps": rows["fwd_return_bps"].to_numpy(),
-            "vol_24h_bps": rows["vol_24h_bps"].to_numpy(),
-            "regime": classify_regimes(rows, thresholds).to_numpy(),
-        }
-    ).sort_values("decision_time", ignore_index=True)
+    return shadow_from_joined(
+        predict,
+        feature_names,
+        joined,
+        cutoff=cutoff,
+        embargo=embargo,
+        regimes=classify_regimes(joined, thresholds),
+    )
 
 
 def joined_by_horizon(features: pd.DataFrame, labels: pd.DataFrame) -> dict[str, pd.DataFrame]:
