@@ -1,12 +1,14 @@
 """Small helpers shared by the asset modules (no math here: that lives in core/)."""
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 
+from huracan_assets.resources.compute import ComputeResource, TaskFailure
 from huracan_assets.resources.storage import split_key
 
 SINGLE_RUN = dg.BackfillPolicy.single_run()
@@ -91,3 +93,46 @@ class PartitionMetadata:
         )
         for key, metadata in self.entries:
             self.context.add_asset_metadata(metadata, partition_key=key)
+
+
+def map_by_coin(
+    context: dg.AssetExecutionContext,
+    compute: ComputeResource,
+    groups: dict[str, list[str]],
+    per_coin: Callable[[str], dict[str, Any]],
+    empty: Callable[[], Any],
+) -> dict[str, tuple[Any, TaskFailure | None]]:
+    """Run ``per_coin`` (coin -> {partition key: value}) through the compute seam.
+
+    Returns partition key -> (value, failure). A coin that failed gets ``empty()`` for each of its
+    partitions and its failure, logged once naming the asset and the coin; the others are untouched.
+    """
+    coins = list(groups)
+    out: dict[str, tuple[Any, TaskFailure | None]] = {}
+    for coin, result in zip(coins, compute.map(per_coin, coins, keys=coins), strict=True):
+        if isinstance(result, TaskFailure):
+            context.log.error(
+                f"event=coin_failed asset={context.asset_key.to_user_string()} coin={coin} error={result}"
+            )
+        for key in groups[coin]:
+            out[key] = (empty(), result) if isinstance(result, TaskFailure) else (result[key], None)
+    return out
+
+
+def map_by_partition(
+    context: dg.AssetExecutionContext,
+    compute: ComputeResource,
+    keys: list[str],
+    per_key: Callable[[str], Any],
+    empty: Callable[[], Any],
+) -> dict[str, Any]:
+    """Run ``per_key`` for every partition key through the compute seam; a failure becomes ``empty()``."""
+    out = {}
+    for key, result in zip(keys, compute.map(per_key, keys, keys=keys), strict=True):
+        if isinstance(result, TaskFailure):
+            context.log.error(
+                f"event=coin_failed asset={context.asset_key.to_user_string()} partition={key} error={result}"
+            )
+            result = empty()
+        out[key] = result
+    return out

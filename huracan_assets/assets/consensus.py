@@ -15,14 +15,14 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from huracan_assets.assets._shared import SINGLE_RUN, PartitionMetadata, day_of, run_keys
+from huracan_assets.assets._shared import SINGLE_RUN, PartitionMetadata, day_of, map_by_partition, run_keys
 from huracan_assets.assets.scores import decision_table
 from huracan_assets.config import HuracanSettings
 from huracan_assets.core.consensus import DecisionEvent, consensus_path
 from huracan_assets.core.gate import engine_reliability, regime_gate
 from huracan_assets.core.regimes import classify_regimes
 from huracan_assets.partitions import Partitions
-from huracan_assets.resources.compute import ComputeResource, TaskFailure
+from huracan_assets.resources.compute import ComputeResource
 from huracan_assets.resources.settings import HuracanSettingsResource
 from huracan_assets.resources.storage import StoredModels
 
@@ -181,14 +181,9 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                 settings,
             )
 
-        results = compute.map(per_key, keys, keys=keys)
-        out = {}
+        out = map_by_partition(context, compute, keys, per_key, empty_events)
         metadata = PartitionMetadata(context, len(keys))
-        for key, result in zip(keys, results, strict=True):
-            if isinstance(result, TaskFailure):
-                context.log.error(f"event=coin_failed asset=consensus partition={key} error={result}")
-                result = empty_events()
-            out[key] = result
+        for key, result in out.items():
             live = result[result["kind"] == "live"] if len(result) else result
             metadata.add(
                 key,

@@ -10,13 +10,14 @@ from huracan_assets.assets._shared import (
     PartitionMetadata,
     day_of,
     keys_by_coin,
+    map_by_coin,
     rows_for,
     run_keys,
 )
 from huracan_assets.core.bars import day_bounds
 from huracan_assets.core.features import CONTEXT_COLUMNS, FEATURE_NAMES, compute_features, features_hash
 from huracan_assets.partitions import Partitions
-from huracan_assets.resources.compute import ComputeResource, TaskFailure
+from huracan_assets.resources.compute import ComputeResource
 from huracan_assets.resources.settings import HuracanSettingsResource
 
 FEATURE_COLUMNS = ["open_time", *FEATURE_NAMES, *CONTEXT_COLUMNS]
@@ -75,21 +76,13 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         def per_coin(coin: str) -> dict[str, pd.DataFrame]:
             return features_by_day(rows_for(validated_bars, symbol=coin), settings.bar, groups[coin])
 
-        coins = list(groups)
-        results = compute.map(per_coin, coins, keys=coins)
         out: dict[str, pd.DataFrame] = {}
         metadata = PartitionMetadata(context, sum(len(k) for k in groups.values()))
-        for coin, result in zip(coins, results, strict=True):
-            for key in groups[coin]:
-                if isinstance(result, TaskFailure):
-                    context.log.error(f"event=coin_failed asset=features coin={coin} error={result}")
-                    frame, status = empty_features(), f"failed: {result}"
-                else:
-                    frame = result[key]
-                    status = "ok" if len(frame) else "no validated bars"
-                frame.attrs = {"features_hash": fhash, "status": status}
-                out[key] = frame
-                metadata.add(key, {"rows": len(frame), "status": status}, notable=status != "ok")
+        for key, (frame, failure) in map_by_coin(context, compute, groups, per_coin, empty_features).items():
+            status = f"failed: {failure}" if failure else ("ok" if len(frame) else "no validated bars")
+            frame.attrs = {"features_hash": fhash, "status": status}
+            out[key] = frame
+            metadata.add(key, {"rows": len(frame), "status": status}, notable=status != "ok")
         metadata.flush(
             {
                 "features_hash": fhash,

@@ -8,6 +8,7 @@ from huracan_assets.assets._shared import (
     PartitionMetadata,
     day_of,
     keys_by_coin,
+    map_by_coin,
     rows_for,
     run_keys,
 )
@@ -16,7 +17,7 @@ from huracan_assets.config import HuracanSettings
 from huracan_assets.core.bars import day_bounds
 from huracan_assets.core.labels import compute_labels, empty_labels
 from huracan_assets.partitions import Partitions
-from huracan_assets.resources.compute import ComputeResource, TaskFailure
+from huracan_assets.resources.compute import ComputeResource
 from huracan_assets.resources.settings import HuracanSettingsResource
 
 
@@ -59,24 +60,16 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         def per_coin(coin: str) -> dict[str, pd.DataFrame]:
             return labels_by_day(rows_for(features, symbol=coin), settings, groups[coin])
 
-        coins = list(groups)
-        results = compute.map(per_coin, coins, keys=coins)
         out: dict[str, pd.DataFrame] = {}
         metadata = PartitionMetadata(context, sum(len(k) for k in groups.values()))
-        for coin, result in zip(coins, results, strict=True):
-            for key in groups[coin]:
-                if isinstance(result, TaskFailure):
-                    context.log.error(f"event=coin_failed asset=labels coin={coin} error={result}")
-                    frame = empty_labels()
-                else:
-                    frame = result[key]
-                out[key] = frame
-                counts = frame["horizon"].value_counts().to_dict() if len(frame) else {}
-                metadata.add(
-                    key,
-                    {"rows": len(frame), **{f"labels_{h}": int(counts.get(h, 0)) for h in settings.horizons}},
-                    notable=frame.empty,
-                )
+        for key, (frame, _) in map_by_coin(context, compute, groups, per_coin, empty_labels).items():
+            out[key] = frame
+            counts = frame["horizon"].value_counts().to_dict() if len(frame) else {}
+            metadata.add(
+                key,
+                {"rows": len(frame), **{f"labels_{h}": int(counts.get(h, 0)) for h in settings.horizons}},
+                notable=frame.empty,
+            )
         metadata.flush(
             {
                 "rows_in_run": sum(len(f) for f in out.values()),

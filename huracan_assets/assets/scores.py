@@ -16,6 +16,7 @@ from huracan_assets.assets._shared import (
     PartitionMetadata,
     day_of,
     keys_by_coin,
+    map_by_partition,
     rows_for,
     run_keys,
     universe_for,
@@ -27,7 +28,7 @@ from huracan_assets.core.regimes import classify_regimes
 from huracan_assets.core.scoring import Record, empty_scores, score_records
 from huracan_assets.core.shadow import SHADOW, joined_by_horizon, shadow_from_joined
 from huracan_assets.partitions import Partitions
-from huracan_assets.resources.compute import ComputeResource, TaskFailure
+from huracan_assets.resources.compute import ComputeResource
 from huracan_assets.resources.settings import HuracanSettingsResource
 from huracan_assets.resources.storage import StoredModels
 
@@ -170,14 +171,9 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
             )
 
         ordered = [k for coin_keys in groups.values() for k in coin_keys]
-        results = compute.map(per_key, ordered, keys=ordered)
-        out = {}
+        out = map_by_partition(context, compute, ordered, per_key, empty_scores)
         metadata = PartitionMetadata(context, len(ordered))
-        for key, result in zip(ordered, results, strict=True):
-            if isinstance(result, TaskFailure):
-                context.log.error(f"event=coin_failed asset=scores partition={key} error={result}")
-                result = empty_scores()
-            out[key] = result
+        for key, result in out.items():
             pooled = (
                 result[(result["regime"] == "all") & (result["model_regime"] == "all")]
                 if len(result)

@@ -1,0 +1,78 @@
+"""The per-coin seam inside assets: one coin's failure never stops the others."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from huracan_assets.assets._shared import keys_by_coin, map_by_coin, map_by_partition, run_keys
+from huracan_assets.partitions import COINS
+from huracan_assets.resources.compute import ComputeResource
+from huracan_assets.resources.storage import JsonIOManager
+
+DAYS = dg.DailyPartitionsDefinition(start_date="2025-01-01", end_date="2025-01-04", timezone="UTC")
+GRID = dg.MultiPartitionsDefinition({"date": DAYS, "symbol": COINS})
+
+
+@dg.asset(
+    partitions_def=GRID, backfill_policy=dg.BackfillPolicy.single_run(), io_manager_key="json_io_manager"
+)
+def by_coin(context: dg.AssetExecutionContext, compute: ComputeResource) -> dict[str, dict]:
+    groups = keys_by_coin(run_keys(context))
+
+    def per_coin(coin: str) -> dict[str, dict]:
+        if coin == "BAD":
+            raise ValueError("exchange sent garbage")
+        return {key: {"coin": coin, "key": key} for key in groups[coin]}
+
+    out = map_by_coin(context, compute, groups, per_coin, lambda: {"empty": True})
+    return {
+        key: {**value, "failure": str(failure) if failure else None} for key, (value, failure) in out.items()
+    }
+
+
+@dg.asset(
+    partitions_def=GRID, backfill_policy=dg.BackfillPolicy.single_run(), io_manager_key="json_io_manager"
+)
+def by_partition(context: dg.AssetExecutionContext, compute: ComputeResource) -> dict[str, dict]:
+    def per_key(key: str) -> dict:
+        if key.endswith("|BAD"):
+            raise KeyError(key)
+        return {"ok": key}
+
+    return map_by_partition(context, compute, run_keys(context), per_key, lambda: {"empty": True})
+
+
+def test_a_failing_coin_gets_empty_outputs_and_a_named_error_while_the_others_finish(tmp_path: Path):
+    home = tmp_path / "home"
+    home.mkdir()
+    instance = dg.DagsterInstance.local_temp(str(home), overrides={"telemetry": {"enabled": False}})
+    instance.add_dynamic_partitions("coins", ["BAD", "BTC", "ETH"])
+    store = JsonIOManager(base_dir=str(tmp_path / "store"))
+    result = dg.materialize(
+        [by_coin, by_partition],
+        instance=instance,
+        resources={"compute": ComputeResource(), "json_io_manager": store},
+        tags={
+            "dagster/asset_partition_range_start": "2025-01-01|BAD",
+            "dagster/asset_partition_range_end": "2025-01-02|ETH",
+        },
+    )
+    assert result.success
+    read = lambda asset, key: store.read_partition(dg.AssetKey(asset), key)  # noqa: E731
+    assert read("by_coin", "2025-01-02|BTC") == {"coin": "BTC", "key": "2025-01-02|BTC", "failure": None}
+    bad = read("by_coin", "2025-01-01|BAD")
+    assert (
+        bad["empty"] is True
+        and "ValueError: exchange sent garbage" in bad["failure"]
+        and "BAD" in bad["failure"]
+    )
+    assert read("by_partition", "2025-01-01|ETH") == {"ok": "2025-01-01|ETH"}
+    assert read("by_partition", "2025-01-02|BAD") == {"empty": True}
+    errors = [
+        e.message
+        for e in instance.all_logs(result.run_id)
+        if e.level >= 40 and "event=coin_failed" in (e.message or "")  # logging.ERROR
+    ]
+    assert any("asset=by_coin coin=BAD" in m for m in errors)
+    assert any("asset=by_partition partition=2025-01-01|BAD" in m for m in errors)
+    assert not any("BTC" in m or "ETH" in m for m in errors)
