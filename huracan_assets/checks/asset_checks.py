@@ -125,7 +125,8 @@ def build(partitions: Partitions) -> list[dg.AssetChecksDefinition]:
                         "examples": _value(metadata.get("problems")) or "",
                     }
                 )
-        coins = sorted({r["partition"].split("|")[-1] for r in rows})
+        failing = {r["partition"] for r in rows}
+        coins = sorted({p.split("|")[-1] for p in failing})
         return dg.AssetCheckResult(
             passed=not rows,
             severity=dg.AssetCheckSeverity.WARN,
@@ -138,10 +139,7 @@ def build(partitions: Partitions) -> list[dg.AssetChecksDefinition]:
                 "checked_partitions": len(records),
                 "failing_coins": ", ".join(coins),
                 "per_coin": dg.MetadataValue.json(
-                    {
-                        p: ("fail" if p in {r["partition"] for r in rows} else "pass")
-                        for p in sorted(records)[:2000]
-                    }
+                    {p: ("fail" if p in failing else "pass") for p in sorted(records)[:2000]}
                 ),
                 "problems": dg.MetadataValue.md(
                     markdown_table(
