@@ -37,7 +37,7 @@ from huracan_assets.core.features import features_hash
 from huracan_assets.core.integrity import integrity_report
 from huracan_assets.core.publishing import ExportPlan, LocalFolderPublisher
 from huracan_assets.definitions import build_definitions
-from huracan_assets.orchestration import DayResult, DayRunner
+from huracan_assets.orchestration import DayResult, DayRunner, InProcessLauncher
 from huracan_assets.partitions import build_partitions, coin_day_key
 from huracan_assets.resources.market_data import MarketDataResource
 from huracan_assets.resources.storage import JsonIOManager, ModelIOManager, ParquetIOManager
@@ -187,7 +187,7 @@ def run_bench(coins: int, lookback_days: int = 60, day: str = "2025-11-20") -> i
         instance = dg.DagsterInstance.local_temp(
             str(workdir / "home"), overrides={"telemetry": {"enabled": False}}
         )
-        runner = DayRunner(defs, instance, settings, log=lambda _: None)
+        runner = DayRunner(InProcessLauncher(defs), instance, settings, log=lambda _: None)
         prepared = DayResult(day=day)
         print(
             f"preparing {coins} coins x {lookback_days} days of history and the day before (cold start), not timed ...",

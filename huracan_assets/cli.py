@@ -121,43 +121,45 @@ def _ensure_dagster_home() -> Path:
     return path
 
 
+def daily_environment(args: argparse.Namespace) -> dict[str, str]:
+    """The ``HURACAN_*`` variables that carry ``huracan daily``'s flags.
+
+    The runs belong to the code location, which builds itself from the environment (as the
+    webserver's and the daemon's do), so flags travel as environment variables. A relative
+    local export root or archive folder is made absolute.
+    """
+    flags = {
+        "HURACAN_DRY_RUN": "true" if args.dry_run else None,
+        "HURACAN_LOOKBACK_DAYS": args.lookback_days,
+        "HURACAN_SIMULATOR__N_COINS": args.coins,
+        "HURACAN_SIMULATOR__SEED": args.seed,
+        "HURACAN_PUBLISHER__KIND": args.publisher,
+        "HURACAN_PUBLISHER__EXPORT_ROOT": str(Path(args.export_root).resolve()) if args.export_root else None,
+        "HURACAN_PUBLISHER__DROPBOX_ROOT": args.dropbox_root,
+        "HURACAN_MARKET_DATA__SOURCE": args.source,
+        "HURACAN_MARKET_DATA__BINANCE_BASE_URL": args.binance_url,
+        "HURACAN_MARKET_DATA__ARCHIVE_DIR": str(Path(args.archive_dir).resolve())
+        if args.archive_dir
+        else None,
+    }
+    return {k: str(v) for k, v in flags.items() if v is not None}
+
+
 def daily_settings(args: argparse.Namespace) -> HuracanSettings:
     """Settings for ``huracan daily``: base.yaml < HURACAN_* environment < flags.
 
-    A relative local export root is made absolute. With the Dropbox publisher the credentials
-    are checked here, so a missing variable stops the command before any work (the message
-    names the variables, never their values). Raises SettingsError.
+    Sets the flags' ``HURACAN_*`` variables in this process's environment (see
+    :func:`daily_environment`). With the Dropbox publisher the credentials are checked here,
+    so a missing variable stops the command before any work (the message names the
+    variables, never their values). Raises SettingsError.
     """
-    overrides: dict = {"dry_run": True if args.dry_run else None, "lookback_days": args.lookback_days}
-    simulator = {k: v for k, v in {"n_coins": args.coins, "seed": args.seed}.items() if v is not None}
-    if simulator:
-        overrides["simulator"] = simulator
-    publisher = {
-        key: value
-        for key, value in {
-            "kind": args.publisher,
-            "export_root": str(Path(args.export_root).resolve()) if args.export_root else None,
-            "dropbox_root": args.dropbox_root,
-        }.items()
-        if value is not None
-    }
-    if publisher:
-        overrides["publisher"] = publisher
-    market = {
-        k: v
-        for k, v in {
-            "source": args.source,
-            "binance_base_url": args.binance_url,
-            "archive_dir": str(Path(args.archive_dir).resolve()) if args.archive_dir else None,
-        }.items()
-        if v is not None
-    }
-    if market:
-        overrides["market_data"] = market
-    settings = load_settings(**overrides)
+    environment = daily_environment(args)
+    load_settings()  # the environment alone must be valid before flags are layered on it
+    settings = _with_environment(environment)
     if not Path(settings.publisher.export_root).is_absolute():
-        publisher["export_root"] = str(Path(settings.publisher.export_root).resolve())
-        settings = load_settings(**{**overrides, "publisher": publisher})
+        environment["HURACAN_PUBLISHER__EXPORT_ROOT"] = str(Path(settings.publisher.export_root).resolve())
+        settings = _with_environment(environment)
+    os.environ.update(environment)
     if settings.publisher.kind == "dropbox":
         from huracan_assets.stores.dropbox_credentials import DropboxCredentials, DropboxCredentialsError
 
@@ -168,19 +170,47 @@ def daily_settings(args: argparse.Namespace) -> HuracanSettings:
     return settings
 
 
+def _with_environment(environment: dict[str, str]) -> HuracanSettings:
+    saved = {k: os.environ.get(k) for k in environment}
+    os.environ.update(environment)
+    try:
+        return load_settings()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def check_day(day: str, settings: HuracanSettings) -> None:
+    """Refuse a day the partitions do not hold: before ``history_start``, or not yet closed."""
+    when = date.fromisoformat(day)
+    if when < settings.history_start:
+        raise SettingsError(
+            f"--date {day} is before history_start {settings.history_start} "
+            "(HURACAN_HISTORY_START): it has no partition"
+        )
+    if when > settings.last_closed_day:
+        clock = f"the clock HURACAN_CLOCK={settings.clock}" if settings.clock else "the real UTC time"
+        raise SettingsError(
+            f"--date {day} has not closed yet by {clock}: the market has no whole day of data for it "
+            f"(latest closed day: {settings.last_closed_day})"
+        )
+
+
 def cmd_daily(args: argparse.Namespace) -> int:
     try:
         settings = daily_settings(args)
+        check_day(args.date, settings)
     except SettingsError as error:
         print(f"huracan: {error}", file=sys.stderr)
         return 2
     home = _ensure_dagster_home()
     import dagster as dg
 
-    from huracan_assets.definitions import build_definitions
-    from huracan_assets.orchestration import DayRunner, RunFailedError, summary_lines
+    from huracan_assets.orchestration import CodeLocationLauncher, DayRunner, RunFailedError, summary_lines
 
-    defs = build_definitions(settings)
     print(
         f"DAGSTER_HOME={home}  day={args.date}  source={settings.market_data.source}  "
         + (
@@ -188,11 +218,15 @@ def cmd_daily(args: argparse.Namespace) -> int:
             if settings.market_data.source == "sim"
             else ""
         )
-        + f"lookback_days={settings.lookback_days}  publisher={settings.publisher.kind}"
+        + f"lookback_days={settings.lookback_days}  publisher={settings.publisher.kind}",
+        flush=True,
     )
+    launcher = CodeLocationLauncher(working_directory=str(Path.cwd()))
     with dg.DagsterInstance.get() as instance:
         try:
-            result = DayRunner(defs, instance, settings).run(args.date)
+            result = DayRunner(launcher, instance, settings, log=lambda line: print(line, flush=True)).run(
+                args.date
+            )
         except RunFailedError as error:
             print(f"huracan: {error}", file=sys.stderr)
             return 1
@@ -206,7 +240,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from huracan_assets.definitions import build_definitions
-    from huracan_assets.orchestration import DayRunner
+    from huracan_assets.orchestration import DayRunner, InProcessLauncher
     from huracan_assets.resources.market_data import MarketDataResource
     from huracan_assets.resources.publisher import PublisherResource
     from huracan_assets.validation import summarise
@@ -234,7 +268,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     with dg.DagsterInstance.local_temp(
         str(workdir / "dagster_home"), overrides={"telemetry": {"enabled": False}}
     ) as instance:
-        result = DayRunner(defs, instance, settings, log=lambda _: None).run(args.date)
+        result = DayRunner(InProcessLauncher(defs), instance, settings, log=lambda _: None).run(args.date)
     rows, line = summarise(result.champions, market.exchange(), settings)
     print(
         f"validation market seed={args.seed} coins={args.coins} lookback_days={args.lookback_days} day={args.date} ({result.seconds:.0f} s, work in {workdir})"

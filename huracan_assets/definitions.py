@@ -1,5 +1,8 @@
 """The one Definitions object of the Huracan code location."""
 
+import hashlib
+import json
+
 import dagster as dg
 
 from huracan_assets.assets import (
@@ -15,7 +18,6 @@ from huracan_assets.assets import (
     universe,
 )
 from huracan_assets.automation.jobs import build_jobs
-from huracan_assets.automation.schedules import build_schedules
 from huracan_assets.automation.sensors import build_sensors
 from huracan_assets.checks import asset_checks
 from huracan_assets.config import HuracanSettings, load_settings
@@ -26,7 +28,18 @@ from huracan_assets.resources.publisher import PublisherResource
 from huracan_assets.resources.settings import HuracanSettingsResource
 from huracan_assets.resources.storage import io_managers
 
-STEPS = (universe, bars, features, labels, models, scores, consensus, champions, integrity, export)
+STEPS = (bars, features, labels, models, scores, consensus, champions, integrity, export)
+
+
+def universe_code_version(market_data: MarketDataResource, settings: HuracanSettings) -> str:
+    """Code version of ``coin_universe``: which market it reads and the eligibility rules.
+
+    A universe day built for another market (more simulated coins, another source) is stale,
+    in the UI and for the plan, and is rebuilt before coins are added.
+    """
+    rules = (settings.min_liquidity_gbp, settings.max_spread_bps, settings.max_coins)
+    text = json.dumps([market_data.model_dump(mode="json"), rules], sort_keys=True, default=str)
+    return "universe-" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def build_definitions(
@@ -43,26 +56,30 @@ def build_definitions(
     jobs = build_jobs()
     sim = settings.simulator
     source = settings.market_data
+    market_data = market_data or MarketDataResource(
+        source=source.source,
+        binance_base_url=source.binance_base_url,
+        archive_dir=source.archive_dir,
+        archive_fill_from_api=source.archive_fill_from_api,
+        archive_cross_check=source.archive_cross_check,
+        timeframe=settings.timeframe,
+        sim_seed=sim.seed,
+        sim_coins=sim.n_coins,
+        sim_planted_fraction=sim.planted_fraction,
+        sim_planted_edge_bps=sim.planted_edge_bps,
+    )
     return dg.Definitions(
-        assets=[a for step in STEPS for a in step.build(partitions)],
+        assets=[
+            *universe.build(partitions, code_version=universe_code_version(market_data, settings)),
+            *(a for step in STEPS for a in step.build(partitions)),
+        ],
         asset_checks=asset_checks.build(partitions),
         jobs=jobs.all(),
-        schedules=build_schedules(jobs),
-        sensors=build_sensors(jobs, partitions),
+        sensors=build_sensors(partitions),
+        # one process per run: parallelism lives inside steps (compute seam), not in step processes
+        executor=dg.in_process_executor,
         resources={
-            "market_data": market_data
-            or MarketDataResource(
-                source=source.source,
-                binance_base_url=source.binance_base_url,
-                archive_dir=source.archive_dir,
-                archive_fill_from_api=source.archive_fill_from_api,
-                archive_cross_check=source.archive_cross_check,
-                timeframe=settings.timeframe,
-                sim_seed=sim.seed,
-                sim_coins=sim.n_coins,
-                sim_planted_fraction=sim.planted_fraction,
-                sim_planted_edge_bps=sim.planted_edge_bps,
-            ),
+            "market_data": market_data,
             "compute": ComputeResource(),
             "huracan_settings": settings_resource or HuracanSettingsResource.from_settings(settings),
             "publisher": publisher or PublisherResource.from_settings(settings.publisher),

@@ -1,35 +1,43 @@
-"""Materialise one day of the whole graph through Dagster, history included (used by the CLI).
+"""Materialise one day of the whole graph through Dagster, history included (``huracan daily``).
 
-Steps, each one Dagster run on the given instance (so the UI shows them):
+The day follows the one plan (``automation/plan.py`` -> ``core/day_plan.py``), the same one the
+daemon's ``new_coin_sensor`` requests as a backfill:
 
-1. ``universe_job`` over the days of the look-back window that are missing (one range run);
-2. coins eligible on the day join the ``coins`` partitions (what ``new_coin_sensor`` does);
-3. ``history_job`` (bars, features, labels) for the missing coin-days before the day: one
-   run over a whole range when all coins miss the same days (a fresh instance), else one
-   run per day over the contiguous block of new coins;
+1. ``universe_job`` for the day, unless ``coin_universe[day]`` exists and was built for this
+   market (its code version);
+2. coins the universe names that are new join the ``coins`` partitions;
+3. ``history_job`` for each block of the plan: one run per asset over every coin that misses
+   the same days (a fresh instance: three runs; new coins: three runs);
 4. ``daily_coins_job`` for the day, all coins, one run;
 5. ``daily_reports_job`` for the day: champions, integrity report, export.
+
+Runs go through a :class:`Launcher`. ``CodeLocationLauncher`` (the command's) makes runs that
+belong to the ``huracan`` code location, exactly as the UI would: they are listed on the Jobs
+page and can be re-executed there. ``InProcessLauncher`` runs an ad-hoc ``Definitions`` (the
+statistical validation and the benchmark, which use their own markets and folders).
 """
 
 import json
+import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import dagster as dg
 
-from huracan_assets.automation.jobs import PER_COIN_HISTORY
-from huracan_assets.automation.schedules import RANGE_END, RANGE_START
-from huracan_assets.automation.sensors import eligible_from_metadata
+from huracan_assets.automation.jobs import range_tags
+from huracan_assets.automation.plan import plan_for, universe_is_current
 from huracan_assets.config import HuracanSettings
 from huracan_assets.partitions import COINS, build_partitions, coin_day_key
 from huracan_assets.resources.storage import JsonIOManager
 
 # the console shows warnings and errors; every event still goes to the instance's event log (the UI)
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+CODE_LOCATION = "huracan"
+DEFINITIONS_MODULE = "huracan_assets.definitions"
 
 
 class RunFailedError(RuntimeError):
@@ -43,19 +51,8 @@ class DayResult:
     champions: dict[str, Any] = field(default_factory=dict)
     export: dict[str, Any] = field(default_factory=dict)
     integrity: dict[str, Any] = field(default_factory=dict)
+    coins_added: list[str] = field(default_factory=list)
     seconds: float = 0.0
-
-
-def _contiguous(items: list[str], order: list[str]) -> list[list[str]]:
-    """Split ``items`` into blocks that are contiguous in ``order``."""
-    position = {v: i for i, v in enumerate(order)}
-    blocks: list[list[str]] = []
-    for item in sorted(items, key=position.__getitem__):
-        if blocks and position[item] == position[blocks[-1][-1]] + 1:
-            blocks[-1].append(item)
-        else:
-            blocks.append([item])
-    return blocks
 
 
 def root_cause_message(error: Any) -> str:
@@ -67,18 +64,121 @@ def root_cause_message(error: Any) -> str:
     return lines[-1] if lines else ""
 
 
+def run_failures(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    """Each failed step with its root cause, and each failed blocking check with its description."""
+    failed = []
+    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
+        event = record.dagster_event
+        error = event.event_specific_data.error if event and event.event_specific_data else None
+        failed.append(f"{event.step_key if event else '?'}: {root_cause_message(error)}")
+    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+        evaluation = record.dagster_event.event_specific_data if record.dagster_event else None
+        if (
+            evaluation is not None
+            and not evaluation.passed
+            and evaluation.severity == dg.AssetCheckSeverity.ERROR
+        ):
+            failed.append(f"check {evaluation.asset_check_key.name}: {evaluation.description}")
+    return failed
+
+
+class Launcher(Protocol):
+    defs: dg.Definitions
+
+    def execute(
+        self, instance: dg.DagsterInstance, job_name: str, tags: dict[str, str], assets: list[str] | None
+    ) -> tuple[str, bool]:
+        """Run ``job_name`` to completion; returns (run id, success)."""
+
+
+class InProcessLauncher:
+    """Runs an ad-hoc ``Definitions`` in this process (runs without a code-location origin)."""
+
+    def __init__(self, defs: dg.Definitions) -> None:
+        self.defs = defs
+
+    def execute(
+        self, instance: dg.DagsterInstance, job_name: str, tags: dict[str, str], assets: list[str] | None
+    ) -> tuple[str, bool]:
+        outcome = self.defs.resolve_job_def(job_name).execute_in_process(
+            run_config=QUIET,
+            instance=instance,
+            tags=tags,
+            raise_on_error=False,
+            asset_selection=[dg.AssetKey(a) for a in assets] if assets else None,
+        )
+        return outcome.run_id, outcome.success
+
+
+class CodeLocationLauncher:
+    """Runs of the ``huracan`` code location (``workspace.yaml``), executed in this process.
+
+    Each run is created with the same origin the webserver and the daemon give their runs, so
+    the UI lists it under its job and can re-execute it; it then executes here, in this
+    process, like the run worker would, without a subprocess per run. The code location is
+    built from the environment (``HURACAN_*``), as the webserver's is.
+    """
+
+    def __init__(self, working_directory: str | None = None) -> None:
+        from dagster._core.definitions.reconstruct import ReconstructableRepository
+        from dagster._core.definitions.repository_definition.valid_definitions import (
+            SINGLETON_REPOSITORY_NAME,
+        )
+        from dagster._core.remote_origin import (
+            ManagedGrpcPythonEnvCodeLocationOrigin,
+            RemoteRepositoryOrigin,
+        )
+        from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+
+        working_directory = working_directory or os.getcwd()
+        self.repository = ReconstructableRepository.for_module(DEFINITIONS_MODULE, "defs", working_directory)
+        self.defs = __import__(DEFINITIONS_MODULE, fromlist=["defs"]).defs
+        location = ManagedGrpcPythonEnvCodeLocationOrigin(
+            LoadableTargetOrigin(
+                executable_path=sys.executable,
+                module_name=DEFINITIONS_MODULE,
+                working_directory=working_directory,
+            ),
+            location_name=CODE_LOCATION,
+        )
+        self.repository_origin = RemoteRepositoryOrigin(location, SINGLETON_REPOSITORY_NAME)
+
+    def execute(
+        self, instance: dg.DagsterInstance, job_name: str, tags: dict[str, str], assets: list[str] | None
+    ) -> tuple[str, bool]:
+        from dagster._core.execution.api import execute_run
+        from dagster._core.remote_origin import RemoteJobOrigin
+
+        recon_job = self.repository.get_reconstructable_job(job_name)
+        selection = {dg.AssetKey(a) for a in assets} if assets else None
+        if selection:
+            recon_job = recon_job.get_subset(asset_selection=selection)
+        run = instance.create_run_for_job(
+            job_def=self.defs.resolve_job_def(job_name),
+            run_config=QUIET,
+            tags=tags,
+            asset_selection=selection,
+            remote_job_origin=RemoteJobOrigin(self.repository_origin, job_name),
+            job_code_origin=recon_job.get_python_origin(),
+        )
+        result = execute_run(recon_job, run, instance)
+        return run.run_id, result.success
+
+
 class DayRunner:
     def __init__(
         self,
-        defs: dg.Definitions,
+        launcher: Launcher,
         instance: dg.DagsterInstance,
         settings: HuracanSettings,
         log: Callable[[str], None] = print,
     ) -> None:
-        self.defs = defs
+        self.launcher = launcher
+        self.defs = launcher.defs
         self.instance = instance
         self.settings = settings
         self.log = log
+        self.started = time.perf_counter()
 
     # -- runs ----------------------------------------------------------------------------------
     def _execute(
@@ -89,83 +189,57 @@ class DayRunner:
         result: DayResult,
         assets: list[str] | None = None,
     ) -> None:
-        job = self.defs.resolve_job_def(job_name)
         started = time.perf_counter()
-        selection = [dg.AssetKey(a) for a in assets] if assets else None
-        outcome = job.execute_in_process(
-            run_config=QUIET,
-            instance=self.instance,
-            tags=tags,
-            raise_on_error=False,
-            asset_selection=selection,
-        )
+        self.log(f"event=run_start job={job_name} what={label!r} elapsed_s={started - self.started:.0f}")
+        run_id, success = self.launcher.execute(self.instance, job_name, tags, assets)
         seconds = time.perf_counter() - started
-        result.runs.append(
-            {"job": job_name, "what": label, "run_id": outcome.run_id, "seconds": round(seconds, 1)}
-        )
+        result.runs.append({"job": job_name, "what": label, "run_id": run_id, "seconds": round(seconds, 1)})
         self.log(
-            f"event=run job={job_name} what={label} run_id={outcome.run_id} seconds={seconds:.1f} success={outcome.success}"
+            f"event=run job={job_name} what={label!r} run_id={run_id} seconds={seconds:.1f} success={success}"
         )
-        if not outcome.success:
-            failed = [
-                f"{e.step_key}: {root_cause_message(e.event_specific_data.error) if e.event_specific_data else ''}"
-                for e in outcome.all_events
-                if e.is_step_failure
-            ]
-            # a failed blocking check says why in its description: name it, not just the step
-            failed += [
-                f"check {e.check_name}: {e.description}"
-                for e in outcome.get_asset_check_evaluations()
-                if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
-            ]
+        if not success:
+            failed = run_failures(self.instance, run_id)
             raise RunFailedError(
-                f"{job_name} ({label}) failed in run {outcome.run_id}: {'; '.join(failed) or 'see the run in the UI'}"
+                f"{job_name} ({label}) failed in run {run_id}: {'; '.join(failed) or 'see the run in the UI'}"
             )
-
-    def _range(
-        self, job: str, start: str, end: str, label: str, result: DayResult, assets: list[str] | None = None
-    ) -> None:
-        self._execute(job, {RANGE_START: start, RANGE_END: end}, label, result, assets)
-
-    def _materialized(self, asset: str) -> set[str]:
-        return {str(k) for k in self.instance.get_materialized_partitions(dg.AssetKey(asset))}
 
     # -- the day -------------------------------------------------------------------------------
     def run(self, day: str) -> DayResult:
-        started = time.perf_counter()
+        self.started = time.perf_counter()
         result = DayResult(day=day)
         coins = self.prepare(day, result)
         self.run_day(day, coins, result)
-        result.seconds = time.perf_counter() - started
+        result.seconds = time.perf_counter() - self.started
         return result
 
     def prepare(self, day: str, result: DayResult) -> list[str]:
-        """Universe, coins and the history the day needs; returns the coins in partition order."""
-        windows = build_partitions(self.settings).history_windows(date.fromisoformat(day))
-        history = windows["validated_bars"]
-        done = self._materialized("coin_universe")
-        missing_days = [d for d in [*history, day] if d not in done]
-        for block in _contiguous(missing_days, [*history, day]):
-            self._range("universe_job", block[0], block[-1], f"coin_universe {block[0]}..{block[-1]}", result)
-
-        eligible = self._eligible(day)
-        known = list(self.instance.get_dynamic_partitions(COINS.name))
-        new = [c for c in eligible if c not in known]
-        if new:
-            self.instance.add_dynamic_partitions(COINS.name, new)
-            self.log(f"event=coins_added day={day} coins={','.join(new)}")
-        coins = list(self.instance.get_dynamic_partitions(COINS.name))
-        if not coins:
+        """Universe, coins and the history the day needs (the plan); returns the coins in partition order."""
+        universe = self.defs.resolve_assets_def("coin_universe")
+        code_version = universe.code_versions_by_key.get(dg.AssetKey("coin_universe"))
+        if not universe_is_current(self.instance, day, code_version):
+            self._execute("universe_job", {"dagster/partition": day}, f"coin_universe {day}", result)
+        plan = plan_for(self.instance, build_partitions(self.settings), day)
+        if plan.coins_to_add:
+            self.instance.add_dynamic_partitions(COINS.name, list(plan.coins_to_add))
+            result.coins_added = list(plan.coins_to_add)
+            self.log(f"event=coins_added day={day} coins={','.join(plan.coins_to_add)}")
+        if not plan.coins:
             raise RunFailedError(f"{day}: no eligible coins in the universe, nothing to train")
-        self._history(windows, coins, result)
-        return coins
+        for number, block in enumerate(plan.history, 1):
+            self._execute(
+                "history_job",
+                range_tags(str(coin_day_key(*block.start)), str(coin_day_key(*block.end))),
+                f"history {number}/{len(plan.history)}: {block.label()} = {block.partitions} partitions",
+                result,
+                assets=[block.asset],
+            )
+        return list(plan.coins)
 
     def run_day(self, day: str, coins: list[str], result: DayResult) -> None:
         """The day itself: every coin in one run, then the day's reports and export."""
-        self._range(
+        self._execute(
             "daily_coins_job",
-            str(coin_day_key(day, coins[0])),
-            str(coin_day_key(day, coins[-1])),
+            range_tags(str(coin_day_key(day, coins[0])), str(coin_day_key(day, coins[-1]))),
             f"{day} all {len(coins)} coins",
             result,
         )
@@ -175,51 +249,6 @@ class DayRunner:
         result.champions = storage.read_partition(dg.AssetKey("champions"), day)
         result.export = storage.read_partition(dg.AssetKey("dropbox_export"), day)
         result.integrity = storage.read_partition(dg.AssetKey("data_integrity_report"), day)
-
-    def _eligible(self, day: str) -> list[str]:
-        event = self.instance.get_latest_materialization_event(dg.AssetKey("coin_universe"))
-        records = self.instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=dg.AssetKey("coin_universe"), asset_partitions=[day]), limit=1
-        ).records
-        if records:
-            event = records[0].event_log_entry
-        if event is None or event.asset_materialization is None:
-            raise RunFailedError(f"coin_universe[{day}] was not materialised")
-        return eligible_from_metadata(dict(event.asset_materialization.metadata))
-
-    def _history(self, windows: dict[str, list[str]], coins: list[str], result: DayResult) -> None:
-        """Materialise the missing history, asset by asset in dependency order."""
-        for asset in PER_COIN_HISTORY:
-            days = windows[asset]
-            done = self._materialized(asset)
-            missing: dict[str, list[str]] = {}
-            for d in days:
-                lacking = [c for c in coins if str(coin_day_key(d, c)) not in done]
-                if lacking:
-                    missing[d] = lacking
-            whole = [d for d, cs in missing.items() if len(cs) == len(coins)]
-            for block in _contiguous(whole, days):
-                self._range(
-                    "history_job",
-                    str(coin_day_key(block[0], coins[0])),
-                    str(coin_day_key(block[-1], coins[-1])),
-                    f"{asset} {block[0]}..{block[-1]} all coins",
-                    result,
-                    assets=[asset],
-                )
-            for d in days:
-                partial = missing.get(d, [])
-                if not partial or len(partial) == len(coins):
-                    continue
-                for block in _contiguous(partial, coins):
-                    self._range(
-                        "history_job",
-                        str(coin_day_key(d, block[0])),
-                        str(coin_day_key(d, block[-1])),
-                        f"{asset} {d} {','.join(block)}",
-                        result,
-                        assets=[asset],
-                    )
 
 
 def summary_lines(result: DayResult) -> list[str]:

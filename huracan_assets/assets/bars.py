@@ -7,14 +7,15 @@ import dagster as dg
 import pandas as pd
 
 from huracan_assets.assets._shared import (
+    OUTSIDE_SYSTEM_RETRIES,
     SINGLE_RUN,
     PartitionMetadata,
     day_of,
     end_of_day,
     keys_by_coin,
     run_keys,
-    universe_for,
 )
+from huracan_assets.automation.conditions import latest_day
 from huracan_assets.checks.schemas import ValidatedBarsSchema, raw_bars_schema
 from huracan_assets.checks.validation import failures_by_day
 from huracan_assets.config import HuracanSettings, parse_duration
@@ -109,6 +110,21 @@ def _quarantine_schema_failures(coin: str, out: dict[str, tuple[pd.DataFrame, Ba
             out[key] = (empty_validated(), quality)
 
 
+def _listings(client: MarketDataClient, day: date) -> dict[str, tuple[datetime | None, str]]:
+    """coin -> (listed_at, market status) for the USDT spot markets listed at the end of ``day``."""
+    markets = client.markets(end_of_day(day))
+    out: dict[str, tuple[datetime | None, str]] = {}
+    for row in markets.itertuples(index=False):
+        if row.quote != "USDT" or row.base == "GBP":
+            continue
+        listed_at = getattr(row, "listed_at", None)
+        listed_at = (
+            None if listed_at is None or pd.isna(listed_at) else pd.Timestamp(listed_at).to_pydatetime()
+        )
+        out[str(row.base)] = (listed_at, str(row.status or "TRADING"))
+    return out
+
+
 def _split_days(frame: pd.DataFrame) -> dict[date, pd.DataFrame]:
     if frame.empty or "open_time" not in frame:
         return {}
@@ -118,11 +134,12 @@ def _split_days(frame: pd.DataFrame) -> dict[date, pd.DataFrame]:
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
+        retry_policy=OUTSIDE_SYSTEM_RETRIES,
+        automation_condition=latest_day(),
         partitions_def=partitions.coin_days,
         backfill_policy=SINGLE_RUN,
         group_name="market_data",
         kinds={"pandas", "parquet"},
-        ins={"coin_universe": dg.AssetIn(partition_mapping=partitions.by_day)},
         description=(
             "OHLCV candles of the coin-day on the timeframe grid: invalid candles removed, duplicates and "
             "order resolved, gaps <= max_repair_bars repaired (longer: day dropped), spike outliers fixed, "
@@ -131,7 +148,6 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     )
     def validated_bars(
         context: dg.AssetExecutionContext,
-        coin_universe: pd.DataFrame,
         market_data: MarketDataResource,
         compute: ComputeResource,
         huracan_settings: HuracanSettingsResource,
@@ -139,22 +155,17 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         settings = huracan_settings.get()
         client = market_data.client()
         all_keys = run_keys(context)
-        universes = {d: universe_for(coin_universe, d) for d in {day_of(k) for k in all_keys}}
+        # whether a coin traded on a day is the market's answer for that day, never a universe
+        # partition that may have been computed before the coin (or this market) was known
+        listings = {d: _listings(client, d) for d in {day_of(k) for k in all_keys}}
         tasks = []
         for coin, keys in keys_by_coin(all_keys).items():
             days = []
             for key in keys:
                 day = day_of(key)
-                row = universes[day]
-                row = row[row["coin"] == coin] if len(row) else row
-                listed = len(row) > 0
-                listed_at = row["listed_at"].iloc[0] if listed else None
-                listed_at = (
-                    None
-                    if listed_at is None or pd.isna(listed_at)
-                    else pd.Timestamp(listed_at).to_pydatetime()
-                )
-                status = str(row["status"].iloc[0]) if listed and "status" in row else "TRADING"
+                listing = listings[day].get(coin)
+                listed = listing is not None
+                listed_at, status = listing if listing is not None else (None, "TRADING")
                 days.append((key, day, listed_at, listed, status))
             tasks.append(_CoinTask(coin=coin, days=days, client=client, settings=settings))
         results = compute.map(_validate_coin, tasks, keys=[t.coin for t in tasks])

@@ -17,6 +17,7 @@ import pandas as pd
 
 from huracan_assets.assets._shared import SINGLE_RUN, PartitionMetadata, day_of, map_by_partition, run_keys
 from huracan_assets.assets.scores import decision_table
+from huracan_assets.automation.conditions import latest_day
 from huracan_assets.config import HuracanSettings
 from huracan_assets.core.consensus import DecisionEvent, consensus_path
 from huracan_assets.core.gate import engine_reliability, regime_gate
@@ -136,6 +137,7 @@ def consensus_for_day(
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
+        automation_condition=latest_day(["models"]),
         partitions_def=partitions.coin_days,
         backfill_policy=SINGLE_RUN,
         group_name="training",

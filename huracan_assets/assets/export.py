@@ -11,7 +11,8 @@ import dagster as dg
 import pandas as pd
 
 import huracan_assets
-from huracan_assets.assets._shared import ONE_DAY_PER_RUN, run_keys
+from huracan_assets.assets._shared import ONE_DAY_PER_RUN, OUTSIDE_SYSTEM_RETRIES, run_keys
+from huracan_assets.automation.conditions import latest_day
 from huracan_assets.core import reports
 from huracan_assets.core.features import features_hash
 from huracan_assets.core.hashing import package_code_hash
@@ -92,6 +93,8 @@ def export_files(
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
+        retry_policy=OUTSIDE_SYSTEM_RETRIES,
+        automation_condition=latest_day(["models"]),
         partitions_def=partitions.days,
         backfill_policy=ONE_DAY_PER_RUN,
         group_name="publishing",

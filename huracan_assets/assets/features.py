@@ -14,6 +14,7 @@ from huracan_assets.assets._shared import (
     rows_for,
     run_keys,
 )
+from huracan_assets.automation.conditions import latest_day
 from huracan_assets.core.bars import day_bounds
 from huracan_assets.core.features import CONTEXT_COLUMNS, FEATURE_NAMES, compute_features, features_hash
 from huracan_assets.partitions import Partitions
@@ -53,6 +54,7 @@ def features_by_day(bars: pd.DataFrame, bar: timedelta, keys: list[str]) -> dict
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
+        automation_condition=latest_day(),
         partitions_def=partitions.coin_days,
         backfill_policy=SINGLE_RUN,
         group_name="features",

@@ -15,6 +15,7 @@ import dagster as dg
 import pandas as pd
 
 from huracan_assets.assets._shared import ONE_DAY_PER_RUN, run_keys
+from huracan_assets.automation.conditions import latest_day
 from huracan_assets.core.integrity import (
     heatmap_markdown,
     heatmap_png,
@@ -103,6 +104,7 @@ def _evaluation(record: Any) -> Any:
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
+        automation_condition=latest_day(),
         partitions_def=partitions.days,
         backfill_policy=ONE_DAY_PER_RUN,
         group_name="publishing",

@@ -13,6 +13,7 @@ from huracan_assets.assets._shared import (
     run_keys,
 )
 from huracan_assets.assets.features import series_of
+from huracan_assets.automation.conditions import latest_day
 from huracan_assets.config import HuracanSettings
 from huracan_assets.core.bars import day_bounds
 from huracan_assets.core.labels import compute_labels, empty_labels
@@ -40,6 +41,7 @@ def labels_by_day(
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
+        automation_condition=latest_day(),
         partitions_def=partitions.coin_days,
         backfill_policy=SINGLE_RUN,
         group_name="features",

@@ -19,6 +19,7 @@ from huracan_assets.assets._shared import (
     universe_for,
 )
 from huracan_assets.assets.features import series_of
+from huracan_assets.automation.conditions import latest_day
 from huracan_assets.config import HuracanSettings
 from huracan_assets.core.engines import ENGINES
 from huracan_assets.core.features import features_hash
@@ -91,6 +92,7 @@ def train_for_day(
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
+        automation_condition=latest_day(["models"]),
         partitions_def=partitions.coin_days,
         backfill_policy=SINGLE_RUN,
         group_name="training",

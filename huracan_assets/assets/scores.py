@@ -22,6 +22,7 @@ from huracan_assets.assets._shared import (
     universe_for,
 )
 from huracan_assets.assets.features import series_of
+from huracan_assets.automation.conditions import latest_day
 from huracan_assets.config import HuracanSettings
 from huracan_assets.core.costs import CostModel, coin_cost_model
 from huracan_assets.core.regimes import classify_regimes
@@ -123,6 +124,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     window = partitions.window(partitions.shadow_days)
 
     @dg.asset(
+        automation_condition=latest_day(["models"]),
         partitions_def=partitions.coin_days,
         backfill_policy=SINGLE_RUN,
         group_name="training",

@@ -3,15 +3,25 @@
 import dagster as dg
 import pandas as pd
 
-from huracan_assets.assets._shared import SINGLE_RUN, end_of_day, markdown_table, run_keys
+from huracan_assets.assets._shared import (
+    OUTSIDE_SYSTEM_RETRIES,
+    SINGLE_RUN,
+    end_of_day,
+    markdown_table,
+    run_keys,
+)
+from huracan_assets.automation.conditions import day_closed
 from huracan_assets.core.universe import gbp_rate, select_universe
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.market_data import MarketDataResource
 from huracan_assets.resources.settings import HuracanSettingsResource
 
 
-def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
+def build(partitions: Partitions, code_version: str | None = None) -> list[dg.AssetsDefinition]:
     @dg.asset(
+        automation_condition=day_closed(),
+        code_version=code_version,
+        retry_policy=OUTSIDE_SYSTEM_RETRIES,
         partitions_def=partitions.days,
         backfill_policy=SINGLE_RUN,
         group_name="universe",

@@ -1,14 +1,36 @@
 """Jobs over the asset graph. Per-coin assets share one partitions definition, so a job over them
-covers a contiguous key range — all coins of a day — in one run."""
+covers a contiguous key range — all coins of a day, or one block of coins over many days — in
+one run. These are the jobs ``huracan daily`` launches; the daemon's automation targets the same
+assets. Every job runs its steps in one process (``Definitions(executor=in_process_executor)``):
+parallelism lives inside steps, behind the compute seam."""
 
 from dataclasses import dataclass
 
 import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
+from huracan_assets.partitions import coin_day_key
+
 PER_COIN_DAILY = ("validated_bars", "features", "labels", "models", "scores", "consensus")
 PER_COIN_HISTORY = ("validated_bars", "features", "labels")
 DAILY_REPORTS = ("champions", "data_integrity_report", "dropbox_export")
+
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+# a run whose process died is retried by the daemon (run_retries in dagster.yaml)
+RUN_RETRIES = {"dagster/max_retries": "2", "dagster/retry_strategy": "FROM_FAILURE"}
+
+
+def range_tags(start: str, end: str) -> dict[str, str]:
+    return {RANGE_START: start, RANGE_END: end}
+
+
+def day_range_tags(day: str, coins: list[str]) -> dict[str, str]:
+    """Run tags for the range day|first coin .. day|last coin (coins in partition order)."""
+    return {
+        **range_tags(str(coin_day_key(day, coins[0])), str(coin_day_key(day, coins[-1]))),
+        "huracan/day": day,
+    }
 
 
 @dataclass(frozen=True)
@@ -27,21 +49,25 @@ def build_jobs() -> Jobs:
         universe=dg.define_asset_job(
             "universe_job",
             selection=dg.AssetSelection.assets("coin_universe"),
+            tags=RUN_RETRIES,
             description="coin_universe for one day (or a range of days in one run).",
         ),
         coins_daily=dg.define_asset_job(
             "daily_coins_job",
             selection=dg.AssetSelection.assets(*PER_COIN_DAILY),
+            tags=RUN_RETRIES,
             description="Every per-coin step for a range of day x coin partitions; the daily run is one range.",
         ),
         history=dg.define_asset_job(
             "history_job",
             selection=dg.AssetSelection.assets(*PER_COIN_HISTORY),
+            tags=RUN_RETRIES,
             description="The look-back history a coin needs: bars, features and labels.",
         ),
         reports=dg.define_asset_job(
             "daily_reports_job",
             selection=dg.AssetSelection.assets(*DAILY_REPORTS),
+            tags=RUN_RETRIES,
             description="Champions, the integrity report and the export of one day.",
         ),
     )

@@ -1,42 +1,201 @@
 """Asset checks: Pandera schemas on the per-coin tables and the usability of the day.
 
-In the daily single run a partitioned check runs once over every coin of the day, so the
-per-coin schema checks are non-blocking WARNs listing the failing coin-days and their failure
-cases: a bad coin is quarantined inside the assets and must not stop the others. Blocking
-checks guard only what makes a whole day unusable (empty universe, most coins unusable).
+Every check computes from the data (the stored partitions, loaded as inputs) and records one
+outcome per partition of its run, so the UI's Partitions tab shows each coin-day as passed or
+failed. Per-coin checks are non-blocking WARNs: a bad coin is quarantined inside the assets and
+must not stop the others. Blocking checks guard only what makes a whole day unusable (empty
+universe, most coins unusable) and give every partition of that day the day's outcome.
+
+How per-partition outcomes work in a range run (read from dagster 1.13.27):
+
+* ``AssetCheckResult`` has no partition argument. Dagster fills the evaluation's partition from
+  the step's single partition key only (``AssetCheckResult.to_asset_check_evaluation``,
+  ``_core/definitions/asset_checks/asset_check_result.py`` l. 214-234). In a run over a range
+  there is no single key, so a returned result is stored with ``partition=None``.
+* The run plans one ``asset_check_executions`` row per partition of the range
+  (``_store_asset_check_evaluation_planned``, ``_core/storage/event_log/sql_event_log.py``
+  l. 3231-3256). A partition-less evaluation matches none of them and is inserted as a row of
+  its own (``_update_asset_check_evaluation``, l. 3287-3354), so the planned rows stay PLANNED
+  and turn SKIPPED when the run ends (``_process_run_statuses``,
+  ``_core/storage/asset_check_state.py``): the "Skipped (408)" of the UI.
+* A check may yield ``AssetCheckEvaluation`` objects itself (``_validate_event``,
+  ``_core/execution/plan/compute.py`` l. 93-117; recorded, and counted when a blocking ERROR
+  fails, in ``_core/execution/plan/execute_step.py`` l. 520-528). One with ``partition=key``
+  updates that partition's planned row (and replaces the planned event the row stored, which
+  carries the run's whole partition subset).
+* The UI counts a partition as passed or failed only while its evaluation targets the
+  partition's latest materialization (``AssetCheckPartitionInfo.is_current``,
+  ``_core/storage/asset_check_execution_record.py`` l. 262-268, used in
+  ``asset_check_state.py`` l. 172-186); without ``target_materialization_data`` the status is
+  cleared. So each evaluation points at its partition's latest materialization (looked up in
+  the event log; the outcome itself never comes from there).
+
+So in a range run a check yields one partition-less ``AssetCheckResult`` first (the run's
+summary: the step's output, the failing coins and cases in one place) and then one
+``AssetCheckEvaluation`` per partition with that partition's outcome and only its own failure
+cases (the event log stays linear in partitions). In a single-partition run it returns one
+``AssetCheckResult``, which Dagster records for that partition.
+
+A failed blocking evaluation fails the whole check step, which skips every downstream step of
+the run: per-coin blocking results would let one bad coin stop every coin. The blocking checks
+are therefore day-level: each coin-day carries its day's outcome.
 """
 
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
 import dagster as dg
 import pandas as pd
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
 
 from huracan_assets.assets._shared import markdown_table
-from huracan_assets.checks.schemas import FeaturesSchema, LabelsSchema, ValidatedBarsSchema
+from huracan_assets.checks.loading import STORED_ATTRS_LOADER, stored_attrs_loader
+from huracan_assets.checks.schemas import (
+    PARTITION_COLUMNS,
+    FeaturesSchema,
+    LabelsSchema,
+    ValidatedBarsSchema,
+)
 from huracan_assets.checks.validation import SchemaOutcome, validate_partitions
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.storage import split_key
 
 USABLE_SHARE = 0.5
+BAD_STATUSES = ("quarantined", "dropped", "stale", "delisted")
+LOOKUP_CHUNK = 500  # partitions per event-log query (SQLite's bound-parameter limit)
+
+CheckResults = Iterator[dg.AssetCheckResult | dg.AssetCheckEvaluation]
 
 
-def _schema_result(outcome: SchemaOutcome, table: str) -> dg.AssetCheckResult:
+@dataclass
+class Outcome:
+    """One partition's (or the run's) outcome of a check."""
+
+    passed: bool
+    description: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def _run_keys(context: dg.AssetCheckExecutionContext) -> list[str]:
+    return [str(k) for k in context.partition_keys]
+
+
+def check_results(
+    context: dg.AssetCheckExecutionContext,
+    outcomes: dict[str, Outcome],
+    summary: Outcome,
+    severity: dg.AssetCheckSeverity,
+) -> CheckResults:
+    """The check's results: one per partition of the run, plus the run's summary in a range run."""
+    if context.has_partition_key:
+        # Dagster records a returned result against the run's single partition
+        outcome = outcomes[str(context.partition_key)]
+        yield dg.AssetCheckResult(
+            passed=outcome.passed,
+            severity=severity,
+            description=outcome.description,
+            metadata=outcome.metadata,
+        )
+        return
+    spec = context.check_specs[0]
+    yield dg.AssetCheckResult(
+        passed=summary.passed,
+        severity=severity,
+        description=summary.description,
+        metadata={"scope": f"run summary over {len(outcomes)} partitions", **summary.metadata},
+    )
+    targets = latest_materializations(context.instance, spec.asset_key, list(outcomes))
+    for key, outcome in outcomes.items():
+        yield dg.AssetCheckEvaluation(
+            asset_key=spec.asset_key,
+            check_name=spec.name,
+            passed=outcome.passed,
+            metadata=outcome.metadata,
+            target_materialization_data=targets.get(key),
+            severity=severity,
+            description=outcome.description,
+            blocking=spec.blocking,
+            partition=key,
+        )
+
+
+def latest_materializations(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, keys: list[str]
+) -> dict[str, AssetCheckEvaluationTargetMaterializationData]:
+    """partition -> pointer to its latest materialization (two indexed queries per chunk of keys)."""
+    out: dict[str, AssetCheckEvaluationTargetMaterializationData] = {}
+    storage = instance.event_log_storage
+    for start in range(0, len(keys), LOOKUP_CHUNK):
+        chunk = set(keys[start : start + LOOKUP_CHUNK])
+        ids = storage.get_latest_storage_id_by_partition(
+            asset_key, dg.DagsterEventType.ASSET_MATERIALIZATION, partitions=chunk
+        )
+        if not ids:
+            continue
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=asset_key, storage_ids=list(ids.values())), limit=len(ids)
+        ).records
+        for record in records:
+            out[str(record.partition_key)] = AssetCheckEvaluationTargetMaterializationData(
+                storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp
+            )
+    return out
+
+
+def _with_partition_columns(frame: pd.DataFrame | None, keys: list[str]) -> pd.DataFrame | None:
+    """A single partition loads without the dataset scan's ``date``/``symbol`` columns: add them."""
+    if frame is None or len(keys) != 1 or any(c in frame for c in PARTITION_COLUMNS):
+        return frame
+    day, symbol = split_key(keys[0])
+    return frame.assign(date=day, **({"symbol": symbol} if symbol is not None else {}))
+
+
+def _cases(cases: list[dict[str, Any]], limit: int = 10) -> list[dict[str, Any]]:
+    return json.loads(json.dumps(cases[:limit], default=str))
+
+
+def schema_outcomes(
+    outcome: SchemaOutcome, keys: list[str], table: str
+) -> tuple[dict[str, Outcome], Outcome]:
+    """Per-partition and run outcomes of a Pandera schema over the partitions of the run."""
+    checked = set(outcome.checked)
+    per_partition = {}
+    for key in keys:
+        cases = outcome.failing.get(key, [])
+        if cases:
+            per_partition[key] = Outcome(
+                False,
+                f"{table} {key}: {len(cases)} failure case(s): "
+                + "; ".join(f"{c['column']}: {c['check']}" for c in cases[:3]),
+                {
+                    "failure_cases": dg.MetadataValue.json(_cases(cases)),
+                    "per_coin": dg.MetadataValue.json({key: "fail"}),
+                },
+            )
+        else:
+            rows = key in checked
+            per_partition[key] = Outcome(
+                True,
+                f"{table} {key}: passes" if rows else f"{table} {key}: no rows to check",
+                {"per_coin": dg.MetadataValue.json({key: "pass"})} if rows else {},
+            )
     rows = [
         {"partition": key, "column": c["column"], "check": c["check"], "failure_case": c["failure_case"]}
         for key, cases in outcome.failing.items()
         for c in cases
     ]
     days = sorted({k.split("|")[0] for k in outcome.checked})
-    return dg.AssetCheckResult(
-        passed=outcome.passed,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=(
-            f"{table}: all {len(outcome.checked)} coin-days pass"
-            if outcome.passed
-            else f"{table}: {len(outcome.failing)} of {len(outcome.checked)} coin-days fail: "
-            + ", ".join(sorted(outcome.failing)[:10])
-        ),
-        metadata={
+    summary = Outcome(
+        outcome.passed,
+        f"{table}: all {len(outcome.checked)} coin-days pass"
+        if outcome.passed
+        else f"{table}: {len(outcome.failing)} of {len(outcome.checked)} coin-days fail: "
+        + ", ".join(sorted(outcome.failing)[:10]),
+        {
             "checked_partitions": len(outcome.checked),
             "failing_partitions": len(outcome.failing),
             "failing_coins": ", ".join(outcome.failing_coins()),
@@ -47,184 +206,283 @@ def _schema_result(outcome: SchemaOutcome, table: str) -> dg.AssetCheckResult:
             "failure_cases": dg.MetadataValue.md(
                 markdown_table(rows, ["partition", "column", "check", "failure_case"], limit=40)
             ),
-            "failure_cases_json": dg.MetadataValue.json(json.loads(json.dumps(outcome.failing, default=str))),
         },
     )
+    return per_partition, summary
+
+
+def source_quality_outcomes(
+    qualities: dict[str, dict[str, Any] | None],
+) -> tuple[dict[str, Outcome], Outcome]:
+    """What the exchange delivered per coin-day, from the quality record stored with the bars."""
+    per_partition, rows = {}, []
+    for key, quality in qualities.items():
+        if quality is None:
+            per_partition[key] = Outcome(False, f"{key}: no quality record stored with the partition")
+            rows.append({"partition": key, "status": "unknown", "reason": "no quality record"})
+            continue
+        status = str(quality.get("status"))
+        counts = {k: int(quality.get(k) or 0) for k in ("invalid_bars", "duplicates_resolved")}
+        examples = "; ".join((quality.get("invalid_examples") or [])[:5])
+        detail = {"status": status, **counts, "reason": quality.get("reason") or "", "examples": examples}
+        if status in BAD_STATUSES or any(counts.values()):
+            rows.append({"partition": key, **detail})
+            per_partition[key] = Outcome(
+                False,
+                f"{key}: {status}"
+                + (f", {counts['invalid_bars']} invalid bar(s)" if counts["invalid_bars"] else "")
+                + (f", {counts['duplicates_resolved']} duplicate(s)" if counts["duplicates_resolved"] else "")
+                + (f": {detail['reason']}" if detail["reason"] else ""),
+                {**detail, "per_coin": dg.MetadataValue.json({key: "fail"})},
+            )
+        else:
+            per_partition[key] = Outcome(
+                True,
+                f"{key}: arrived clean ({status})",
+                {"status": status, "per_coin": dg.MetadataValue.json({key: "pass"})},
+            )
+    failing = {r["partition"] for r in rows}
+    coins = sorted({p.split("|")[-1] for p in failing})
+    summary = Outcome(
+        not rows,
+        f"bad candles from the exchange for {len(rows)} coin-day(s): {', '.join(coins)}"
+        if rows
+        else f"all {len(qualities)} coin-days arrived clean",
+        {
+            "checked_partitions": len(qualities),
+            "failing_coins": ", ".join(coins),
+            "per_coin": dg.MetadataValue.json(
+                {p: ("fail" if p in failing else "pass") for p in sorted(qualities)[:2000]}
+            ),
+            "problems": dg.MetadataValue.md(
+                markdown_table(
+                    rows, ["partition", "status", "invalid_bars", "duplicates_resolved", "reason", "examples"]
+                )
+            ),
+        },
+    )
+    return per_partition, summary
+
+
+def raw_schema_outcomes(
+    qualities: dict[str, dict[str, Any] | None],
+) -> tuple[dict[str, Outcome], Outcome]:
+    """RawBarsSchema failure cases per coin-day, as recorded with the bars when they were validated."""
+    per_partition, rows = {}, []
+    for key, quality in qualities.items():
+        if quality is None:
+            per_partition[key] = Outcome(False, f"{key}: no quality record stored with the partition")
+            rows.append({"partition": key, "failure_cases": "no quality record"})
+            continue
+        cases = list(quality.get("raw_schema_failures") or [])
+        if cases:
+            rows.append({"partition": key, "failure_cases": "; ".join(cases[:5])})
+            per_partition[key] = Outcome(
+                False,
+                f"RawBarsSchema {key}: {len(cases)} failure case(s): {cases[0]}",
+                {"failure_cases": cases[:5], "per_coin": dg.MetadataValue.json({key: "fail"})},
+            )
+        else:
+            per_partition[key] = Outcome(
+                True,
+                f"RawBarsSchema {key}: arrived clean",
+                {"per_coin": dg.MetadataValue.json({key: "pass"})},
+            )
+    failing = {r["partition"] for r in rows}
+    coins = sorted({p.split("|")[-1] for p in failing})
+    summary = Outcome(
+        not rows,
+        f"RawBarsSchema: {len(rows)} coin-day(s) delivered bad candles: {', '.join(coins)}"
+        if rows
+        else f"RawBarsSchema: all {len(qualities)} coin-days arrived clean",
+        {
+            "checked_partitions": len(qualities),
+            "failing_partitions": len(rows),
+            "failing_coins": ", ".join(coins),
+            "per_coin": dg.MetadataValue.json(
+                {p: ("fail" if p in failing else "pass") for p in sorted(qualities)[:2000]}
+            ),
+            "failure_cases": dg.MetadataValue.md(
+                markdown_table(rows, ["partition", "failure_cases"], limit=40)
+            ),
+        },
+    )
+    return per_partition, summary
+
+
+def day_usable_outcomes(
+    keys: list[str], validated_bars: pd.DataFrame | None, coin_universe: pd.DataFrame
+) -> tuple[dict[str, Outcome], Outcome]:
+    """Each day of the run: do at least half of its listed coins have bars? Every coin-day gets its day's outcome."""
+    in_run: dict[str, set[str]] = {}
+    for key in keys:
+        day, coin = split_key(key)
+        in_run.setdefault(day, set()).add(str(coin))
+    with_rows: set[tuple[str, str]] = set()
+    if validated_bars is not None and len(validated_bars):
+        with_rows = set(map(tuple, validated_bars[["date", "symbol"]].drop_duplicates().to_numpy()))
+    by_day: dict[str, Outcome] = {}
+    per_day_share = {}
+    for day, coins in sorted(in_run.items()):
+        trading = coin_universe["status"] == "TRADING" if "status" in coin_universe else True
+        listed = (
+            coin_universe.loc[(coin_universe["date"] == day) & trading, "coin"] if len(coin_universe) else []
+        )
+        expected = coins & set(listed)
+        usable = {c for c in expected if (day, c) in with_rows}
+        share = len(usable) / len(expected) if expected else 1.0
+        per_day_share[day] = round(share, 3)
+        passed = not expected or share >= USABLE_SHARE
+        by_day[day] = Outcome(
+            passed,
+            f"{day}: {len(usable)} of {len(expected)} listed coins have usable bars"
+            + ("" if passed else f" (below {USABLE_SHARE:.0%}: the day is unusable)"),
+            {"day": day, "usable_share": round(share, 3), "listed_coins": len(expected)},
+        )
+    problems = [o.description for o in by_day.values() if not o.passed]
+    per_partition = {key: by_day[split_key(key)[0]] for key in keys}
+    summary = Outcome(
+        not problems,
+        "; ".join(problems[:10]) or "every day has usable bars for most listed coins",
+        {"usable_share_by_day": dg.MetadataValue.json(dict(list(per_day_share.items())[-60:]))},
+    )
+    return per_partition, summary
+
+
+def _day_list(days: list[str]) -> str:
+    return ", ".join(days) if len(days) <= 20 else ", ".join([*days[:10], "…", *days[-5:]])
+
+
+def universe_outcomes(keys: list[str], coin_universe: pd.DataFrame) -> tuple[dict[str, Outcome], Outcome]:
+    """Each day of the run: is any coin eligible?"""
+    frame = coin_universe if coin_universe is not None else pd.DataFrame()
+    if len(keys) == 1 and len(frame) and "date" not in frame:
+        frame = frame.assign(date=keys[0])
+    eligible = frame[frame["eligible"]] if len(frame) else frame
+    eligible_by_day = eligible.groupby("date").size().to_dict() if len(eligible) else {}
+    markets_by_day = frame.groupby("date").size().to_dict() if len(frame) else {}
+    per_partition = {}
+    for day in keys:
+        count = int(eligible_by_day.get(day, 0))
+        per_partition[day] = Outcome(
+            count > 0,
+            f"{count} eligible coin(s) on {day}" if count else f"no eligible coin on {day}",
+            {"eligible_coins": count, "markets": int(markets_by_day.get(day, 0))},
+        )
+    empty_days = sorted(d for d, o in per_partition.items() if not o.passed)
+    summary = Outcome(
+        not empty_days,
+        f"no eligible coin on {_day_list(empty_days)}" if empty_days else "every day has eligible coins",
+        {
+            "eligible_coins": int(len(eligible)),
+            "markets": int(len(frame)),
+            "days_without_eligible": len(empty_days),
+        },
+    )
+    return per_partition, summary
 
 
 def build(partitions: Partitions) -> list[dg.AssetChecksDefinition]:
+    warn, error = dg.AssetCheckSeverity.WARN, dg.AssetCheckSeverity.ERROR
+    stored_attrs = {
+        "additional_ins": {"validated_bars": dg.AssetIn(input_manager_key=STORED_ATTRS_LOADER)},
+        "resource_defs": {STORED_ATTRS_LOADER: stored_attrs_loader},
+    }
+
     @dg.asset_check(
         asset="validated_bars",
         partitions_def=partitions.coin_days,
         blocking=False,
         description="Pandera ValidatedBarsSchema on every coin-day: types, unique sorted times, OHLC "
-        "consistency, non-negative volume, no NaN after repair. WARN, lists failing coins and cases.",
+        "consistency, non-negative volume, no NaN after repair. WARN, per coin-day, with its failure cases.",
     )
-    def validated_bars_schema(validated_bars: pd.DataFrame) -> dg.AssetCheckResult:
-        return _schema_result(validate_partitions(ValidatedBarsSchema, validated_bars), "validated_bars")
+    def validated_bars_schema(
+        context: dg.AssetCheckExecutionContext, validated_bars: pd.DataFrame
+    ) -> CheckResults:
+        keys = _run_keys(context)
+        outcome = validate_partitions(ValidatedBarsSchema, _with_partition_columns(validated_bars, keys))
+        yield from check_results(context, *schema_outcomes(outcome, keys, "validated_bars"), warn)
 
     @dg.asset_check(
         asset="validated_bars",
         partitions_def=partitions.coin_days,
         blocking=True,
         additional_ins={"coin_universe": dg.AssetIn(partition_mapping=partitions.by_day)},
-        description="Blocking: the day is usable only if at least half of the listed coins have validated bars.",
+        description="Blocking, day-level: a day is usable only if at least half of its listed coins have "
+        "validated bars. Every coin-day carries its day's outcome; a per-coin blocking result would let one "
+        "bad coin stop every coin of the run (a failed blocking check fails its step).",
     )
     def validated_bars_day_usable(
         context: dg.AssetCheckExecutionContext, validated_bars: pd.DataFrame, coin_universe: pd.DataFrame
-    ) -> dg.AssetCheckResult:
-        in_run: dict[str, set[str]] = {}
-        for key in context.partition_keys:
-            day, coin = split_key(str(key))
-            in_run.setdefault(day, set()).add(str(coin))
-        with_rows: set[tuple[str, str]] = set()
-        if validated_bars is not None and len(validated_bars):
-            with_rows = set(map(tuple, validated_bars[["date", "symbol"]].drop_duplicates().to_numpy()))
-        problems, per_day = [], {}
-        for day, coins in sorted(in_run.items()):
-            trading = coin_universe["status"] == "TRADING" if "status" in coin_universe else True
-            listed = (
-                coin_universe.loc[(coin_universe["date"] == day) & trading, "coin"]
-                if len(coin_universe)
-                else []
-            )
-            expected = coins & set(listed)
-            usable = {c for c in expected if (day, c) in with_rows}
-            share = len(usable) / len(expected) if expected else 1.0
-            per_day[day] = round(share, 3)
-            if expected and share < USABLE_SHARE:
-                problems.append(f"{day}: only {len(usable)} of {len(expected)} listed coins have usable bars")
-        return dg.AssetCheckResult(
-            passed=not problems,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description="; ".join(problems[:10]) or "every day has usable bars for most listed coins",
-            metadata={"usable_share_by_day": dg.MetadataValue.json(dict(list(per_day.items())[-60:]))},
-        )
+    ) -> CheckResults:
+        keys = _run_keys(context)
+        bars = _with_partition_columns(validated_bars, keys)
+        yield from check_results(context, *day_usable_outcomes(keys, bars, coin_universe), error)
 
     @dg.asset_check(
         asset="validated_bars",
         partitions_def=partitions.coin_days,
         blocking=False,
+        **stored_attrs,
         description="WARN when the exchange delivered bad candles for a coin-day (NaN or non-positive prices, "
         "high < low, duplicates, wrong types, missing columns) or the day had to be dropped or quarantined; "
-        "names every coin-day and what was wrong. The repaired data itself is checked by validated_bars_schema.",
+        "per coin-day, from the quality record stored with its bars. The repaired data itself is checked "
+        "by validated_bars_schema.",
     )
-    def validated_bars_source_quality(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-        records = _materializations(context, "validated_bars")
-        rows = []
-        for partition, metadata in sorted(records.items()):
-            status = str(_value(metadata.get("status")))
-            counts = {k: int(_value(metadata.get(k)) or 0) for k in ("invalid_bars", "duplicates_resolved")}
-            if status in ("quarantined", "dropped", "stale", "delisted") or any(counts.values()):
-                rows.append(
-                    {
-                        "partition": partition,
-                        "status": status,
-                        **counts,
-                        "reason": _value(metadata.get("reason")) or "",
-                        "examples": _value(metadata.get("problems")) or "",
-                    }
-                )
-        failing = {r["partition"] for r in rows}
-        coins = sorted({p.split("|")[-1] for p in failing})
-        return dg.AssetCheckResult(
-            passed=not rows,
-            severity=dg.AssetCheckSeverity.WARN,
-            description=(
-                f"bad candles from the exchange for {len(rows)} coin-day(s): {', '.join(coins)}"
-                if rows
-                else f"all {len(records)} coin-days arrived clean"
-            ),
-            metadata={
-                "checked_partitions": len(records),
-                "failing_coins": ", ".join(coins),
-                "per_coin": dg.MetadataValue.json(
-                    {p: ("fail" if p in failing else "pass") for p in sorted(records)[:2000]}
-                ),
-                "problems": dg.MetadataValue.md(
-                    markdown_table(
-                        rows,
-                        ["partition", "status", "invalid_bars", "duplicates_resolved", "reason", "examples"],
-                    )
-                ),
-            },
-        )
+    def validated_bars_source_quality(
+        context: dg.AssetCheckExecutionContext, validated_bars: dict[str, dict]
+    ) -> CheckResults:
+        qualities = {k: validated_bars.get(k, {}).get("quality") for k in _run_keys(context)}
+        yield from check_results(context, *source_quality_outcomes(qualities), warn)
 
     @dg.asset_check(
         asset="validated_bars",
         partitions_def=partitions.coin_days,
         blocking=False,
+        **stored_attrs,
         description="Pandera RawBarsSchema on the candles as the exchange delivered them (types, every column, "
-        "positive prices, OHLC consistency, unique ordered times on the timeframe grid, non-negative volume). "
-        "WARN: validation repairs or drops what fails; lists each coin-day and its failure cases.",
+        "positive prices, OHLC consistency, unique ordered times on the timeframe grid, non-negative volume), "
+        "as recorded with each coin-day's bars. WARN: validation repairs or drops what fails; per coin-day "
+        "with its failure cases.",
     )
-    def validated_bars_raw_schema(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-        records = _materializations(context, "validated_bars")
-        rows = [
-            {"partition": partition, "failure_cases": str(_value(metadata.get("raw_schema_failures")))}
-            for partition, metadata in sorted(records.items())
-            if _value(metadata.get("raw_schema_failures"))
-        ]
-        failing = {r["partition"] for r in rows}
-        coins = sorted({p.split("|")[-1] for p in failing})
-        return dg.AssetCheckResult(
-            passed=not rows,
-            severity=dg.AssetCheckSeverity.WARN,
-            description=(
-                f"RawBarsSchema: {len(rows)} coin-day(s) delivered bad candles: {', '.join(coins)}"
-                if rows
-                else f"RawBarsSchema: all {len(records)} coin-days arrived clean"
-            ),
-            metadata={
-                "checked_partitions": len(records),
-                "failing_partitions": len(rows),
-                "failing_coins": ", ".join(coins),
-                "per_coin": dg.MetadataValue.json(
-                    {p: ("fail" if p in failing else "pass") for p in sorted(records)[:2000]}
-                ),
-                "failure_cases": dg.MetadataValue.md(
-                    markdown_table(rows, ["partition", "failure_cases"], limit=40)
-                ),
-            },
-        )
+    def validated_bars_raw_schema(
+        context: dg.AssetCheckExecutionContext, validated_bars: dict[str, dict]
+    ) -> CheckResults:
+        qualities = {k: validated_bars.get(k, {}).get("quality") for k in _run_keys(context)}
+        yield from check_results(context, *raw_schema_outcomes(qualities), warn)
 
     @dg.asset_check(
         asset="coin_universe",
         partitions_def=partitions.days,
         blocking=True,
-        description="Blocking: a day with no eligible coin cannot be trained.",
+        description="Blocking: a day with no eligible coin cannot be trained. One outcome per day.",
     )
-    def coin_universe_not_empty(coin_universe: pd.DataFrame) -> dg.AssetCheckResult:
-        eligible = coin_universe[coin_universe["eligible"]] if len(coin_universe) else coin_universe
-        empty_days = (
-            sorted(set(coin_universe["date"]) - set(eligible["date"])) if len(coin_universe) else ["all"]
-        )
-        return dg.AssetCheckResult(
-            passed=not empty_days,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description=f"no eligible coin on {', '.join(empty_days)}"
-            if empty_days
-            else "every day has eligible coins",
-            metadata={"eligible_coins": int(len(eligible)), "markets": int(len(coin_universe))},
-        )
+    def coin_universe_not_empty(
+        context: dg.AssetCheckExecutionContext, coin_universe: pd.DataFrame
+    ) -> CheckResults:
+        yield from check_results(context, *universe_outcomes(_run_keys(context), coin_universe), error)
 
     @dg.asset_check(
         asset="features",
         partitions_def=partitions.coin_days,
         blocking=False,
-        description="Pandera FeaturesSchema: finite features, ratios in range, unique times. WARN.",
+        description="Pandera FeaturesSchema: finite features, ratios in range, unique times. WARN, per coin-day.",
     )
-    def features_schema(features: pd.DataFrame) -> dg.AssetCheckResult:
-        return _schema_result(validate_partitions(FeaturesSchema, features), "features")
+    def features_schema(context: dg.AssetCheckExecutionContext, features: pd.DataFrame) -> CheckResults:
+        keys = _run_keys(context)
+        outcome = validate_partitions(FeaturesSchema, _with_partition_columns(features, keys))
+        yield from check_results(context, *schema_outcomes(outcome, keys, "features"), warn)
 
     @dg.asset_check(
         asset="labels",
         partitions_def=partitions.coin_days,
         blocking=False,
-        description="Pandera LabelsSchema: causal times (decision < fill < exit), finite returns. WARN.",
+        description="Pandera LabelsSchema: causal times (decision < fill < exit), finite returns. WARN, per coin-day.",
     )
-    def labels_schema(labels: pd.DataFrame) -> dg.AssetCheckResult:
-        return _schema_result(validate_partitions(LabelsSchema, labels), "labels")
+    def labels_schema(context: dg.AssetCheckExecutionContext, labels: pd.DataFrame) -> CheckResults:
+        keys = _run_keys(context)
+        outcome = validate_partitions(LabelsSchema, _with_partition_columns(labels, keys))
+        yield from check_results(context, *schema_outcomes(outcome, keys, "labels"), warn)
 
     return [
         validated_bars_schema,
@@ -235,44 +493,3 @@ def build(partitions: Partitions) -> list[dg.AssetChecksDefinition]:
         features_schema,
         labels_schema,
     ]
-
-
-def _value(entry: object) -> object:
-    return getattr(entry, "value", entry)
-
-
-def _materializations(context: dg.AssetCheckExecutionContext, asset: str) -> dict[str, dict]:
-    """partition -> metadata of the asset's materializations for the partitions this check covers.
-
-    In the run that materialised them these are the run's own events; a check run on its own
-    falls back to the latest materialisation of each partition.
-    """
-    wanted = (
-        {str(k) for k in context.partition_keys}
-        if context.has_partition_key_range or context.has_partition_key
-        else set()
-    )
-    key = dg.AssetKey(asset)
-    found: dict[str, dict] = {}
-    connection = context.instance.get_records_for_run(
-        context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION, limit=1_000_000
-    )
-    for record in connection.records:
-        materialization = record.event_log_entry.asset_materialization
-        if (
-            materialization
-            and materialization.asset_key == key
-            and (not wanted or materialization.partition in wanted)
-        ):
-            found[str(materialization.partition)] = dict(materialization.metadata)
-    missing = sorted(wanted - set(found))
-    for start in range(0, len(missing), 500):
-        chunk = missing[start : start + 500]
-        result = context.instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=key, asset_partitions=chunk), limit=len(chunk) * 20
-        )
-        for record in reversed(result.records):  # newest last, so the newest wins
-            materialization = record.event_log_entry.asset_materialization
-            if materialization is not None:
-                found[str(materialization.partition)] = dict(materialization.metadata)
-    return found

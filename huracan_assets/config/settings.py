@@ -8,7 +8,7 @@ resource, CLI flags) > environment variables `HURACAN_<KEY>` (nested keys joined
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -39,6 +39,15 @@ def parse_duration(text: str | timedelta) -> timedelta:
     if not match:
         raise ValueError(f"not a duration like '5m', '1h' or '1d': {text!r}")
     return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+def parse_instant(text: str) -> datetime:
+    """Parse an ISO instant ("2025-11-21T00:00:00Z", "2025-11-21") as an aware UTC datetime."""
+    try:
+        value = datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"not a UTC instant like '2025-11-21T00:00:00Z': {text!r}") from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _check_duration(value: Any) -> str:
@@ -143,6 +152,10 @@ class HuracanSettings(BaseSettings):
     )
 
     history_start: date
+    # the platform's "now": empty for the real time, or a UTC instant such as
+    # "2025-11-21T00:00:00Z" (simulations, tests). The last day partition is the last whole
+    # day before it, so it drives what the daemon's automation calls "the latest day".
+    clock: str = ""
     lookback_days: int = Field(ge=5, le=3650)
     timeframe: Duration
     horizons: list[Duration] = Field(min_length=1)
@@ -176,6 +189,14 @@ class HuracanSettings(BaseSettings):
             raise ValueError(f"timeframe must divide one day into whole bars, got {value!r}")
         return value
 
+    @field_validator("clock")
+    @classmethod
+    def _utc_instant(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            parse_instant(value)
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> HuracanSettings:
         bar = self.bar
@@ -202,6 +223,15 @@ class HuracanSettings(BaseSettings):
         return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls))
 
     # -- derived quantities -------------------------------------------------------------------
+    def now(self) -> datetime:
+        """The platform's current instant (UTC): ``clock`` when set, else the real time."""
+        return parse_instant(self.clock) if self.clock else datetime.now(UTC)
+
+    @property
+    def last_closed_day(self) -> date:
+        """The newest UTC day that has ended by ``now()``: the latest ``date`` partition."""
+        return (self.now() - timedelta(days=1)).date()
+
     @property
     def bar(self) -> timedelta:
         return parse_duration(self.timeframe)

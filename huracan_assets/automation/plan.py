@@ -1,0 +1,72 @@
+"""Reads what a day needs off the instance and hands it to the one plan (``core/day_plan.py``).
+
+Used by ``new_coin_sensor`` (under the daemon) and by ``huracan daily`` (orchestration.py).
+"""
+
+from datetime import date
+
+import dagster as dg
+
+from huracan_assets.automation.jobs import PER_COIN_HISTORY
+from huracan_assets.core.day_plan import DayPlan, plan_day
+from huracan_assets.partitions import COINS, Partitions
+from huracan_assets.resources.storage import split_key
+
+UNIVERSE = dg.AssetKey("coin_universe")
+
+
+def eligible_from_metadata(metadata: dict) -> list[str]:
+    value = metadata.get("eligible_coins")
+    text = getattr(value, "value", value) or ""
+    return [c.strip() for c in str(text).split(",") if c.strip()]
+
+
+def universe_record(instance: dg.DagsterInstance, day: str) -> dg.EventLogRecord | None:
+    """The newest materialization of ``coin_universe[day]``, or None."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=UNIVERSE, asset_partitions=[day]), limit=1
+    ).records
+    return records[0] if records else None
+
+
+def universe_is_current(instance: dg.DagsterInstance, day: str, code_version: str | None) -> bool:
+    """``coin_universe[day]`` exists and was built by this code version (this market, these rules).
+
+    A universe built for another market (``--coins 10`` on an instance built with 8) is stale:
+    rebuilding it is how the new coins are found.
+    """
+    record = universe_record(instance, day)
+    if record is None:
+        return False
+    if code_version is None:
+        return True
+    materialization = record.event_log_entry.asset_materialization
+    tags = (materialization.tags or {}) if materialization else {}
+    return tags.get("dagster/code_version") == code_version
+
+
+def eligible_on(instance: dg.DagsterInstance, day: str) -> list[str]:
+    record = universe_record(instance, day)
+    if record is None or record.event_log_entry.asset_materialization is None:
+        raise LookupError(f"coin_universe[{day}] was never materialised")
+    return eligible_from_metadata(dict(record.event_log_entry.asset_materialization.metadata))
+
+
+def materialized_coin_days(instance: dg.DagsterInstance, asset: str) -> set[tuple[str, str]]:
+    out = set()
+    for key in instance.get_materialized_partitions(dg.AssetKey(asset)):
+        day, coin = split_key(str(key))
+        out.add((day, str(coin)))
+    return out
+
+
+def plan_for(instance: dg.DagsterInstance, partitions: Partitions, day: str) -> DayPlan:
+    """The plan of ``day`` from the instance's state: ``coin_universe[day]`` must exist."""
+    windows = partitions.history_windows(date.fromisoformat(day))
+    return plan_day(
+        day,
+        eligible=eligible_on(instance, day),
+        known_coins=list(instance.get_dynamic_partitions(COINS.name)),
+        windows={asset: windows[asset] for asset in PER_COIN_HISTORY},
+        materialized={asset: materialized_coin_days(instance, asset) for asset in PER_COIN_HISTORY},
+    )
