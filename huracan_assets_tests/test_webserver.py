@@ -18,7 +18,7 @@ from huracan_assets_tests.conftest import small_settings
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -30,6 +30,19 @@ def _graphql(port: int, query: str) -> dict:
     body = response.json()
     assert "errors" not in body, body
     return body["data"]
+
+
+def wait_for_webserver(process: subprocess.Popen, port: int, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"webserver exited with {process.returncode}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/server_info", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.5)
+    pytest.fail(f"webserver did not answer within {seconds:.0f} s")
 
 
 @pytest.fixture
@@ -51,7 +64,7 @@ def webserver(tmp_path: Path):
             .execute_in_process(instance=instance, partition_key="2025-11-20")
             .success
         )
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,
@@ -71,17 +84,7 @@ def webserver(tmp_path: Path):
         text=True,
     )
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"webserver exited: {process.stdout.read()[-3000:]}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/server_info", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("webserver did not answer within 120 s")
+        wait_for_webserver(process, port)
         yield port
     finally:
         process.terminate()

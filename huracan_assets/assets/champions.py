@@ -215,7 +215,7 @@ def champions_for_day(
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
-        automation_condition=latest_day(["champions", "models"]),
+        automation_condition=latest_day(["champions", "models"], after=["consensus"]),
         partitions_def=partitions.days,
         backfill_policy=ONE_DAY_PER_RUN,
         group_name="publishing",

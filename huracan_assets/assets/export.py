@@ -94,7 +94,7 @@ def export_files(
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
         retry_policy=OUTSIDE_SYSTEM_RETRIES,
-        automation_condition=latest_day(["models"]),
+        automation_condition=latest_day(["models"], after=["champions", "data_integrity_report"]),
         partitions_def=partitions.days,
         backfill_policy=ONE_DAY_PER_RUN,
         group_name="publishing",

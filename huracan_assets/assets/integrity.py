@@ -104,7 +104,7 @@ def _evaluation(record: Any) -> Any:
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
-        automation_condition=latest_day(),
+        automation_condition=latest_day(after=["labels"]),
         partitions_def=partitions.days,
         backfill_policy=ONE_DAY_PER_RUN,
         group_name="publishing",

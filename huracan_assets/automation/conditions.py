@@ -24,12 +24,20 @@ def day_closed() -> dg.AutomationCondition:
     ).with_label("latest day missing")
 
 
-def latest_day(optional_deps: Sequence[str] = ()) -> dg.AutomationCondition:
-    """``eager`` on the latest day, with ``optional_deps`` required only on that day."""
+def latest_day(optional_deps: Sequence[str] = (), after: Sequence[str] = ()) -> dg.AutomationCondition:
+    """``eager`` on the latest day, with ``optional_deps`` required only on that day.
+
+    ``after``: only updates of these upstream assets trigger it. The cross-coin reports wait for
+    the per-coin steps of the day: a universe update alone (when no coin of the day exists yet,
+    "every coin of the day" is empty and nothing looks missing) must not start them.
+    """
     missing = AC.missing() & ~AC.will_be_requested()
+    updated = (
+        AC.any_deps_updated().allow(dg.AssetSelection.assets(*after)) if after else AC.any_deps_updated()
+    )
     condition = (
         AC.in_latest_time_window()
-        & (AC.newly_missing() | AC.any_deps_updated()).since_last_handled()
+        & (AC.newly_missing() | updated).since_last_handled()
         & ~AC.any_deps_in_progress()
         & ~AC.in_progress()
     )

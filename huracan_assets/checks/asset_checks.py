@@ -311,36 +311,37 @@ def raw_schema_outcomes(
 
 
 def day_usable_outcomes(
-    keys: list[str], validated_bars: pd.DataFrame | None, coin_universe: pd.DataFrame
+    qualities: dict[str, dict[str, Any] | None],
 ) -> tuple[dict[str, Outcome], Outcome]:
-    """Each day of the run: do at least half of its listed coins have bars? Every coin-day gets its day's outcome."""
-    in_run: dict[str, set[str]] = {}
-    for key in keys:
+    """Each day of the run: do at least half of the coins listed and trading that day have usable
+    bars? Listing is each coin-day's own quality record (the market of that day, see
+    ``validated_bars``). Every coin-day gets its day's outcome."""
+    expected: dict[str, set[str]] = {}
+    usable: dict[str, set[str]] = {}
+    for key, quality in qualities.items():
         day, coin = split_key(key)
-        in_run.setdefault(day, set()).add(str(coin))
-    with_rows: set[tuple[str, str]] = set()
-    if validated_bars is not None and len(validated_bars):
-        with_rows = set(map(tuple, validated_bars[["date", "symbol"]].drop_duplicates().to_numpy()))
+        status = (quality or {}).get("status", "")
+        expected.setdefault(day, set())
+        if status in ("not_listed", "delisted"):
+            continue
+        expected[day].add(str(coin))
+        if status in ("ok", "repaired"):
+            usable.setdefault(day, set()).add(str(coin))
     by_day: dict[str, Outcome] = {}
     per_day_share = {}
-    for day, coins in sorted(in_run.items()):
-        trading = coin_universe["status"] == "TRADING" if "status" in coin_universe else True
-        listed = (
-            coin_universe.loc[(coin_universe["date"] == day) & trading, "coin"] if len(coin_universe) else []
-        )
-        expected = coins & set(listed)
-        usable = {c for c in expected if (day, c) in with_rows}
-        share = len(usable) / len(expected) if expected else 1.0
+    for day, coins in sorted(expected.items()):
+        good = usable.get(day, set())
+        share = len(good) / len(coins) if coins else 1.0
         per_day_share[day] = round(share, 3)
-        passed = not expected or share >= USABLE_SHARE
+        passed = not coins or share >= USABLE_SHARE
         by_day[day] = Outcome(
             passed,
-            f"{day}: {len(usable)} of {len(expected)} listed coins have usable bars"
+            f"{day}: {len(good)} of {len(coins)} listed coins have usable bars"
             + ("" if passed else f" (below {USABLE_SHARE:.0%}: the day is unusable)"),
-            {"day": day, "usable_share": round(share, 3), "listed_coins": len(expected)},
+            {"day": day, "usable_share": round(share, 3), "listed_coins": len(coins)},
         )
     problems = [o.description for o in by_day.values() if not o.passed]
-    per_partition = {key: by_day[split_key(key)[0]] for key in keys}
+    per_partition = {key: by_day[split_key(key)[0]] for key in qualities}
     summary = Outcome(
         not problems,
         "; ".join(problems[:10]) or "every day has usable bars for most listed coins",
@@ -407,17 +408,16 @@ def build(partitions: Partitions) -> list[dg.AssetChecksDefinition]:
         asset="validated_bars",
         partitions_def=partitions.coin_days,
         blocking=True,
-        additional_ins={"coin_universe": dg.AssetIn(partition_mapping=partitions.by_day)},
+        **stored_attrs,
         description="Blocking, day-level: a day is usable only if at least half of its listed coins have "
         "validated bars. Every coin-day carries its day's outcome; a per-coin blocking result would let one "
         "bad coin stop every coin of the run (a failed blocking check fails its step).",
     )
     def validated_bars_day_usable(
-        context: dg.AssetCheckExecutionContext, validated_bars: pd.DataFrame, coin_universe: pd.DataFrame
+        context: dg.AssetCheckExecutionContext, validated_bars: dict[str, dict]
     ) -> CheckResults:
-        keys = _run_keys(context)
-        bars = _with_partition_columns(validated_bars, keys)
-        yield from check_results(context, *day_usable_outcomes(keys, bars, coin_universe), error)
+        qualities = {k: validated_bars.get(k, {}).get("quality") for k in _run_keys(context)}
+        yield from check_results(context, *day_usable_outcomes(qualities), error)
 
     @dg.asset_check(
         asset="validated_bars",

@@ -16,7 +16,7 @@ from huracan_assets.core.manifest import LATEST_NAME, MANIFEST_NAME
 from huracan_assets.definitions import build_definitions
 from huracan_assets.hamilton import HamiltonInterface
 from huracan_assets.market_sim import SimulatedExchange
-from huracan_assets.orchestration import DayResult, DayRunner, root_cause_message
+from huracan_assets.orchestration import DayResult, DayRunner, InProcessLauncher, root_cause_message
 from huracan_assets.partitions import coin_day_key
 from huracan_assets.resources.market_data import MarketDataResource
 from huracan_assets.resources.publisher import PublisherResource
@@ -61,7 +61,7 @@ def materialise(tmp: Path, settings: HuracanSettings, market: MarketDataResource
     home = tmp / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
     instance = dg.DagsterInstance.local_temp(str(home), overrides={"telemetry": {"enabled": False}})
-    result = DayRunner(defs, instance, settings, log=lambda _: None).run(DAY)
+    result = DayRunner(InProcessLauncher(defs), instance, settings, log=lambda _: None).run(DAY)
     return Run(result, defs, instance, settings, export_root, storage, market.exchange())
 
 

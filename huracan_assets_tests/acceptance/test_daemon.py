@@ -1,0 +1,287 @@
+"""The deployment left alone: a real ``dagster-daemon`` with automation turned on runs two
+simulated days by itself, picks up two coins the market lists on the second day with their
+history, and ends with the same champions, models and export as ``huracan daily``.
+
+The simulated clock is explicit: ``HURACAN_CLOCK`` is the code location's "now" (its last day
+partition is the last day the clock has closed), so moving to the next day is restarting the
+daemon with the clock one day on, as midnight would do for a deployment on real time.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.acceptance
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+DAYS = [("2025-11-19", "2025-11-20T00:00:00Z", 4), ("2025-11-20", "2025-11-21T00:00:00Z", 6)]
+SMALL = {
+    "HURACAN_LOOKBACK_DAYS": "10",
+    "HURACAN_TRAINING__ITERATIONS": "60",
+    "HURACAN_TRAINING__MIN_TRAIN_ROWS": "60",
+    "HURACAN_TRAINING__THREAD_COUNT": "1",
+    "HURACAN_CHAMPIONS__MIN_TRADES": "10",
+}
+DEADLINE_S = 600
+
+
+def _environment(home: Path, exports: Path, clock: str, coins: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HURACAN_", "DAGSTER_"))}
+    return {
+        **env,
+        **SMALL,
+        "DAGSTER_HOME": str(home),
+        "HURACAN_CLOCK": clock,
+        "HURACAN_SIMULATOR__N_COINS": str(coins),
+        "HURACAN_PUBLISHER__EXPORT_ROOT": str(exports),
+    }
+
+
+def _new_home(root: Path) -> Path:
+    home = root / "dagster_home"
+    home.mkdir(parents=True)
+    # the instance configuration that ships (queued runs, run monitoring, run retries)
+    shutil.copy(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    return home
+
+
+def _latest(exports: Path) -> str:
+    latest = exports / "LATEST"
+    return latest.read_text().strip() if latest.exists() else ""
+
+
+def _busy(instance: dg.DagsterInstance) -> bool:
+    active = instance.get_runs(
+        filters=dg.RunsFilter(
+            statuses=[
+                dg.DagsterRunStatus.QUEUED,
+                dg.DagsterRunStatus.NOT_STARTED,
+                dg.DagsterRunStatus.STARTING,
+                dg.DagsterRunStatus.STARTED,
+            ]
+        )
+    )
+    backfills = [b for b in instance.get_backfills() if b.status.value == "REQUESTED"]
+    return bool(active or backfills)
+
+
+@dataclass
+class Deployment:
+    home: Path
+    exports: Path
+    instance: dg.DagsterInstance
+    log: str
+
+
+def _run_daemon_until(home: Path, exports: Path, day: str, clock: str, coins: int, log: Path) -> None:
+    env = _environment(home, exports, clock, coins)
+    with log.open("a") as out:
+        process = subprocess.Popen(
+            [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + DEADLINE_S
+        quiet_since = None
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            while time.monotonic() < deadline:
+                assert process.poll() is None, f"dagster-daemon exited: {log.read_text()[-3000:]}"
+                failed = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))
+                assert not failed, f"failed runs: {[(r.job_name, r.run_id, r.tags) for r in failed]}"
+                done = _latest(exports) == day and not _busy(instance)
+                quiet_since = (quiet_since or time.monotonic()) if done else None
+                # settled: the day is exported and nothing was requested for two sensor intervals
+                if quiet_since and time.monotonic() - quiet_since > 35:
+                    return
+                time.sleep(2)
+        pytest.fail(f"the daemon did not finish {day} within {DEADLINE_S} s: {log.read_text()[-3000:]}")
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    root = tmp_path_factory.mktemp("daemon")
+    home, exports, log = _new_home(root), root / "exports", root / "daemon.log"
+    first_day, first_clock, first_coins = DAYS[0]
+    start = subprocess.run(
+        [str(BIN / "dagster"), "sensor", "start", "--start-all", "-w", "workspace.yaml"],
+        cwd=REPO,
+        env=_environment(home, exports, first_clock, first_coins),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert start.returncode == 0, start.stdout + start.stderr
+    for day, clock, coins in DAYS:
+        _run_daemon_until(home, exports, day, clock, coins, log)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        yield Deployment(home, exports, instance, log.read_text())
+
+
+@pytest.fixture(scope="module")
+def by_command(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same two days through ``huracan daily`` on a fresh instance."""
+    root = tmp_path_factory.mktemp("command")
+    home, exports = _new_home(root), root / "exports"
+    for day, clock, coins in DAYS:
+        done = subprocess.run(
+            [str(BIN / "huracan"), "daily", "--date", day],
+            cwd=REPO,
+            env=_environment(home, exports, clock, coins),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return root
+
+
+def test_no_failed_tick_and_no_failed_run(deployment: Deployment):
+    runs = deployment.instance.get_runs()
+    assert runs and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs), [
+        (r.job_name, r.status) for r in runs if r.status != dg.DagsterRunStatus.SUCCESS
+    ]
+    states = deployment.instance.all_instigator_state()
+    names = {s.instigator_name for s in states}
+    assert {"huracan_automation", "new_coin_sensor"} <= names
+    ticks = [t for s in states for t in deployment.instance.get_ticks(s.instigator_origin_id, s.selector_id)]
+    assert ticks, "the daemon evaluated no sensor"
+    failed = [(t.instigator_name, t.error) for t in ticks if t.status == dg.TickStatus.FAILURE]
+    assert not failed, failed
+
+
+def test_daemon_picked_up_two_new_coins_with_their_history(deployment: Deployment):
+    coins = list(deployment.instance.get_dynamic_partitions("coins"))
+    assert len(coins) == 6, coins
+    new = coins[4:]
+    storage = deployment.home / "storage" / "huracan"
+    for coin in new:
+        history = sorted((storage / "validated_bars").glob(f"date=*/symbol={coin}/data.parquet"))
+        # the whole look-back window before the second day, plus both days' own bars at most
+        assert len(history) >= 10, (coin, len(history))
+        rows = [len(pd.read_parquet(p)) for p in history]
+        assert min(rows) > 0, (coin, rows)
+        models = json.loads((storage / "models" / "date=2025-11-20" / f"symbol={coin}" / "bundle.json").read_text())
+        assert models["status"] == "trained", models.get("reason")
+    # one backfill for the first day's coins and one for the new ones: history is not a run per day
+    backfills = deployment.instance.get_backfills()
+    assert len(backfills) >= 2
+    history_runs = [
+        r for r in deployment.instance.get_runs() if r.tags.get("dagster/backfill") and "history" not in r.job_name
+    ]
+    assert len(history_runs) <= 3 * 6 + 6, len(history_runs)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _models(root: Path, day: str) -> dict[str, str]:
+    folder = root / "storage" / "huracan" / "models" / f"date={day}"
+    return {str(p.relative_to(folder)): _digest(p) for p in sorted(folder.rglob("*.cbm"))}
+
+
+def _export(exports: Path, day: str) -> dict[str, str]:
+    manifest = json.loads((exports / day / "manifest.json").read_text())
+    # reports that carry the creation time differ by their timestamps only
+    return {f["path"]: f["sha256"] for f in manifest["files"] if f["path"].endswith((".cbm", "ranking.json"))}
+
+
+def test_daemon_results_equal_the_command(deployment: Deployment, by_command: Path):
+    for day, _, _ in DAYS:
+        daemon_models = _models(deployment.home, day)
+        assert daemon_models and daemon_models == _models(by_command / "dagster_home", day), day
+        assert _export(deployment.exports, day) == _export(by_command / "exports", day), day
+        daemon_champions = json.loads((deployment.exports / day / "reports" / "ranking.json").read_text())
+        command_champions = json.loads((by_command / "exports" / day / "reports" / "ranking.json").read_text())
+        assert daemon_champions == command_champions
+
+
+def _graphql(port: int, query: str, variables: dict | None = None) -> dict:
+    import httpx
+
+    response = httpx.post(
+        f"http://127.0.0.1:{port}/graphql", json={"query": query, "variables": variables or {}}, timeout=60
+    )
+    response.raise_for_status()
+    body = response.json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+def test_a_run_of_the_command_is_listed_under_its_job_and_reexecutes_from_the_ui(by_command: Path):
+    """The webserver lists the command's runs under the code location's job and re-executes one
+    (``launchRunReexecution``); the daemon dequeues it and it succeeds."""
+    from huracan_assets_tests.test_webserver import free_port, wait_for_webserver
+
+    home = by_command / "dagster_home"
+    day, clock, coins = DAYS[-1]
+    env = _environment(home, by_command / "exports", clock, coins)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        (parent,) = [
+            r
+            for r in instance.get_runs(filters=dg.RunsFilter(job_name="daily_coins_job"))
+            if r.tags.get("dagster/asset_partition_range_start", "").startswith(day)
+        ]
+    port = free_port()
+    webserver = subprocess.Popen(
+        [str(BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    daemon = subprocess.Popen(
+        [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_webserver(webserver, port)
+        listed = _graphql(
+            port,
+            '{ pipelineOrError(params: {repositoryLocationName: "huracan", repositoryName: "__repository__", '
+            'pipelineName: "daily_coins_job"}) { __typename ... on Pipeline { runs { runId } } } }',
+        )["pipelineOrError"]
+        assert listed["__typename"] == "Pipeline", listed
+        assert parent.run_id in {r["runId"] for r in listed["runs"]}
+        launched = _graphql(
+            port,
+            "mutation($id: String!) { launchRunReexecution(reexecutionParams: {parentRunId: $id, strategy: ALL_STEPS})"
+            " { __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message stack } } }",
+            {"id": parent.run_id},
+        )["launchRunReexecution"]
+        assert launched["__typename"] == "LaunchRunSuccess", launched
+        child = launched["run"]["runId"]
+        deadline = time.monotonic() + 300
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            while time.monotonic() < deadline:
+                run = instance.get_run_by_id(child)
+                if run is not None and run.is_finished:
+                    break
+                time.sleep(2)
+            assert run is not None and run.status == dg.DagsterRunStatus.SUCCESS, run and run.status
+            assert run.parent_run_id == parent.run_id and run.tags.get("dagster/asset_partition_range_start")
+    finally:
+        for process in (daemon, webserver):
+            process.terminate()
+            process.wait(timeout=60)
