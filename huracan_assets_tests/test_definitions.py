@@ -9,8 +9,12 @@ from huracan_assets.definitions import build_definitions
 from huracan_assets.partitions import build_partitions
 from huracan_assets_tests.conftest import small_settings
 
+# the universe feeds the day's models, scores and reports; whether a coin traded on a day comes
+# from the market of that day (validated_bars asks the market), so there is no universe -> bars edge
 EDGES = {
-    ("coin_universe", "validated_bars"),
+    ("coin_universe", "models"),
+    ("coin_universe", "scores"),
+    ("coin_universe", "champions"),
     ("validated_bars", "features"),
     ("features", "labels"),
     ("features", "models"),
@@ -34,6 +38,7 @@ def test_definitions_resolve_every_job_and_the_graph_has_the_design_edges():
         for parent in graph.get(key).parent_keys
     }
     assert edges >= EDGES
+    assert ("coin_universe", "validated_bars") not in edges
     checks = {k.name for k in graph.asset_check_keys}
     assert {
         "validated_bars_schema",

@@ -14,8 +14,9 @@ from huracan_assets.resources.storage import split_key
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 # steps that carry yesterday's state forward (champions) run day by day
 ONE_DAY_PER_RUN = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
-# steps that talk to an exchange or to Dropbox: a step that failed outright (the clients already
-# retry single calls) is tried again a little later
+# steps that read the exchange's listings or publish to Dropbox: a step that failed outright (the
+# clients already retry single calls) is tried again a little later. validated_bars has none: a
+# stale feed must fail with its own message, and the run's retry covers a crash
 OUTSIDE_SYSTEM_RETRIES = dg.RetryPolicy(max_retries=2, delay=3, backoff=dg.Backoff.EXPONENTIAL)
 
 

@@ -7,7 +7,6 @@ import dagster as dg
 import pandas as pd
 
 from huracan_assets.assets._shared import (
-    OUTSIDE_SYSTEM_RETRIES,
     SINGLE_RUN,
     PartitionMetadata,
     day_of,
@@ -134,7 +133,6 @@ def _split_days(frame: pd.DataFrame) -> dict[date, pd.DataFrame]:
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
-        retry_policy=OUTSIDE_SYSTEM_RETRIES,
         automation_condition=latest_day(),
         partitions_def=partitions.coin_days,
         backfill_policy=SINGLE_RUN,

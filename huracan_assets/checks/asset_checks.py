@@ -10,16 +10,16 @@ How per-partition outcomes work in a range run (read from dagster 1.13.27):
 
 * ``AssetCheckResult`` has no partition argument. Dagster fills the evaluation's partition from
   the step's single partition key only (``AssetCheckResult.to_asset_check_evaluation``,
-  ``_core/definitions/asset_checks/asset_check_result.py`` l. 214-234). In a run over a range
+  ``_core/definitions/asset_checks/asset_check_result.py`` l. 197-234). In a run over a range
   there is no single key, so a returned result is stored with ``partition=None``.
 * The run plans one ``asset_check_executions`` row per partition of the range
   (``_store_asset_check_evaluation_planned``, ``_core/storage/event_log/sql_event_log.py``
   l. 3231-3256). A partition-less evaluation matches none of them and is inserted as a row of
-  its own (``_update_asset_check_evaluation``, l. 3287-3354), so the planned rows stay PLANNED
+  its own (``_update_asset_check_evaluation``, l. 3292-3354), so the planned rows stay PLANNED
   and turn SKIPPED when the run ends (``_process_run_statuses``,
   ``_core/storage/asset_check_state.py``): the "Skipped (408)" of the UI.
 * A check may yield ``AssetCheckEvaluation`` objects itself (``_validate_event``,
-  ``_core/execution/plan/compute.py`` l. 93-117; recorded, and counted when a blocking ERROR
+  ``_core/execution/plan/compute.py`` l. 93-120; recorded, and counted when a blocking ERROR
   fails, in ``_core/execution/plan/execute_step.py`` l. 520-528). One with ``partition=key``
   updates that partition's planned row (and replaces the planned event the row stored, which
   carries the run's whole partition subset).
@@ -65,6 +65,7 @@ from huracan_assets.partitions import Partitions
 from huracan_assets.resources.storage import split_key
 
 USABLE_SHARE = 0.5
+MIN_COINS_TO_JUDGE_DAY = 3
 BAD_STATUSES = ("quarantined", "dropped", "stale", "delisted")
 LOOKUP_CHUNK = 500  # partitions per event-log query (SQLite's bound-parameter limit)
 
@@ -333,11 +334,15 @@ def day_usable_outcomes(
         good = usable.get(day, set())
         share = len(good) / len(coins) if coins else 1.0
         per_day_share[day] = round(share, 3)
-        passed = not coins or share >= USABLE_SHARE
+        # one bad coin-day is that coin's problem (quarantined), not the day's: a run over fewer coins
+        # than this (a new coin's history backfill) cannot say the whole day is unusable
+        judged = len(coins) >= MIN_COINS_TO_JUDGE_DAY
+        passed = not judged or share >= USABLE_SHARE
         by_day[day] = Outcome(
             passed,
             f"{day}: {len(good)} of {len(coins)} listed coins have usable bars"
-            + ("" if passed else f" (below {USABLE_SHARE:.0%}: the day is unusable)"),
+            + ("" if passed else f" (below {USABLE_SHARE:.0%}: the day is unusable)")
+            + ("" if judged else f" (fewer than {MIN_COINS_TO_JUDGE_DAY} coins in this run: not judged)"),
             {"day": day, "usable_share": round(share, 3), "listed_coins": len(coins)},
         )
     problems = [o.description for o in by_day.values() if not o.passed]

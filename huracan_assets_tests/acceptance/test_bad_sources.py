@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from huracan_assets.automation.schedules import day_range_tags
+from huracan_assets.automation.jobs import day_range_tags
 from huracan_assets.definitions import build_definitions
 from huracan_assets.market_sim import SimulatedExchange
 from huracan_assets.market_sim.binance_server import BinanceStandIn
@@ -105,7 +105,7 @@ def test_one_stale_coin_is_quarantined_with_its_age_and_a_stale_feed_fails_the_s
 def test_an_empty_universe_stops_with_a_clear_message_and_writes_no_export(tmp_path: Path):
     settings = small_settings(lookback_days=10, min_liquidity_gbp=1e15, simulator={"n_coins": 4})
     with pytest.raises(
-        RunFailedError, match=r"check coin_universe_not_empty: no eligible coin on 2025-11-05, .*2025-11-20"
+        RunFailedError, match=r"check coin_universe_not_empty: no eligible coin on 2025-11-20$"
     ):
         materialise(tmp_path, settings, MarketDataResource(sim_coins=4))
     assert not (tmp_path / "exports").exists()

@@ -22,6 +22,9 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from huracan_assets.automation.jobs import RANGE_END, RANGE_START
+from huracan_assets.orchestration import run_failures
+
 pytestmark = pytest.mark.acceptance
 
 REPO = Path(__file__).resolve().parents[2]
@@ -102,7 +105,10 @@ def _run_daemon_until(home: Path, exports: Path, day: str, clock: str, coins: in
             while time.monotonic() < deadline:
                 assert process.poll() is None, f"dagster-daemon exited: {log.read_text()[-3000:]}"
                 failed = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))
-                assert not failed, f"failed runs: {[(r.job_name, r.run_id, r.tags) for r in failed]}"
+                assert not failed, [
+                    (r.tags.get(RANGE_START), r.tags.get(RANGE_END), run_failures(instance, r.run_id))
+                    for r in failed
+                ]
                 done = _latest(exports) == day and not _busy(instance)
                 quiet_since = (quiet_since or time.monotonic()) if done else None
                 # settled: the day is exported and nothing was requested for two sensor intervals
@@ -178,13 +184,17 @@ def test_daemon_picked_up_two_new_coins_with_their_history(deployment: Deploymen
         assert len(history) >= 10, (coin, len(history))
         rows = [len(pd.read_parquet(p)) for p in history]
         assert min(rows) > 0, (coin, rows)
-        models = json.loads((storage / "models" / "date=2025-11-20" / f"symbol={coin}" / "bundle.json").read_text())
+        models = json.loads(
+            (storage / "models" / "date=2025-11-20" / f"symbol={coin}" / "bundle.json").read_text()
+        )
         assert models["status"] == "trained", models.get("reason")
     # one backfill for the first day's coins and one for the new ones: history is not a run per day
     backfills = deployment.instance.get_backfills()
     assert len(backfills) >= 2
     history_runs = [
-        r for r in deployment.instance.get_runs() if r.tags.get("dagster/backfill") and "history" not in r.job_name
+        r
+        for r in deployment.instance.get_runs()
+        if r.tags.get("dagster/backfill") and "history" not in r.job_name
     ]
     assert len(history_runs) <= 3 * 6 + 6, len(history_runs)
 
@@ -210,7 +220,9 @@ def test_daemon_results_equal_the_command(deployment: Deployment, by_command: Pa
         assert daemon_models and daemon_models == _models(by_command / "dagster_home", day), day
         assert _export(deployment.exports, day) == _export(by_command / "exports", day), day
         daemon_champions = json.loads((deployment.exports / day / "reports" / "ranking.json").read_text())
-        command_champions = json.loads((by_command / "exports" / day / "reports" / "ranking.json").read_text())
+        command_champions = json.loads(
+            (by_command / "exports" / day / "reports" / "ranking.json").read_text()
+        )
         assert daemon_champions == command_champions
 
 

@@ -1,12 +1,12 @@
-"""Schedules and sensors, tested by building their contexts and asserting on what they return."""
+"""Automation as declared: every asset has a condition, the sensors declare their targets, and
+new_coin_sensor turns a universe day into coin partitions plus one history backfill. The daemon
+running them is proven in acceptance/test_daemon.py."""
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from huracan_assets.automation.schedules import RANGE_END, RANGE_START
 from huracan_assets.definitions import build_definitions
 from huracan_assets.resources.market_data import MarketDataResource
 from huracan_assets.resources.publisher import PublisherResource
@@ -17,7 +17,7 @@ DAY = "2025-11-20"
 
 @pytest.fixture
 def setup(tmp_path: Path):
-    settings = small_settings(lookback_days=10, simulator={"n_coins": 6})
+    settings = small_settings(lookback_days=10, simulator={"n_coins": 6}, clock="2025-11-21T00:00:00Z")
     defs = build_definitions(
         settings,
         market_data=MarketDataResource(sim_coins=6),
@@ -30,111 +30,40 @@ def setup(tmp_path: Path):
     return defs, instance, settings
 
 
-def test_daily_schedule_requests_yesterday_for_every_coin_as_one_range(setup):
+def test_every_asset_is_automated_and_the_clock_sets_the_latest_day(setup):
+    defs, _, _ = setup
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        assert graph.get(key).automation_condition is not None, key
+    universe = defs.resolve_assets_def("coin_universe")
+    assert universe.partitions_def.get_last_partition_key() == DAY
+    assert universe.code_versions_by_key[dg.AssetKey("coin_universe")].startswith("universe-")
+    assert not defs.schedules, "the daily flow is declarative automation, not schedules"
+    assert {s.name for s in defs.sensors} == {"huracan_automation", "new_coin_sensor"}
+
+
+def test_new_coin_sensor_declares_its_target_and_requests_one_history_backfill(setup):
     defs, instance, _ = setup
-    schedule = defs.resolve_schedule_def("daily_coins_schedule")
-    instance.add_dynamic_partitions("coins", ["BTC", "ETH", "SOL"])
-    context = dg.build_schedule_context(
-        instance=instance, scheduled_execution_time=datetime(2025, 11, 21, 0, 40, tzinfo=UTC)
+    assert (
+        defs.resolve_job_def("universe_job").execute_in_process(instance=instance, partition_key=DAY).success
     )
-    request = schedule.evaluate_tick(context).run_requests[0]
-    assert request.tags[RANGE_START] == f"{DAY}|BTC"
-    assert request.tags[RANGE_END] == f"{DAY}|SOL"
-    assert request.run_key == f"coins-{DAY}"
-    assert schedule.job_name == "daily_coins_job"
-
-
-def test_daily_schedule_skips_until_the_universe_names_coins(setup):
-    defs, instance, _ = setup
-    schedule = defs.resolve_schedule_def("daily_coins_schedule")
-    context = dg.build_schedule_context(
-        instance=instance, scheduled_execution_time=datetime(2025, 11, 21, 0, 40, tzinfo=UTC)
-    )
-    result = schedule.evaluate_tick(context)
-    assert not result.run_requests and "no coins" in result.skip_message
-
-
-def test_universe_schedule_targets_yesterday(setup):
-    defs, instance, _ = setup
-    schedule = defs.resolve_schedule_def("daily_universe_schedule")
-    context = dg.build_schedule_context(
-        instance=instance, scheduled_execution_time=datetime(2025, 11, 21, 0, 10, tzinfo=UTC)
-    )
-    (request,) = schedule.evaluate_tick(context).run_requests
-    assert request.partition_key == DAY
-
-
-def evaluate(sensor: dg.SensorDefinition, context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    """Call an asset sensor directly (it yields what it returns) and give back its one result."""
-    (outcome,) = list(sensor(context))
-    return outcome
-
-
-def test_new_coin_sensor_adds_coins_and_requests_their_history_backfill(setup):
-    defs, instance, settings = setup
-    result = defs.resolve_job_def("universe_job").execute_in_process(instance=instance, partition_key=DAY)
-    assert result.success
-    sensor = defs.resolve_sensor_def("new_coin_sensor")
     instance.add_dynamic_partitions("coins", ["BTC"])  # already known: not added again
-    outcome = evaluate(sensor, dg.build_sensor_context(instance=instance, definitions=defs))
-    assert isinstance(outcome, dg.SensorResult)
-    (add,) = outcome.dynamic_partitions_requests
-    eligible = (
-        result.asset_materializations_for_node("coin_universe")[0]
-        .metadata["eligible_coins"]
-        .value.split(", ")
-    )
-    assert set(add.partition_keys) == set(eligible) - {"BTC"} and "BTC" not in add.partition_keys
-    (request,) = outcome.run_requests
-    subset = request.asset_graph_subset
-    assert subset is not None, "history must be requested as an asset backfill"
+    sensor = defs.resolve_sensor_def("new_coin_sensor")
+    assert sensor.asset_selection is not None
+    result = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs))
+    (add,) = result.dynamic_partitions_requests
+    assert "BTC" not in add.partition_keys and len(add.partition_keys) >= 3
+    (request,) = result.run_requests
     requested = {
-        (ap.asset_key.to_user_string(), ap.partition_key) for ap in subset.iterate_asset_partitions()
+        (ap.asset_key.to_user_string(), ap.partition_key)
+        for ap in request.asset_graph_subset.iterate_asset_partitions()
     }
-    assets = {a for a, _ in requested}
-    assert assets == {"validated_bars", "features", "labels"}
-    coins = {p.split("|")[1] for _, p in requested}
-    assert coins == set(add.partition_keys)
-    first_bars_day = min(p.split("|")[0] for a, p in requested if a == "validated_bars")
-    first_label_day = min(p.split("|")[0] for a, p in requested if a == "labels")
-    assert first_bars_day < first_label_day < DAY  # bars reach further back: the feature and label warm-up
-
-
-def test_new_coin_sensor_skips_when_every_eligible_coin_is_known(setup):
-    defs, instance, _ = setup
-    result = defs.resolve_job_def("universe_job").execute_in_process(instance=instance, partition_key=DAY)
-    eligible = (
-        result.asset_materializations_for_node("coin_universe")[0]
-        .metadata["eligible_coins"]
-        .value.split(", ")
+    assert {a for a, _ in requested} == {"validated_bars", "features", "labels"}
+    # BTC's history is missing too: the plan asks for it with the new coins, never the day itself
+    assert {p.split("|")[1] for _, p in requested} == {"BTC", *add.partition_keys}
+    assert max(p.split("|")[0] for _, p in requested) < DAY
+    assert result.cursor, "the cursor moves past the universe materialization"
+    again = sensor.evaluate_tick(
+        dg.build_sensor_context(instance=instance, definitions=defs, cursor=result.cursor)
     )
-    instance.add_dynamic_partitions("coins", eligible)
-    outcome = evaluate(
-        defs.resolve_sensor_def("new_coin_sensor"),
-        dg.build_sensor_context(instance=instance, definitions=defs),
-    )
-    assert not outcome.run_requests and not outcome.dynamic_partitions_requests
-    assert "no new coins" in outcome.skip_reason.skip_message
-
-
-def _status_context(instance: dg.DagsterInstance, tags: dict[str, str]) -> dg.RunStatusSensorContext:
-    run = instance.create_run_for_job(dg.GraphDefinition(name="daily_coins_job").to_job(), tags=tags)
-    event = dg.DagsterEvent(event_type_value="PIPELINE_SUCCESS", job_name="daily_coins_job")
-    return dg.build_run_status_sensor_context(
-        sensor_name="daily_reports_sensor", dagster_event=event, dagster_instance=instance, dagster_run=run
-    )
-
-
-def test_reports_sensor_runs_the_day_reports_after_a_whole_day_run(setup):
-    defs, instance, _ = setup
-    sensor = defs.resolve_sensor_def("daily_reports_sensor")
-    context = _status_context(instance, {RANGE_START: f"{DAY}|BTC", RANGE_END: f"{DAY}|SOL"})
-    request = sensor(context)
-    assert isinstance(request, dg.RunRequest) and request.partition_key == DAY
-
-
-def test_reports_sensor_ignores_history_ranges(setup):
-    defs, instance, _ = setup
-    sensor = defs.resolve_sensor_def("daily_reports_sensor")
-    skipped = sensor(_status_context(instance, {RANGE_START: "2025-11-01|BTC", RANGE_END: f"{DAY}|SOL"}))
-    assert isinstance(skipped, dg.SkipReason) and "several days" in skipped.skip_message
+    assert not again.run_requests and "no new coin_universe materialization" in again.skip_message

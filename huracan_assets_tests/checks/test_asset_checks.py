@@ -122,6 +122,7 @@ def sol_broken(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     yield set_up(tmp_path_factory.mktemp("sol_broken"), market)
 
 
+@pytest.mark.acceptance
 def test_a_range_run_records_each_coin_days_own_outcome(sol_broken: Setup):
     assert sol_broken.universe.success and sol_broken.bars.success
     for name in BAR_CHECKS:
@@ -150,6 +151,7 @@ def test_a_range_run_records_each_coin_days_own_outcome(sol_broken: Setup):
     assert any("open_time must be unique" in case for case in raw.metadata["failure_cases"].value)
 
 
+@pytest.mark.acceptance
 def test_the_ui_counts_passed_and_failed_per_partition_and_nothing_skipped(sol_broken: Setup):
     for name in ("validated_bars_source_quality", "validated_bars_raw_schema"):
         statuses = partition_statuses(sol_broken, dg.AssetCheckKey(BARS, name))
@@ -161,6 +163,7 @@ def test_the_ui_counts_passed_and_failed_per_partition_and_nothing_skipped(sol_b
     assert {e.partition for e in evaluations(sol_broken.universe, universe.name)} == {None, *DAYS}
 
 
+@pytest.mark.acceptance
 def test_each_partition_stores_only_its_own_outcome(sol_broken: Setup):
     """Per-partition results carry their own cases only: the event log grows linearly with partitions."""
     for name in BAR_CHECKS:
@@ -171,6 +174,7 @@ def test_each_partition_stores_only_its_own_outcome(sol_broken: Setup):
             assert not any(other in text for other in others), (name, key)
 
 
+@pytest.mark.acceptance
 def test_a_single_partition_run_gets_one_result_for_its_partition(sol_broken: Setup):
     result = sol_broken.defs.resolve_job_def("daily_coins_job").execute_in_process(
         run_config=QUIET,
@@ -186,6 +190,7 @@ def test_a_single_partition_run_gets_one_result_for_its_partition(sol_broken: Se
         assert found[0].passed, name
 
 
+@pytest.mark.acceptance
 def test_the_checks_compute_from_the_stored_data(tmp_path: Path):
     """Rewrite SOL's stored quality record as clean: a check-only run now passes it, whatever the
     event log's materialization metadata says."""
@@ -216,6 +221,7 @@ def test_the_checks_compute_from_the_stored_data(tmp_path: Path):
         assert statuses == {"SUCCEEDED": set(KEYS)}, name
 
 
+@pytest.mark.acceptance
 def test_an_unusable_day_fails_every_coin_day_of_it_and_blocks_the_run(tmp_path: Path):
     """Three of four coins quarantined: the day-level blocking check fails for every coin-day of the
     day (BTC included: the day is what is unusable), while BTC's own per-coin checks pass."""
