@@ -109,8 +109,8 @@ def test_webserver_serves_the_code_location_and_its_history(webserver):
     assert {"universe_job", "daily_coins_job", "history_job", "daily_reports_job"} <= {
         j["name"] for j in repo["jobs"]
     }
-    assert {"daily_universe_schedule", "daily_coins_schedule"} <= {s["name"] for s in repo["schedules"]}
-    assert {"new_coin_sensor", "daily_reports_sensor"} <= {s["name"] for s in repo["sensors"]}
+    assert not repo["schedules"], "the daily flow is declarative automation"
+    assert {"huracan_automation", "new_coin_sensor"} <= {s["name"] for s in repo["sensors"]}
 
     assets = _graphql(port, "{ assetNodes { assetKey { path } } }")["assetNodes"]
     keys = {"/".join(a["assetKey"]["path"]) for a in assets}

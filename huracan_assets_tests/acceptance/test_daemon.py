@@ -21,6 +21,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
+from dagster._core.scheduler.instigation import TickStatus
 
 from huracan_assets.automation.jobs import RANGE_END, RANGE_START
 from huracan_assets.orchestration import run_failures
@@ -169,7 +170,7 @@ def test_no_failed_tick_and_no_failed_run(deployment: Deployment):
     assert {"huracan_automation", "new_coin_sensor"} <= names
     ticks = [t for s in states for t in deployment.instance.get_ticks(s.instigator_origin_id, s.selector_id)]
     assert ticks, "the daemon evaluated no sensor"
-    failed = [(t.instigator_name, t.error) for t in ticks if t.status == dg.TickStatus.FAILURE]
+    failed = [(t.instigator_name, t.error) for t in ticks if t.status == TickStatus.FAILURE]
     assert not failed, failed
 
 
