@@ -56,3 +56,32 @@ def test_unknown_publisher_is_refused_by_argparse(capsys):
         build_parser().parse_args(["daily", "--publisher", "ftp"])
     assert excinfo.value.code == 2
     assert "invalid choice: 'ftp'" in capsys.readouterr().err
+
+
+def test_a_day_before_history_start_is_refused_naming_the_setting(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    assert main(["daily", "--date", "2024-12-31"]) == 2
+    err = capsys.readouterr().err
+    assert "before history_start 2025-01-01" in err and "HURACAN_HISTORY_START" in err
+    assert not (tmp_path / "home").exists(), "refused before any Dagster work"
+
+
+def test_a_day_the_clock_has_not_closed_is_refused_naming_the_clock(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HURACAN_CLOCK", "2025-11-21T06:00:00Z")
+    assert main(["daily", "--date", "2025-11-21"]) == 2
+    err = capsys.readouterr().err
+    assert "HURACAN_CLOCK=2025-11-21T06:00:00Z" in err and "latest closed day: 2025-11-20" in err
+    assert not (tmp_path / "home").exists()
+
+
+def test_flags_travel_to_the_code_location_as_environment_variables(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = _settings("--coins", "9", "--lookback-days", "12", "--export-root", "out")
+    import os
+
+    assert os.environ["HURACAN_SIMULATOR__N_COINS"] == "9" and os.environ["HURACAN_LOOKBACK_DAYS"] == "12"
+    assert os.environ["HURACAN_PUBLISHER__EXPORT_ROOT"] == str(tmp_path / "out")
+    assert (settings.simulator.n_coins, settings.lookback_days) == (9, 12)

@@ -3,15 +3,22 @@
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 
+import huracan_assets
+from huracan_assets.core.hashing import package_code_hash
 from huracan_assets.resources.compute import ComputeResource, TaskFailure
 from huracan_assets.resources.storage import split_key
 
 SINGLE_RUN = dg.BackfillPolicy.single_run()
+# every .py file of the package: goes into the manifest, and is each asset's code version, so a
+# code change marks what it computed stale in the UI (features use their own features_hash)
+CODE_HASH = package_code_hash(Path(huracan_assets.__file__).parent)
+CODE_VERSION = CODE_HASH[:16]
 # steps that carry yesterday's state forward (champions) run day by day
 ONE_DAY_PER_RUN = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
 # steps that read the exchange's listings or publish to Dropbox: a step that failed outright (the

@@ -7,6 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from huracan_assets.assets._shared import (
+    CODE_VERSION,
     SINGLE_RUN,
     PartitionMetadata,
     day_of,
@@ -15,6 +16,7 @@ from huracan_assets.assets._shared import (
     run_keys,
 )
 from huracan_assets.automation.conditions import latest_day
+from huracan_assets.checks.catalog import column_schema
 from huracan_assets.checks.schemas import ValidatedBarsSchema, raw_bars_schema
 from huracan_assets.checks.validation import failures_by_day
 from huracan_assets.config import HuracanSettings, parse_duration
@@ -133,6 +135,8 @@ def _split_days(frame: pd.DataFrame) -> dict[date, pd.DataFrame]:
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
+        code_version=CODE_VERSION,
+        metadata={"dagster/column_schema": column_schema(ValidatedBarsSchema)},
         automation_condition=latest_day(),
         partitions_def=partitions.coin_days,
         backfill_policy=SINGLE_RUN,

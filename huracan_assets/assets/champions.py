@@ -11,7 +11,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from huracan_assets.assets._shared import ONE_DAY_PER_RUN, markdown_table, run_keys
+from huracan_assets.assets._shared import CODE_VERSION, ONE_DAY_PER_RUN, markdown_table, run_keys
 from huracan_assets.assets.models import embargo_extra
 from huracan_assets.assets.scores import cost_model_for, decision_table
 from huracan_assets.automation.conditions import latest_day
@@ -215,6 +215,7 @@ def champions_for_day(
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
+        code_version=CODE_VERSION,
         automation_condition=latest_day(["champions", "models"], after=["consensus"]),
         partitions_def=partitions.days,
         backfill_policy=ONE_DAY_PER_RUN,

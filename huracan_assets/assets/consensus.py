@@ -15,7 +15,14 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from huracan_assets.assets._shared import SINGLE_RUN, PartitionMetadata, day_of, map_by_partition, run_keys
+from huracan_assets.assets._shared import (
+    CODE_VERSION,
+    SINGLE_RUN,
+    PartitionMetadata,
+    day_of,
+    map_by_partition,
+    run_keys,
+)
 from huracan_assets.assets.scores import decision_table
 from huracan_assets.automation.conditions import latest_day
 from huracan_assets.config import HuracanSettings
@@ -137,6 +144,7 @@ def consensus_for_day(
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
+        code_version=CODE_VERSION,
         automation_condition=latest_day(["models"]),
         partitions_def=partitions.coin_days,
         backfill_policy=SINGLE_RUN,

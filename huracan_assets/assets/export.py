@@ -5,25 +5,26 @@ layout, order and retention are the same for both (:mod:`huracan_assets.core.pub
 """
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
-import huracan_assets
-from huracan_assets.assets._shared import ONE_DAY_PER_RUN, OUTSIDE_SYSTEM_RETRIES, run_keys
+from huracan_assets.assets._shared import (
+    CODE_HASH,
+    CODE_VERSION,
+    ONE_DAY_PER_RUN,
+    OUTSIDE_SYSTEM_RETRIES,
+    run_keys,
+)
 from huracan_assets.automation.conditions import latest_day
 from huracan_assets.core import reports
 from huracan_assets.core.features import features_hash
-from huracan_assets.core.hashing import package_code_hash
 from huracan_assets.core.integrity import heatmap_png
 from huracan_assets.core.publishing import ExportPlan
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.publisher import PublisherResource
 from huracan_assets.resources.settings import HuracanSettingsResource
 from huracan_assets.resources.storage import StoredModels
-
-CODE_HASH = package_code_hash(Path(huracan_assets.__file__).parent)
 
 
 def export_files(
@@ -94,6 +95,7 @@ def export_files(
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
         retry_policy=OUTSIDE_SYSTEM_RETRIES,
+        code_version=CODE_VERSION,
         automation_condition=latest_day(["models"], after=["champions", "data_integrity_report"]),
         partitions_def=partitions.days,
         backfill_policy=ONE_DAY_PER_RUN,

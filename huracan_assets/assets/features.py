@@ -15,6 +15,8 @@ from huracan_assets.assets._shared import (
     run_keys,
 )
 from huracan_assets.automation.conditions import latest_day
+from huracan_assets.checks.catalog import column_schema
+from huracan_assets.checks.schemas import FeaturesSchema
 from huracan_assets.core.bars import day_bounds
 from huracan_assets.core.features import CONTEXT_COLUMNS, FEATURE_NAMES, compute_features, features_hash
 from huracan_assets.partitions import Partitions
@@ -54,6 +56,8 @@ def features_by_day(bars: pd.DataFrame, bar: timedelta, keys: list[str]) -> dict
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
+        code_version=features_hash()[:16],
+        metadata={"dagster/column_schema": column_schema(FeaturesSchema)},
         automation_condition=latest_day(),
         partitions_def=partitions.coin_days,
         backfill_policy=SINGLE_RUN,

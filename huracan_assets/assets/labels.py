@@ -4,6 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from huracan_assets.assets._shared import (
+    CODE_VERSION,
     SINGLE_RUN,
     PartitionMetadata,
     day_of,
@@ -14,6 +15,8 @@ from huracan_assets.assets._shared import (
 )
 from huracan_assets.assets.features import series_of
 from huracan_assets.automation.conditions import latest_day
+from huracan_assets.checks.catalog import column_schema
+from huracan_assets.checks.schemas import LabelsSchema
 from huracan_assets.config import HuracanSettings
 from huracan_assets.core.bars import day_bounds
 from huracan_assets.core.labels import compute_labels, empty_labels
@@ -41,6 +44,8 @@ def labels_by_day(
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
+        code_version=CODE_VERSION,
+        metadata={"dagster/column_schema": column_schema(LabelsSchema)},
         automation_condition=latest_day(),
         partitions_def=partitions.coin_days,
         backfill_policy=SINGLE_RUN,

@@ -9,6 +9,7 @@ import dagster as dg
 import pandas as pd
 
 from huracan_assets.assets._shared import (
+    CODE_VERSION,
     SINGLE_RUN,
     PartitionMetadata,
     day_of,
@@ -92,6 +93,7 @@ def train_for_day(
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
+        code_version=CODE_VERSION,
         automation_condition=latest_day(["models"]),
         partitions_def=partitions.coin_days,
         backfill_policy=SINGLE_RUN,

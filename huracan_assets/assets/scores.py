@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from huracan_assets.assets._shared import (
+    CODE_VERSION,
     SINGLE_RUN,
     PartitionMetadata,
     day_of,
@@ -124,6 +125,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     window = partitions.window(partitions.shadow_days)
 
     @dg.asset(
+        code_version=CODE_VERSION,
         automation_condition=latest_day(["models"]),
         partitions_def=partitions.coin_days,
         backfill_policy=SINGLE_RUN,

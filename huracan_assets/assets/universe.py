@@ -11,6 +11,7 @@ from huracan_assets.assets._shared import (
     run_keys,
 )
 from huracan_assets.automation.conditions import day_closed
+from huracan_assets.checks.catalog import universe_column_schema
 from huracan_assets.core.universe import gbp_rate, select_universe
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.market_data import MarketDataResource
@@ -19,6 +20,7 @@ from huracan_assets.resources.settings import HuracanSettingsResource
 
 def build(partitions: Partitions, code_version: str | None = None) -> list[dg.AssetsDefinition]:
     @dg.asset(
+        metadata={"dagster/column_schema": universe_column_schema()},
         automation_condition=day_closed(),
         code_version=code_version,
         retry_policy=OUTSIDE_SYSTEM_RETRIES,

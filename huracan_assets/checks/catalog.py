@@ -1,0 +1,37 @@
+"""Column schemas for the asset catalog: a table asset shows its columns, with types and the
+Pandera checks on them, taken from the same schemas the asset checks validate against."""
+
+import dagster as dg
+from dagster_pandera import pandera_schema_to_dagster_type
+
+from huracan_assets.core.universe import UNIVERSE_COLUMNS
+
+_UNIVERSE_TYPES = {
+    "quote_volume_usdt": "float64",
+    "quote_volume_gbp": "float64",
+    "spread_bps": "float64",
+    "usdt_per_gbp": "float64",
+    "listed_at": "datetime64[ns, UTC]",
+    "eligible": "bool",
+}
+_UNIVERSE_DESCRIPTIONS = {
+    "quote_volume_gbp": "24h quote volume in GBP",
+    "spread_bps": "quoted bid/ask spread (or an estimate from candles), bps",
+    "spread_source": "quoted, or how the spread was estimated",
+    "eligible": "volume >= min_liquidity_gbp and spread <= max_spread_bps",
+    "reason": "why a market is not eligible",
+}
+
+
+def column_schema(schema: object) -> dg.TableSchema:
+    """The ``dagster/column_schema`` of a Pandera ``DataFrameModel`` or ``DataFrameSchema``."""
+    return pandera_schema_to_dagster_type(schema).metadata["schema"].schema
+
+
+def universe_column_schema() -> dg.TableSchema:
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(name, _UNIVERSE_TYPES.get(name, "string"), _UNIVERSE_DESCRIPTIONS.get(name))
+            for name in UNIVERSE_COLUMNS
+        ]
+    )
