@@ -10,6 +10,14 @@ model and export files. The last line is
 
     overhead_ratio=<dagster wall / loop wall> peak_rss_mb=<peak RSS of this process>
     core_s_per_coin_day=<CPU seconds of the plain loop per coin-day, all horizons and engines>
+    daemon_ratio=<the day's runs launched by the daemon / the same runs by huracan daily>
+
+``daemon_ratio`` compares the deployment's two doors on one warm day, on two copies of one
+prepared instance: ``huracan daily`` (runs executed in its own process) against a real
+``dagster-daemon`` with automation on (each run in a worker process the daemon launches). It is
+the sum of the runs' own durations (start to end, as the instance records them), so it counts
+what each run costs and not the sensors' polling; the daemon's time until the export is
+printed beside it.
 """
 
 import resource
@@ -171,7 +179,77 @@ def plain_loop(
     return doc
 
 
-def run_bench(coins: int, lookback_days: int = 60, day: str = "2025-11-20") -> int:
+def _run_seconds(instance: dg.DagsterInstance, after: float) -> tuple[float, int]:
+    """Sum of the durations of the runs that started after ``after`` (a timestamp), and their count."""
+    records = [
+        r
+        for r in instance.get_run_records()
+        if r.start_time is not None and r.start_time >= after and r.end_time
+    ]
+    return sum(r.end_time - r.start_time for r in records), len(records)
+
+
+def daemon_ratio(coins: int, lookback_days: int, day: str, workdir: Path) -> tuple[float, float, float]:
+    """(daemon_ratio, daemon seconds until the export, command wall seconds) for a warm ``day``."""
+    import subprocess
+
+    from huracan_assets.automation.local_daemon import (
+        BIN,
+        REPO,
+        environment,
+        run_until_exported,
+        start_sensors,
+    )
+
+    previous = _days_back(day, 1)[0]
+    first = workdir / "command"
+    (first / "home").mkdir(parents=True)
+    shutil.copy(REPO / "dagster_home" / "dagster.yaml", first / "home" / "dagster.yaml")
+
+    def env(root: Path, clock_day: str) -> dict[str, str]:
+        clock = f"{(date.fromisoformat(clock_day) + timedelta(days=1)).isoformat()}T00:00:00Z"
+        return environment(
+            root / "home",
+            CLOCK=clock,
+            LOOKBACK_DAYS=str(lookback_days),
+            SIMULATOR__N_COINS=str(coins),
+            PUBLISHER__EXPORT_ROOT=str(root / "exports"),
+        )
+
+    def daily(root: Path, when: str) -> float:
+        started = time.perf_counter()
+        subprocess.run(
+            [str(BIN / "huracan"), "daily", "--date", when],
+            cwd=REPO,
+            env=env(root, when),
+            check=True,
+            capture_output=True,
+        )
+        return time.perf_counter() - started
+
+    print(f"daemon: preparing {previous} through huracan daily (not timed) ...", flush=True)
+    daily(first, previous)
+    second = workdir / "daemon"
+    shutil.copytree(first, second)  # the instance, its storage and the export root
+    mark = time.time()
+    command_wall = daily(first, day)
+    with dg.DagsterInstance.from_config(str(first / "home")) as instance:
+        command_s, command_runs = _run_seconds(instance, mark)
+    daemon_env = env(second, day)
+    start_sensors(daemon_env)
+    mark = time.time()
+    exported_after = run_until_exported(daemon_env, second / "exports", day, workdir / "daemon.log")
+    with dg.DagsterInstance.from_config(str(second / "home")) as instance:
+        daemon_s, daemon_runs = _run_seconds(instance, mark)
+    print(
+        f"daemon:  runs={daemon_runs} run_s={daemon_s:.1f} exported_after_s={exported_after:.1f}; "
+        f"command: runs={command_runs} run_s={command_s:.1f} wall={command_wall:.1f}s",
+        flush=True,
+    )
+    return daemon_s / command_s, exported_after, command_wall
+
+
+def run_bench(coins: int, lookback_days: int = 60, day: str = "2025-11-20", daemon: bool = True) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="huracan-bench-"))
     try:
         settings = load_settings(
@@ -217,9 +295,10 @@ def run_bench(coins: int, lookback_days: int = 60, day: str = "2025-11-20") -> i
         print(
             f"champions: dagster={len(dagster_result.champions['champions'])} loop={len(loop_doc['champions'])} same={same}"
         )
+        ratio = daemon_ratio(coins, lookback_days, day, workdir / "deployment")[0] if daemon else float("nan")
         print(
             f"overhead_ratio={dagster_wall / loop_wall:.3f} peak_rss_mb={peak_rss_mb:.0f} "
-            f"core_s_per_coin_day={loop_cpu / max(len(all_coins), 1):.3f}"
+            f"core_s_per_coin_day={loop_cpu / max(len(all_coins), 1):.3f} daemon_ratio={ratio:.3f}"
         )
         return 0 if same else 1
     finally:

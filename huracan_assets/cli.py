@@ -105,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--coins", type=_positive, required=True)
     bench.add_argument("--lookback-days", type=_positive, default=60)
     bench.add_argument("--date", type=_date, default="2025-11-20")
+    bench.add_argument(
+        "--no-daemon",
+        action="store_true",
+        help="skip daemon_ratio (the same day through a real dagster-daemon)",
+    )
     return parser
 
 
@@ -346,7 +351,9 @@ def cmd_import_archives(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from huracan_assets.bench import run_bench
 
-    return run_bench(coins=args.coins, lookback_days=args.lookback_days, day=args.date)
+    return run_bench(
+        coins=args.coins, lookback_days=args.lookback_days, day=args.date, daemon=not args.no_daemon
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,10 +9,8 @@ daemon with the clock one day on, as midnight would do for a deployment on real 
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,34 +21,31 @@ import pandas as pd
 import pytest
 from dagster._core.scheduler.instigation import TickStatus
 
-from huracan_assets.automation.jobs import RANGE_END, RANGE_START
-from huracan_assets.orchestration import run_failures
+from huracan_assets.automation.local_daemon import (
+    BIN,
+    REPO,
+    DaemonError,
+    environment,
+    run_until_exported,
+    start_sensors,
+)
 
 pytestmark = pytest.mark.acceptance
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 DAYS = [("2025-11-19", "2025-11-20T00:00:00Z", 4), ("2025-11-20", "2025-11-21T00:00:00Z", 6)]
 SMALL = {
-    "HURACAN_LOOKBACK_DAYS": "10",
-    "HURACAN_TRAINING__ITERATIONS": "60",
-    "HURACAN_TRAINING__MIN_TRAIN_ROWS": "60",
-    "HURACAN_TRAINING__THREAD_COUNT": "1",
-    "HURACAN_CHAMPIONS__MIN_TRADES": "10",
+    "LOOKBACK_DAYS": "10",
+    "TRAINING__ITERATIONS": "60",
+    "TRAINING__MIN_TRAIN_ROWS": "60",
+    "TRAINING__THREAD_COUNT": "1",
+    "CHAMPIONS__MIN_TRADES": "10",
 }
-DEADLINE_S = 600
 
 
 def _environment(home: Path, exports: Path, clock: str, coins: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HURACAN_", "DAGSTER_"))}
-    return {
-        **env,
-        **SMALL,
-        "DAGSTER_HOME": str(home),
-        "HURACAN_CLOCK": clock,
-        "HURACAN_SIMULATOR__N_COINS": str(coins),
-        "HURACAN_PUBLISHER__EXPORT_ROOT": str(exports),
-    }
+    return environment(
+        home, **SMALL, CLOCK=clock, SIMULATOR__N_COINS=str(coins), PUBLISHER__EXPORT_ROOT=str(exports)
+    )
 
 
 def _new_home(root: Path) -> Path:
@@ -61,103 +56,25 @@ def _new_home(root: Path) -> Path:
     return home
 
 
-def _latest(exports: Path) -> str:
-    latest = exports / "LATEST"
-    return latest.read_text().strip() if latest.exists() else ""
-
-
-def _busy(instance: dg.DagsterInstance) -> bool:
-    active = instance.get_runs(
-        filters=dg.RunsFilter(
-            statuses=[
-                dg.DagsterRunStatus.QUEUED,
-                dg.DagsterRunStatus.NOT_STARTED,
-                dg.DagsterRunStatus.STARTING,
-                dg.DagsterRunStatus.STARTED,
-            ]
-        )
-    )
-    backfills = [b for b in instance.get_backfills() if b.status.value == "REQUESTED"]
-    return bool(active or backfills)
-
-
 @dataclass
 class Deployment:
     home: Path
     exports: Path
     instance: dg.DagsterInstance
-    log: str
-
-
-def _run_daemon_until(home: Path, exports: Path, day: str, clock: str, coins: int, log: Path) -> None:
-    env = _environment(home, exports, clock, coins)
-    with log.open("a") as out:
-        process = subprocess.Popen(
-            [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + DEADLINE_S
-        quiet_since = None
-        with dg.DagsterInstance.from_config(str(home)) as instance:
-            while time.monotonic() < deadline:
-                assert process.poll() is None, f"dagster-daemon exited: {log.read_text()[-3000:]}"
-                failed = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))
-                assert not failed, [
-                    (r.tags.get(RANGE_START), r.tags.get(RANGE_END), run_failures(instance, r.run_id))
-                    for r in failed
-                ]
-                done = _latest(exports) == day and not _busy(instance)
-                quiet_since = (quiet_since or time.monotonic()) if done else None
-                # settled: the day is exported and nothing was requested for two sensor intervals
-                if quiet_since and time.monotonic() - quiet_since > 35:
-                    return
-                time.sleep(2)
-        pytest.fail(f"the daemon did not finish {day} within {DEADLINE_S} s: {log.read_text()[-3000:]}")
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
 
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     root = tmp_path_factory.mktemp("daemon")
     home, exports, log = _new_home(root), root / "exports", root / "daemon.log"
-    first_day, first_clock, first_coins = DAYS[0]
-    start = subprocess.run(
-        [str(BIN / "dagster"), "sensor", "start", "--start-all", "-w", "workspace.yaml"],
-        cwd=REPO,
-        env=_environment(home, exports, first_clock, first_coins),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert start.returncode == 0, start.stdout + start.stderr
+    start_sensors(_environment(home, exports, DAYS[0][1], DAYS[0][2]))
     for day, clock, coins in DAYS:
-        _run_daemon_until(home, exports, day, clock, coins, log)
+        try:
+            run_until_exported(_environment(home, exports, clock, coins), exports, day, log)
+        except DaemonError as error:
+            pytest.fail(f"{day}: {error}\n{log.read_text()[-3000:]}")
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        yield Deployment(home, exports, instance, log.read_text())
-
-
-@pytest.fixture(scope="module")
-def by_command(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The same two days through ``huracan daily`` on a fresh instance."""
-    root = tmp_path_factory.mktemp("command")
-    home, exports = _new_home(root), root / "exports"
-    for day, clock, coins in DAYS:
-        done = subprocess.run(
-            [str(BIN / "huracan"), "daily", "--date", day],
-            cwd=REPO,
-            env=_environment(home, exports, clock, coins),
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return root
+        yield Deployment(home, exports, instance)
 
 
 def test_no_failed_tick_and_no_failed_run(deployment: Deployment):
