@@ -110,7 +110,9 @@ def test_webserver_serves_the_code_location_and_its_history(webserver):
         j["name"] for j in repo["jobs"]
     }
     assert not repo["schedules"], "the daily flow is declarative automation"
-    assert {"huracan_automation", "new_coin_sensor"} <= {s["name"] for s in repo["sensors"]}
+    assert {"huracan_automation", "new_coin_sensor", "daily_flow_sensor"} <= {
+        s["name"] for s in repo["sensors"]
+    }
 
     assets = _graphql(port, "{ assetNodes { assetKey { path } } }")["assetNodes"]
     keys = {"/".join(a["assetKey"]["path"]) for a in assets}

@@ -15,7 +15,6 @@ from huracan_assets.assets._shared import (
     keys_by_coin,
     run_keys,
 )
-from huracan_assets.automation.conditions import latest_day
 from huracan_assets.checks.catalog import column_schema
 from huracan_assets.checks.schemas import ValidatedBarsSchema, raw_bars_schema
 from huracan_assets.checks.validation import failures_by_day
@@ -137,7 +136,6 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
         code_version=CODE_VERSION,
         metadata={"dagster/column_schema": column_schema(ValidatedBarsSchema)},
-        automation_condition=latest_day(),
         partitions_def=partitions.coin_days,
         backfill_policy=SINGLE_RUN,
         group_name="market_data",

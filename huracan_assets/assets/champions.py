@@ -14,7 +14,6 @@ import pandas as pd
 from huracan_assets.assets._shared import CODE_VERSION, ONE_DAY_PER_RUN, markdown_table, run_keys
 from huracan_assets.assets.models import embargo_extra
 from huracan_assets.assets.scores import cost_model_for, decision_table
-from huracan_assets.automation.conditions import latest_day
 from huracan_assets.config import HuracanSettings
 from huracan_assets.core.champions import Challenger, challenger_from_record, choose_champions
 from huracan_assets.core.costs import CostModel
@@ -216,7 +215,6 @@ def champions_for_day(
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
         code_version=CODE_VERSION,
-        automation_condition=latest_day(["champions", "models"], after=["consensus"]),
         partitions_def=partitions.days,
         backfill_policy=ONE_DAY_PER_RUN,
         group_name="publishing",

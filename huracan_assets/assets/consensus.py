@@ -24,7 +24,6 @@ from huracan_assets.assets._shared import (
     run_keys,
 )
 from huracan_assets.assets.scores import decision_table
-from huracan_assets.automation.conditions import latest_day
 from huracan_assets.config import HuracanSettings
 from huracan_assets.core.consensus import DecisionEvent, consensus_path
 from huracan_assets.core.gate import engine_reliability, regime_gate
@@ -145,7 +144,6 @@ def consensus_for_day(
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
         code_version=CODE_VERSION,
-        automation_condition=latest_day(["models"]),
         partitions_def=partitions.coin_days,
         backfill_policy=SINGLE_RUN,
         group_name="training",

@@ -16,7 +16,6 @@ from huracan_assets.assets._shared import (
     OUTSIDE_SYSTEM_RETRIES,
     run_keys,
 )
-from huracan_assets.automation.conditions import latest_day
 from huracan_assets.core import reports
 from huracan_assets.core.features import features_hash
 from huracan_assets.core.integrity import heatmap_png
@@ -96,7 +95,6 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
         retry_policy=OUTSIDE_SYSTEM_RETRIES,
         code_version=CODE_VERSION,
-        automation_condition=latest_day(["models"], after=["champions", "data_integrity_report"]),
         partitions_def=partitions.days,
         backfill_policy=ONE_DAY_PER_RUN,
         group_name="publishing",

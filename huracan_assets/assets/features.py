@@ -14,7 +14,6 @@ from huracan_assets.assets._shared import (
     rows_for,
     run_keys,
 )
-from huracan_assets.automation.conditions import latest_day
 from huracan_assets.checks.catalog import column_schema
 from huracan_assets.checks.schemas import FeaturesSchema
 from huracan_assets.core.bars import day_bounds
@@ -58,7 +57,6 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
         code_version=features_hash()[:16],
         metadata={"dagster/column_schema": column_schema(FeaturesSchema)},
-        automation_condition=latest_day(),
         partitions_def=partitions.coin_days,
         backfill_policy=SINGLE_RUN,
         group_name="features",

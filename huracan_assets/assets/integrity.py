@@ -15,7 +15,6 @@ import dagster as dg
 import pandas as pd
 
 from huracan_assets.assets._shared import CODE_VERSION, ONE_DAY_PER_RUN, run_keys
-from huracan_assets.automation.conditions import latest_day
 from huracan_assets.core.integrity import (
     heatmap_markdown,
     heatmap_png,
@@ -105,7 +104,6 @@ def _evaluation(record: Any) -> Any:
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
         code_version=CODE_VERSION,
-        automation_condition=latest_day(after=["labels"]),
         partitions_def=partitions.days,
         backfill_policy=ONE_DAY_PER_RUN,
         group_name="publishing",

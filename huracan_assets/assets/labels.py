@@ -14,7 +14,6 @@ from huracan_assets.assets._shared import (
     run_keys,
 )
 from huracan_assets.assets.features import series_of
-from huracan_assets.automation.conditions import latest_day
 from huracan_assets.checks.catalog import column_schema
 from huracan_assets.checks.schemas import LabelsSchema
 from huracan_assets.config import HuracanSettings
@@ -46,7 +45,6 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
         code_version=CODE_VERSION,
         metadata={"dagster/column_schema": column_schema(LabelsSchema)},
-        automation_condition=latest_day(),
         partitions_def=partitions.coin_days,
         backfill_policy=SINGLE_RUN,
         group_name="features",

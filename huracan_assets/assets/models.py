@@ -20,7 +20,6 @@ from huracan_assets.assets._shared import (
     universe_for,
 )
 from huracan_assets.assets.features import series_of
-from huracan_assets.automation.conditions import latest_day
 from huracan_assets.config import HuracanSettings
 from huracan_assets.core.engines import ENGINES
 from huracan_assets.core.features import features_hash
@@ -94,7 +93,6 @@ def train_for_day(
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
         code_version=CODE_VERSION,
-        automation_condition=latest_day(["models"]),
         partitions_def=partitions.coin_days,
         backfill_policy=SINGLE_RUN,
         group_name="training",

@@ -23,7 +23,6 @@ from huracan_assets.assets._shared import (
     universe_for,
 )
 from huracan_assets.assets.features import series_of
-from huracan_assets.automation.conditions import latest_day
 from huracan_assets.config import HuracanSettings
 from huracan_assets.core.costs import CostModel, coin_cost_model
 from huracan_assets.core.regimes import classify_regimes
@@ -126,7 +125,6 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
 
     @dg.asset(
         code_version=CODE_VERSION,
-        automation_condition=latest_day(["models"]),
         partitions_def=partitions.coin_days,
         backfill_policy=SINGLE_RUN,
         group_name="training",

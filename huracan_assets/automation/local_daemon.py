@@ -63,10 +63,10 @@ def run_until_exported(
     day: str,
     log: Path,
     deadline_s: float = 900,
-    settle_s: float = 35,
+    settle_s: float = 25,
 ) -> float:
     """Run ``dagster-daemon`` until ``exports/LATEST`` names ``day`` and nothing has been queued,
-    run or backfilled for ``settle_s`` (two sensor intervals). Returns the seconds until the day
+    run or backfilled for ``settle_s`` (more than two sensor intervals). Returns the seconds until the day
     was exported. Raises DaemonError naming failed runs, with their failing steps."""
     from huracan_assets.orchestration import run_failures
 

@@ -1,33 +1,38 @@
-"""Sensors the daemon runs: the assets' automation conditions, and new coins with their history.
+"""Sensors the daemon runs. Turned on together, they keep the deployment up to date by itself,
+following the same plan as ``huracan daily`` (``automation/plan.py`` -> ``core/day_plan.py``):
 
-* ``huracan_automation`` evaluates every asset's ``AutomationCondition`` (see
-  ``automation/conditions.py``): the universe when a day closes, then each day's per-coin steps
-  and reports. It runs in the code server, so Huracan's own partition mappings are used.
+* ``huracan_automation`` evaluates ``coin_universe``'s ``AutomationCondition``: the universe of
+  the latest day as soon as the day closes (``automation/conditions.py``).
 * ``new_coin_sensor`` watches ``coin_universe``: when a materialised day names coins that are
-  not in the ``coins`` partitions yet, it adds them and requests their missing history as one
-  backfill, from the same plan ``huracan daily`` uses (``automation/plan.py``).
+  not in the ``coins`` partitions yet, it adds them and requests the missing history of the
+  day's plan as one backfill (ordered by Dagster; one run per coin and history asset).
+* ``daily_flow_sensor`` launches the rest of the latest day once the plan says its history is
+  complete: ``daily_coins_job`` over every coin of the day still missing (one range run per
+  contiguous block of coins), then ``daily_reports_job`` once every coin is done. It reads the
+  assets' state, never another sensor's tags; run keys make each request happen once.
 """
 
 import dagster as dg
 from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
 from dagster._core.definitions.events import AssetKeyPartitionKey
 
-from huracan_assets.automation.jobs import PER_COIN_HISTORY
-from huracan_assets.automation.plan import UNIVERSE, plan_for
+from huracan_assets.automation.jobs import PER_COIN_HISTORY, Jobs, range_tags
+from huracan_assets.automation.plan import UNIVERSE, materialized_coin_days, plan_for, universe_record
+from huracan_assets.core.day_plan import missing_blocks
 from huracan_assets.partitions import COINS, Partitions, coin_day_key
 
-AUTOMATION_INTERVAL_S = 15
+AUTOMATION_INTERVAL_S = 10
 
 
-def build_sensors(partitions: Partitions) -> list[dg.SensorDefinition]:
+def build_sensors(partitions: Partitions, jobs: Jobs) -> list[dg.SensorDefinition]:
     automation = dg.AutomationConditionSensorDefinition(
         "huracan_automation",
-        target=dg.AssetSelection.all(),
+        target=dg.AssetSelection.assets(UNIVERSE),
         use_user_code_server=True,
         minimum_interval_seconds=AUTOMATION_INTERVAL_S,
-        description="Evaluates the assets' automation conditions: coin_universe when a day closes, then the "
-        "day's per-coin steps as one run and the reports once every coin is done. Turn it on with "
-        "new_coin_sensor and the deployment keeps itself up to date.",
+        description="Evaluates coin_universe's automation condition: the latest day's universe as soon as the "
+        "day closes. Turn it on with new_coin_sensor and daily_flow_sensor and the deployment keeps itself "
+        "up to date.",
     )
 
     @dg.sensor(
@@ -75,4 +80,64 @@ def build_sensors(partitions: Partitions) -> list[dg.SensorDefinition]:
             cursor=cursor,
         )
 
-    return [automation, new_coin_sensor]
+    @dg.sensor(
+        name="daily_flow_sensor",
+        jobs=[jobs.coins_daily, jobs.reports],
+        minimum_interval_seconds=AUTOMATION_INTERVAL_S,
+        description="Once the latest day's universe exists and the plan's history is complete, runs "
+        "daily_coins_job over every coin of the day still missing (one range run), then daily_reports_job.",
+    )
+    def daily_flow_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        instance = context.instance
+        day = partitions.days.get_last_partition_key()
+        if day is None or universe_record(instance, day) is None:
+            return dg.SensorResult(
+                skip_reason=f"{day}: waiting for coin_universe[{day}] (huracan_automation)"
+            )
+        plan = plan_for(instance, partitions, day)
+        if plan.coins_to_add:
+            return dg.SensorResult(
+                skip_reason=f"{day}: waiting for new_coin_sensor to add {', '.join(plan.coins_to_add)}"
+            )
+        if plan.history:
+            missing = sum(block.partitions for block in plan.history)
+            return dg.SensorResult(skip_reason=f"{day}: waiting for {missing} history partitions (backfill)")
+        done = {coin for d, coin in materialized_coin_days(instance, "consensus") if d == day}
+        blocks = missing_blocks(plan.coins, done)
+        if blocks:
+            return dg.SensorResult(
+                run_requests=[
+                    dg.RunRequest(
+                        job_name=jobs.coins_daily.name,
+                        run_key=f"coins-{day}-{block[0]}-{block[-1]}",
+                        tags={
+                            **range_tags(str(coin_day_key(day, block[0])), str(coin_day_key(day, block[-1]))),
+                            "huracan/day": day,
+                        },
+                    )
+                    for block in blocks
+                ]
+            )
+        newest = instance.fetch_materializations(
+            dg.AssetRecordsFilter(
+                asset_key=dg.AssetKey("consensus"),
+                asset_partitions=[str(coin_day_key(day, c)) for c in plan.coins],
+            ),
+            limit=1,
+        ).records[0]
+        exported = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("dropbox_export"), asset_partitions=[day]), limit=1
+        ).records
+        if exported and exported[0].storage_id > newest.storage_id:
+            return dg.SensorResult(skip_reason=f"{day}: every coin and the reports are done")
+        return dg.SensorResult(
+            run_requests=[
+                dg.RunRequest(
+                    job_name=jobs.reports.name,
+                    partition_key=day,
+                    run_key=f"reports-{day}-{newest.storage_id}",
+                )
+            ]
+        )
+
+    return [automation, new_coin_sensor, daily_flow_sensor]

@@ -102,3 +102,19 @@ def plan_day(
             else:
                 blocks.append(HistoryBlock(asset, span, (coin,)))
     return DayPlan(day=day, coins=coins, coins_to_add=coins_to_add, history=tuple(blocks))
+
+
+def missing_blocks(coins: Sequence[str], done: set[str]) -> list[tuple[str, ...]]:
+    """The coins not in ``done``, as blocks that are contiguous in ``coins`` (partition order):
+    each block of one day is one partition key range, so one run."""
+    blocks: list[list[str]] = []
+    previous = -2
+    for index, coin in enumerate(coins):
+        if coin in done:
+            continue
+        if blocks and index == previous + 1:
+            blocks[-1].append(coin)
+        else:
+            blocks.append([coin])
+        previous = index
+    return [tuple(b) for b in blocks]

@@ -84,7 +84,7 @@ def test_no_failed_tick_and_no_failed_run(deployment: Deployment):
     ]
     states = deployment.instance.all_instigator_state()
     names = {s.instigator_name for s in states}
-    assert {"huracan_automation", "new_coin_sensor"} <= names
+    assert {"huracan_automation", "new_coin_sensor", "daily_flow_sensor"} <= names
     ticks = [t for s in states for t in deployment.instance.get_ticks(s.instigator_origin_id, s.selector_id)]
     assert ticks, "the daemon evaluated no sensor"
     failed = [(t.instigator_name, t.error) for t in ticks if t.status == TickStatus.FAILURE]
@@ -106,15 +106,18 @@ def test_daemon_picked_up_two_new_coins_with_their_history(deployment: Deploymen
             (storage / "models" / "date=2025-11-20" / f"symbol={coin}" / "bundle.json").read_text()
         )
         assert models["status"] == "trained", models.get("reason")
-    # one backfill for the first day's coins and one for the new ones: history is not a run per day
-    backfills = deployment.instance.get_backfills()
-    assert len(backfills) >= 2
+    # their history came from new_coin_sensor's backfill: one run per history asset and coin, each
+    # over the coin's whole window (Dagster's multi-partition ranges are rectangles), not a run per day
     history_runs = [
-        r
-        for r in deployment.instance.get_runs()
-        if r.tags.get("dagster/backfill") and "history" not in r.job_name
+        r for r in deployment.instance.get_runs() if r.tags.get("huracan/new_coins") == ",".join(new)
     ]
-    assert len(history_runs) <= 3 * 6 + 6, len(history_runs)
+    assert 0 < len(history_runs) <= 3 * len(new), len(history_runs)
+    for run in history_runs:
+        start, end = (
+            run.tags["dagster/asset_partition_range_start"],
+            run.tags["dagster/asset_partition_range_end"],
+        )
+        assert start.split("|")[0] < end.split("|")[0], (start, end)
 
 
 def _digest(path: Path) -> str:

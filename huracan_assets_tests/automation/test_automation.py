@@ -30,16 +30,15 @@ def setup(tmp_path: Path):
     return defs, instance, settings
 
 
-def test_every_asset_is_automated_and_the_clock_sets_the_latest_day(setup):
+def test_the_universe_is_automated_and_the_clock_sets_the_latest_day(setup):
     defs, _, _ = setup
     graph = defs.resolve_asset_graph()
-    for key in graph.get_all_asset_keys():
-        assert graph.get(key).automation_condition is not None, key
+    assert graph.get(dg.AssetKey("coin_universe")).automation_condition is not None
     universe = defs.resolve_assets_def("coin_universe")
     assert universe.partitions_def.get_last_partition_key() == DAY
     assert universe.code_versions_by_key[dg.AssetKey("coin_universe")].startswith("universe-")
     assert not defs.schedules, "the daily flow is declarative automation, not schedules"
-    assert {s.name for s in defs.sensors} == {"huracan_automation", "new_coin_sensor"}
+    assert {s.name for s in defs.sensors} == {"huracan_automation", "new_coin_sensor", "daily_flow_sensor"}
 
 
 def test_new_coin_sensor_declares_its_target_and_requests_one_history_backfill(setup):
@@ -67,3 +66,21 @@ def test_new_coin_sensor_declares_its_target_and_requests_one_history_backfill(s
         dg.build_sensor_context(instance=instance, definitions=defs, cursor=result.cursor)
     )
     assert not again.run_requests and "no new coin_universe materialization" in again.skip_message
+
+
+def test_daily_flow_sensor_waits_for_the_plan_then_runs_every_missing_coin_as_one_range(setup):
+    defs, instance, _ = setup
+    sensor = defs.resolve_sensor_def("daily_flow_sensor")
+
+    def tick():  # noqa: ANN202 - SensorExecutionData is not public
+        return sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs))
+
+    assert "waiting for coin_universe[2025-11-20]" in tick().skip_message
+    assert (
+        defs.resolve_job_def("universe_job").execute_in_process(instance=instance, partition_key=DAY).success
+    )
+    assert "waiting for new_coin_sensor to add" in tick().skip_message
+    coin_sensor = defs.resolve_sensor_def("new_coin_sensor")
+    added = coin_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs))
+    instance.add_dynamic_partitions("coins", list(added.dynamic_partitions_requests[0].partition_keys))
+    assert "history partitions (backfill)" in tick().skip_message
