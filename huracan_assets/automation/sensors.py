@@ -3,9 +3,10 @@ following the same plan as ``huracan daily`` (``automation/plan.py`` -> ``core/d
 
 * ``huracan_automation`` evaluates ``coin_universe``'s ``AutomationCondition``: the universe of
   the latest day as soon as the day closes (``automation/conditions.py``).
-* ``new_coin_sensor`` watches ``coin_universe``: when a materialised day names coins that are
-  not in the ``coins`` partitions yet, it adds them and requests the missing history of the
-  day's plan as one backfill (ordered by Dagster; one run per coin and history asset).
+* ``new_coin_sensor``: when the latest day's universe names coins that are not in the ``coins``
+  partitions yet, it adds them; while the day's plan misses history, it runs ``history_job``
+  for it, one asset level at a time (bars, then features, then labels), one range run per block
+  of coins that miss the same days: new coins' whole windows are one run per asset.
 * ``daily_flow_sensor`` launches the rest of the latest day once the plan says its history is
   complete: ``daily_coins_job`` over every coin of the day still missing (one range run per
   contiguous block of coins), then ``daily_reports_job`` once every coin is done. It reads the
@@ -13,10 +14,8 @@ following the same plan as ``huracan daily`` (``automation/plan.py`` -> ``core/d
 """
 
 import dagster as dg
-from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
-from dagster._core.definitions.events import AssetKeyPartitionKey
 
-from huracan_assets.automation.jobs import PER_COIN_HISTORY, Jobs, range_tags
+from huracan_assets.automation.jobs import Jobs, range_tags
 from huracan_assets.automation.plan import UNIVERSE, materialized_coin_days, plan_for, universe_record
 from huracan_assets.core.day_plan import missing_blocks
 from huracan_assets.partitions import COINS, Partitions, coin_day_key
@@ -37,47 +36,44 @@ def build_sensors(partitions: Partitions, jobs: Jobs) -> list[dg.SensorDefinitio
 
     @dg.sensor(
         name="new_coin_sensor",
-        asset_selection=dg.AssetSelection.assets(*PER_COIN_HISTORY),
+        jobs=[jobs.history],
         minimum_interval_seconds=AUTOMATION_INTERVAL_S,
-        description="When a coin_universe day names eligible coins that are not in the 'coins' partitions yet, "
-        "adds them and requests the bars, features and labels of their look-back history as one backfill.",
+        description="When the latest day's universe names coins that are not in the 'coins' partitions yet, adds "
+        "them; while the day's plan misses history (new coins: their whole look-back window), runs history_job "
+        "for it, one asset at a time, one range run per block of coins.",
     )
     def new_coin_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        after = int(context.cursor) if context.cursor else None
-        records = context.instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=UNIVERSE, after_storage_id=after), limit=100, ascending=True
-        ).records
-        if not records:
-            return dg.SensorResult(skip_reason="no new coin_universe materialization")
-        cursor = str(records[-1].storage_id)
-        # only the newest day matters: history is planned up to it
-        day = max(str(r.partition_key) for r in records if r.partition_key)
-        plan = plan_for(context.instance, partitions, day)
-        wanted = {
-            AssetKeyPartitionKey(dg.AssetKey(asset), str(coin_day_key(d, coin)))
-            for asset, coin_days in plan.missing_history().items()
-            for d, coin in coin_days
-        }
-        if not plan.coins_to_add and not wanted:
-            return dg.SensorResult(skip_reason=f"{day}: no new coins and no missing history", cursor=cursor)
-        context.log.info(
-            f"event=new_coins day={day} coins={','.join(plan.coins_to_add) or '-'} "
-            f"history_partitions={len(wanted)}"
-        )
-        run_requests = []
-        if wanted:
-            subset = AssetGraphSubset.from_asset_partition_set(wanted, context.repository_def.asset_graph)
-            run_requests.append(
-                dg.RunRequest.for_asset_graph_subset(
-                    subset, tags={"huracan/new_coins": ",".join(plan.coins_to_add), "huracan/day": day}
-                )
+        day = partitions.days.get_last_partition_key()
+        if day is None or universe_record(context.instance, day) is None:
+            return dg.SensorResult(
+                skip_reason=f"{day}: waiting for coin_universe[{day}] (huracan_automation)"
             )
+        plan = plan_for(context.instance, partitions, day)
+        if not plan.coins_to_add and not plan.history:
+            return dg.SensorResult(skip_reason=f"{day}: no new coins and no missing history")
+        # one asset level at a time: the next level's runs are requested once this one is done
+        level = (
+            [block for block in plan.history if block.asset == plan.history[0].asset] if plan.history else []
+        )
+        if plan.coins_to_add:
+            context.log.info(f"event=new_coins day={day} coins={','.join(plan.coins_to_add)}")
         return dg.SensorResult(
             dynamic_partitions_requests=[COINS.build_add_request(list(plan.coins_to_add))]
             if plan.coins_to_add
             else [],
-            run_requests=run_requests,
-            cursor=cursor,
+            run_requests=[
+                dg.RunRequest(
+                    job_name=jobs.history.name,
+                    run_key=f"history-{day}-{block.asset}-{coin_day_key(*block.start)}-{coin_day_key(*block.end)}",
+                    asset_selection=[dg.AssetKey(block.asset)],
+                    tags={
+                        **range_tags(str(coin_day_key(*block.start)), str(coin_day_key(*block.end))),
+                        "huracan/day": day,
+                        "huracan/new_coins": ",".join(plan.coins_to_add),
+                    },
+                )
+                for block in level
+            ],
         )
 
     @dg.sensor(
@@ -101,7 +97,9 @@ def build_sensors(partitions: Partitions, jobs: Jobs) -> list[dg.SensorDefinitio
             )
         if plan.history:
             missing = sum(block.partitions for block in plan.history)
-            return dg.SensorResult(skip_reason=f"{day}: waiting for {missing} history partitions (backfill)")
+            return dg.SensorResult(
+                skip_reason=f"{day}: waiting for {missing} history partitions (new_coin_sensor)"
+            )
         done = {coin for d, coin in materialized_coin_days(instance, "consensus") if d == day}
         blocks = missing_blocks(plan.coins, done)
         if blocks:

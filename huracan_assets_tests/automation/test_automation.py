@@ -2,12 +2,14 @@
 new_coin_sensor turns a universe day into coin partitions plus one history backfill. The daemon
 running them is proven in acceptance/test_daemon.py."""
 
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from huracan_assets.definitions import build_definitions
+from huracan_assets.partitions import build_partitions
 from huracan_assets.resources.market_data import MarketDataResource
 from huracan_assets.resources.publisher import PublisherResource
 from huracan_assets_tests.conftest import small_settings
@@ -41,31 +43,28 @@ def test_the_universe_is_automated_and_the_clock_sets_the_latest_day(setup):
     assert {s.name for s in defs.sensors} == {"huracan_automation", "new_coin_sensor", "daily_flow_sensor"}
 
 
-def test_new_coin_sensor_declares_its_target_and_requests_one_history_backfill(setup):
-    defs, instance, _ = setup
+def test_new_coin_sensor_adds_coins_and_runs_their_history_one_level_at_a_time(setup):
+    defs, instance, settings = setup
+    sensor = defs.resolve_sensor_def("new_coin_sensor")
+
+    def tick():  # noqa: ANN202 - SensorExecutionData is not public
+        return sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs))
+
+    assert "waiting for coin_universe" in tick().skip_message
     assert (
         defs.resolve_job_def("universe_job").execute_in_process(instance=instance, partition_key=DAY).success
     )
     instance.add_dynamic_partitions("coins", ["BTC"])  # already known: not added again
-    sensor = defs.resolve_sensor_def("new_coin_sensor")
-    assert sensor.asset_selection is not None
-    result = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs))
+    result = tick()
     (add,) = result.dynamic_partitions_requests
     assert "BTC" not in add.partition_keys and len(add.partition_keys) >= 3
+    # BTC misses the same history as the new coins and sits next to them: one range run over all
     (request,) = result.run_requests
-    requested = {
-        (ap.asset_key.to_user_string(), ap.partition_key)
-        for ap in request.asset_graph_subset.iterate_asset_partitions()
-    }
-    assert {a for a, _ in requested} == {"validated_bars", "features", "labels"}
-    # BTC's history is missing too: the plan asks for it with the new coins, never the day itself
-    assert {p.split("|")[1] for _, p in requested} == {"BTC", *add.partition_keys}
-    assert max(p.split("|")[0] for _, p in requested) < DAY
-    assert result.cursor, "the cursor moves past the universe materialization"
-    again = sensor.evaluate_tick(
-        dg.build_sensor_context(instance=instance, definitions=defs, cursor=result.cursor)
-    )
-    assert not again.run_requests and "no new coin_universe materialization" in again.skip_message
+    assert request.job_name == "history_job" and request.asset_selection == [dg.AssetKey("validated_bars")]
+    first_day = min(build_partitions(settings).history_windows(date.fromisoformat(DAY))["validated_bars"])
+    assert request.tags["dagster/asset_partition_range_start"] == f"{first_day}|BTC"
+    assert request.tags["dagster/asset_partition_range_end"] == f"2025-11-19|{add.partition_keys[-1]}"
+    assert request.run_key, "a run key makes the request happen once"
 
 
 def test_daily_flow_sensor_waits_for_the_plan_then_runs_every_missing_coin_as_one_range(setup):
@@ -83,4 +82,4 @@ def test_daily_flow_sensor_waits_for_the_plan_then_runs_every_missing_coin_as_on
     coin_sensor = defs.resolve_sensor_def("new_coin_sensor")
     added = coin_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs))
     instance.add_dynamic_partitions("coins", list(added.dynamic_partitions_requests[0].partition_keys))
-    assert "history partitions (backfill)" in tick().skip_message
+    assert "history partitions" in tick().skip_message
