@@ -21,6 +21,22 @@ from huracan_assets.core.day_plan import missing_blocks
 from huracan_assets.partitions import COINS, Partitions, coin_day_key
 
 AUTOMATION_INTERVAL_S = 10
+ACTIVE = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def _active_run(instance: dg.DagsterInstance, job_names: list[str]) -> dg.DagsterRun | None:
+    """A queued or running run of one of ``job_names``: the plan must not be read while its
+    partitions are still being written (a range run materialises them one after another)."""
+    for name in job_names:
+        runs = instance.get_runs(filters=dg.RunsFilter(job_name=name, statuses=ACTIVE), limit=1)
+        if runs:
+            return runs[0]
+    return None
 
 
 def build_sensors(partitions: Partitions, jobs: Jobs) -> list[dg.SensorDefinition]:
@@ -48,6 +64,9 @@ def build_sensors(partitions: Partitions, jobs: Jobs) -> list[dg.SensorDefinitio
             return dg.SensorResult(
                 skip_reason=f"{day}: waiting for coin_universe[{day}] (huracan_automation)"
             )
+        running = _active_run(context.instance, [jobs.history.name, jobs.coins_daily.name])
+        if running is not None:
+            return dg.SensorResult(skip_reason=f"{day}: waiting for {running.job_name} run {running.run_id}")
         plan = plan_for(context.instance, partitions, day)
         if not plan.coins_to_add and not plan.history:
             return dg.SensorResult(skip_reason=f"{day}: no new coins and no missing history")
@@ -69,7 +88,7 @@ def build_sensors(partitions: Partitions, jobs: Jobs) -> list[dg.SensorDefinitio
                     tags={
                         **range_tags(str(coin_day_key(*block.start)), str(coin_day_key(*block.end))),
                         "huracan/day": day,
-                        "huracan/new_coins": ",".join(plan.coins_to_add),
+                        "huracan/coins": ",".join(block.coins),
                     },
                 )
                 for block in level
@@ -90,6 +109,9 @@ def build_sensors(partitions: Partitions, jobs: Jobs) -> list[dg.SensorDefinitio
             return dg.SensorResult(
                 skip_reason=f"{day}: waiting for coin_universe[{day}] (huracan_automation)"
             )
+        running = _active_run(instance, [jobs.history.name, jobs.coins_daily.name, jobs.reports.name])
+        if running is not None:
+            return dg.SensorResult(skip_reason=f"{day}: waiting for {running.job_name} run {running.run_id}")
         plan = plan_for(instance, partitions, day)
         if plan.coins_to_add:
             return dg.SensorResult(

@@ -77,6 +77,24 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         yield Deployment(home, exports, instance)
 
 
+@pytest.fixture(scope="module")
+def by_command(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same two days through ``huracan daily`` on a fresh instance."""
+    root = tmp_path_factory.mktemp("command")
+    home, exports = _new_home(root), root / "exports"
+    for day, clock, coins in DAYS:
+        done = subprocess.run(
+            [str(BIN / "huracan"), "daily", "--date", day],
+            cwd=REPO,
+            env=_environment(home, exports, clock, coins),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return root
+
+
 def test_no_failed_tick_and_no_failed_run(deployment: Deployment):
     runs = deployment.instance.get_runs()
     assert runs and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs), [
@@ -108,9 +126,7 @@ def test_daemon_picked_up_two_new_coins_with_their_history(deployment: Deploymen
         assert models["status"] == "trained", models.get("reason")
     # their history came from new_coin_sensor: one range run per history asset over both coins, each
     # over their whole window (multi-partition ranges are rectangles), not a run per day
-    history_runs = [
-        r for r in deployment.instance.get_runs() if r.tags.get("huracan/new_coins") == ",".join(new)
-    ]
+    history_runs = [r for r in deployment.instance.get_runs() if r.tags.get("huracan/coins") == ",".join(new)]
     assert len(history_runs) == 3, [(r.job_name, r.tags) for r in history_runs]
     for run in history_runs:
         start, end = (
