@@ -63,7 +63,7 @@ def run_until_exported(
     day: str,
     log: Path,
     deadline_s: float = 900,
-    settle_s: float = 25,
+    settle_s: float = 15,
 ) -> float:
     """Run ``dagster-daemon`` until ``exports/LATEST`` names ``day`` and nothing has been queued,
     run or backfilled for ``settle_s`` (more than two sensor intervals). Returns the seconds until the day

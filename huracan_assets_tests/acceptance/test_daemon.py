@@ -184,10 +184,13 @@ def test_a_run_of_the_command_is_listed_under_its_job_and_reexecutes_from_the_ui
     day, clock, coins = DAYS[-1]
     env = _environment(home, by_command / "exports", clock, coins)
     with dg.DagsterInstance.from_config(str(home)) as instance:
+        coins_added = list(instance.get_dynamic_partitions("coins"))[4:]
+        # the labels history of the coins the second day added: a run huracan daily made
         (parent,) = [
             r
-            for r in instance.get_runs(filters=dg.RunsFilter(job_name="daily_coins_job"))
-            if r.tags.get("dagster/asset_partition_range_start", "").startswith(day)
+            for r in instance.get_runs(filters=dg.RunsFilter(job_name="history_job"))
+            if r.tags.get("dagster/asset_partition_range_end") == f"2025-11-19|{coins_added[-1]}"
+            and r.asset_selection == {dg.AssetKey("labels")}
         ]
     port = free_port()
     webserver = subprocess.Popen(
@@ -209,7 +212,7 @@ def test_a_run_of_the_command_is_listed_under_its_job_and_reexecutes_from_the_ui
         listed = _graphql(
             port,
             '{ pipelineOrError(params: {repositoryLocationName: "huracan", repositoryName: "__repository__", '
-            'pipelineName: "daily_coins_job"}) { __typename ... on Pipeline { runs { runId } } } }',
+            'pipelineName: "history_job"}) { __typename ... on Pipeline { runs { runId } } } }',
         )["pipelineOrError"]
         assert listed["__typename"] == "Pipeline", listed
         assert parent.run_id in {r["runId"] for r in listed["runs"]}
