@@ -24,8 +24,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _graphql(port: int, query: str) -> dict:
-    response = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": query}, timeout=30)
+def graphql(port: int, query: str, variables: dict | None = None) -> dict:
+    response = httpx.post(
+        f"http://127.0.0.1:{port}/graphql", json={"query": query, "variables": variables or {}}, timeout=60
+    )
     response.raise_for_status()
     body = response.json()
     assert "errors" not in body, body
@@ -95,7 +97,7 @@ def test_webserver_serves_the_code_location_and_its_history(webserver):
     port = webserver
     deadline = time.monotonic() + 90
     while True:  # the code location loads in the background after the server answers
-        data = _graphql(
+        data = graphql(
             port,
             "{ repositoriesOrError { __typename ... on RepositoryConnection { nodes { name "
             "jobs { name } schedules { name } sensors { name } } } } }",
@@ -114,7 +116,7 @@ def test_webserver_serves_the_code_location_and_its_history(webserver):
         s["name"] for s in repo["sensors"]
     }
 
-    assets = _graphql(port, "{ assetNodes { assetKey { path } } }")["assetNodes"]
+    assets = graphql(port, "{ assetNodes { assetKey { path } } }")["assetNodes"]
     keys = {"/".join(a["assetKey"]["path"]) for a in assets}
     assert {
         "coin_universe",
@@ -125,7 +127,7 @@ def test_webserver_serves_the_code_location_and_its_history(webserver):
         "data_integrity_report",
     } <= keys
 
-    history = _graphql(
+    history = graphql(
         port,
         '{ assetOrError(assetKey: {path: ["coin_universe"]}) { ... on Asset { assetMaterializations(limit: 5) { partition } } } }',
     )

@@ -11,18 +11,15 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from dagster._core.execution.backfill import BulkActionStatus
 
+from huracan_assets.automation.sensors import ACTIVE
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-ACTIVE = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
 
 
 class DaemonError(RuntimeError):
@@ -50,6 +47,17 @@ def start_sensors(env: Mapping[str, str]) -> None:
         raise DaemonError(f"dagster sensor start failed: {done.stdout[-2000:]}{done.stderr[-2000:]}")
 
 
+def start_daemon(env: Mapping[str, str], out: Any = subprocess.DEVNULL) -> subprocess.Popen:
+    """``dagster-daemon run`` on the repository's workspace, with ``env`` (its ``DAGSTER_HOME``)."""
+    return subprocess.Popen(
+        [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+        cwd=REPO,
+        env=dict(env),
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
+
+
 def busy(instance: dg.DagsterInstance) -> bool:
     """Runs queued or in flight, or backfills still requested."""
     if instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE), limit=1):
@@ -72,13 +80,7 @@ def run_until_exported(
 
     home = env["DAGSTER_HOME"]
     with log.open("a") as out:
-        process = subprocess.Popen(
-            [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
-            cwd=REPO,
-            env=dict(env),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+        process = start_daemon(env, out)
     started = time.monotonic()
     exported_after = None
     quiet_since = None

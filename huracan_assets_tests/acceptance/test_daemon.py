@@ -27,6 +27,7 @@ from huracan_assets.automation.local_daemon import (
     DaemonError,
     environment,
     run_until_exported,
+    start_daemon,
     start_sensors,
 )
 
@@ -163,22 +164,10 @@ def test_daemon_results_equal_the_command(deployment: Deployment, by_command: Pa
         assert daemon_champions == command_champions
 
 
-def _graphql(port: int, query: str, variables: dict | None = None) -> dict:
-    import httpx
-
-    response = httpx.post(
-        f"http://127.0.0.1:{port}/graphql", json={"query": query, "variables": variables or {}}, timeout=60
-    )
-    response.raise_for_status()
-    body = response.json()
-    assert "errors" not in body, body
-    return body["data"]
-
-
 def test_a_run_of_the_command_is_listed_under_its_job_and_reexecutes_from_the_ui(by_command: Path):
     """The webserver lists the command's runs under the code location's job and re-executes one
     (``launchRunReexecution``); the daemon dequeues it and it succeeds."""
-    from huracan_assets_tests.test_webserver import free_port, wait_for_webserver
+    from huracan_assets_tests.test_webserver import free_port, graphql, wait_for_webserver
 
     home = by_command / "dagster_home"
     day, clock, coins = DAYS[-1]
@@ -200,23 +189,17 @@ def test_a_run_of_the_command_is_listed_under_its_job_and_reexecutes_from_the_ui
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    daemon = subprocess.Popen(
-        [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    daemon = start_daemon(env)
     try:
         wait_for_webserver(webserver, port)
-        listed = _graphql(
+        listed = graphql(
             port,
             '{ pipelineOrError(params: {repositoryLocationName: "huracan", repositoryName: "__repository__", '
             'pipelineName: "history_job"}) { __typename ... on Pipeline { runs { runId } } } }',
         )["pipelineOrError"]
         assert listed["__typename"] == "Pipeline", listed
         assert parent.run_id in {r["runId"] for r in listed["runs"]}
-        launched = _graphql(
+        launched = graphql(
             port,
             "mutation($id: String!) { launchRunReexecution(reexecutionParams: {parentRunId: $id, strategy: ALL_STEPS})"
             " { __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message stack } } }",

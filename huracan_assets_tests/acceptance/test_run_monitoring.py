@@ -19,7 +19,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from huracan_assets.automation.local_daemon import BIN, REPO, environment
+from huracan_assets.automation.local_daemon import BIN, REPO, environment, start_daemon
 
 pytestmark = pytest.mark.acceptance
 
@@ -80,13 +80,7 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
         LOOKBACK_DAYS="60",
         PUBLISHER__EXPORT_ROOT=str(tmp_path / "exports"),
     )
-    daemon = subprocess.Popen(
-        [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    daemon = start_daemon(env)
     try:
         yield Deployment(home, env, config["run_monitoring"]["poll_interval_seconds"])
     finally:
