@@ -20,6 +20,7 @@ from huracan_assets.assets import (
 from huracan_assets.automation.jobs import build_jobs
 from huracan_assets.automation.sensors import build_sensors
 from huracan_assets.checks import asset_checks
+from huracan_assets.checks.loading import STORED_ATTRS_LOADER, stored_attrs_loader
 from huracan_assets.config import HuracanSettings, load_settings
 from huracan_assets.partitions import build_partitions
 from huracan_assets.resources.compute import ComputeResource
@@ -84,6 +85,8 @@ def build_definitions(
             "huracan_settings": settings_resource or HuracanSettingsResource.from_settings(settings),
             "publisher": publisher or PublisherResource.from_settings(settings.publisher),
             **io_managers(storage_dir),
+            # quality records from Parquet footers (source-quality checks, the integrity report)
+            STORED_ATTRS_LOADER: stored_attrs_loader,
         },
     )
 

@@ -1,5 +1,7 @@
 """Small helpers shared by the asset modules (no math here: that lives in core/)."""
 
+import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -147,3 +149,21 @@ def map_by_partition(
             result = empty()
         out[key] = result
     return out
+
+
+def content_version(frames: dict[str, pd.DataFrame]) -> dg.DataVersion:
+    """A data version from the content of every partition a run wrote (values, columns and attrs).
+
+    Dagster gives an output one data version per run, so a range run's partitions share it and a
+    later run over one partition gets its own. Without it, an asset with a code version and no
+    asset inputs (the market's bars) would keep one version for ever and a changed partition
+    would never mark anything downstream stale.
+    """
+    digest = hashlib.sha256()
+    for key in sorted(frames):
+        frame = frames[key]
+        digest.update(key.encode())
+        digest.update(",".join(map(str, frame.columns)).encode())
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+        digest.update(json.dumps(frame.attrs, sort_keys=True, default=str).encode())
+    return dg.DataVersion(digest.hexdigest()[:24])

@@ -10,6 +10,7 @@ from huracan_assets.assets._shared import (
     CODE_VERSION,
     SINGLE_RUN,
     PartitionMetadata,
+    content_version,
     day_of,
     end_of_day,
     keys_by_coin,
@@ -151,7 +152,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         market_data: MarketDataResource,
         compute: ComputeResource,
         huracan_settings: HuracanSettingsResource,
-    ) -> dict[str, pd.DataFrame]:
+    ) -> dg.Output[dict[str, pd.DataFrame]]:
         settings = huracan_settings.get()
         client = market_data.client()
         all_keys = run_keys(context)
@@ -214,7 +215,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         }
         metadata.flush(summary)
         context.log.info("event=validated_bars " + " ".join(f"{k}={v}" for k, v in summary.items()))
-        return out
+        return dg.Output(out, data_version=content_version(out))
 
     return [validated_bars]
 

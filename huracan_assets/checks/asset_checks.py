@@ -53,7 +53,7 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 )
 
 from huracan_assets.assets._shared import markdown_table
-from huracan_assets.checks.loading import STORED_ATTRS_LOADER, stored_attrs_loader
+from huracan_assets.checks.loading import STORED_ATTRS_LOADER
 from huracan_assets.checks.schemas import (
     PARTITION_COLUMNS,
     FeaturesSchema,
@@ -403,10 +403,7 @@ def universe_outcomes(keys: list[str], coin_universe: pd.DataFrame) -> tuple[dic
 
 def build(partitions: Partitions) -> list[dg.AssetChecksDefinition]:
     warn, error = dg.AssetCheckSeverity.WARN, dg.AssetCheckSeverity.ERROR
-    stored_attrs = {
-        "additional_ins": {"validated_bars": dg.AssetIn(input_manager_key=STORED_ATTRS_LOADER)},
-        "resource_defs": {STORED_ATTRS_LOADER: stored_attrs_loader},
-    }
+    stored_attrs = {"additional_ins": {"validated_bars": dg.AssetIn(input_manager_key=STORED_ATTRS_LOADER)}}
 
     @dg.asset_check(
         asset="validated_bars",

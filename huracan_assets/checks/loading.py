@@ -34,9 +34,22 @@ def read_stored_attrs(store: Any, asset_key: dg.AssetKey, partition_key: str) ->
 
 
 @dg.input_manager(required_resource_keys={"io_manager"})
-def stored_attrs_loader(context: dg.InputContext) -> dict[str, dict[str, Any]]:
-    """``{partition_key: attrs}`` for every partition of the input, read through the IO manager's layout."""
+def stored_attrs_loader(context: dg.InputContext) -> dict[str, dict[str, Any] | None]:
+    """``{partition_key: attrs}`` for every partition of the input, read through the IO manager's layout.
+
+    With ``AssetIn(metadata={"allow_missing": True})`` a partition never materialised maps to
+    ``None`` (a look-back window over coins that joined later); otherwise it is an error naming it.
+    """
     store = context.resources.io_manager
     asset_key = context.asset_key
     keys = [str(k) for k in context.asset_partition_keys] if context.has_asset_partitions else []
-    return {key: read_stored_attrs(store, asset_key, key) for key in keys}
+    allow_missing = bool((context.definition_metadata or {}).get("allow_missing"))
+    out: dict[str, dict[str, Any] | None] = {}
+    for key in keys:
+        try:
+            out[key] = read_stored_attrs(store, asset_key, key)
+        except MissingPartitionError:
+            if not allow_missing:
+                raise
+            out[key] = None
+    return out

@@ -62,26 +62,34 @@ def integrity_report(
 
 
 def integrity_markdown(report: dict[str, Any]) -> str:
+    """The day's report as a Markdown table: one row per coin, coins with problems first."""
     columns = [
         "coin",
+        "eligible",
         "status",
+        "kept_bars",
         "gaps_repaired",
         "outliers",
         "duplicates_resolved",
         "invalid_bars",
         "vendor_mismatches",
     ]
+    totals = report["totals"]
     lines = [
-        f"**{report['day']}** — {report['totals']['coins']} coins, "
-        f"{report['totals']['coins_with_problems']} with problems, {report['totals']['days_dropped']} days dropped",
+        f"**{report['day']}**: {totals['coins']} coins, {totals['coins_with_problems']} with problems, "
+        f"{totals['days_dropped']} days dropped, {totals['quarantined']} quarantined, {totals['stale']} stale",
         "",
         "| " + " | ".join([*columns, "problems"]) + " |",
         "|" + "---|" * (len(columns) + 1),
     ]
-    for row in report["coins"]:
-        if row["problems"]:
-            cells = [str(row[c]) for c in columns] + ["; ".join(row["problems"])[:160].replace("|", "/")]
-            lines.append("| " + " | ".join(cells) + " |")
+    for row in sorted(report["coins"], key=lambda r: (not r["problems"], r["coin"])):
+        cells = [("yes" if row[c] else "no") if c == "eligible" else str(row[c]) for c in columns]
+        problems = "; ".join(row["problems"])[:160].replace("|", "/") if row["problems"] else "none"
+        lines.append("| " + " | ".join([*cells, problems]) + " |")
+    if not report["coins"]:
+        lines.append(
+            "| " + " | ".join(["-"] * len(columns)) + " | no coin partition was built for this day |"
+        )
     return "\n".join(lines)
 
 
@@ -177,8 +185,35 @@ def heatmap_png(history: dict[str, Any]) -> bytes:
     return buffer.getvalue()
 
 
-def heatmap_markdown(png: bytes, alt: str = "data-integrity heat-map") -> str:
-    """The PNG embedded in Markdown as a data URI (Dagster renders it in the metadata panel)."""
-    import base64
+# one square per coin-day in the Markdown heat-map, by level (the PNG uses the same order of colours)
+SQUARES = {-1: "\u2b1c", 0: "\U0001f7e9", 1: "\U0001f7e8", 2: "\U0001f7e7", 3: "\U0001f7e5"}
 
-    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"
+
+def heatmap_markdown(history: dict[str, Any]) -> str:
+    """The coins x days grid as Markdown text: one coloured square per coin-day, a row per coin.
+
+    Text, not the PNG: Dagster's UI sanitizes Markdown images to http(s) sources, so a
+    ``data:`` image in metadata shows as nothing. The PNG goes to the export.
+    """
+    days, coins = history["days"], history["coins"]
+    if not days:
+        return "no days in the look-back window"
+    legend = "  ".join(f"{SQUARES[int(k)]} {label}" for k, label in history["legend"].items())
+    lines = [
+        f"**{days[0]} .. {days[-1]}** ({len(days)} days, oldest left, newest right)",
+        "",
+        legend,
+        "",
+        "| coin | days |",
+        "|---|---|",
+    ]
+    for coin, row in zip(coins, history["levels"], strict=True):
+        lines.append(f"| {coin} | {''.join(SQUARES[level] for level in row)} |")
+    if history["problems"]:
+        lines += ["", "| day | coin | status | reason |", "|---|---|---|---|"]
+        for problem in history["problems"][:200]:
+            reason = str(problem["reason"])[:120].replace("|", "/")
+            lines.append(f"| {problem['day']} | {problem['coin']} | {problem['status']} | {reason} |")
+        if len(history["problems"]) > 200:
+            lines.append(f"\n{len(history['problems']) - 200} more in reports/data_integrity.json")
+    return "\n".join(lines)

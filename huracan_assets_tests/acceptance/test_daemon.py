@@ -164,9 +164,54 @@ def test_daemon_results_equal_the_command(deployment: Deployment, by_command: Pa
         assert daemon_champions == command_champions
 
 
+LAUNCH = (
+    "mutation($params: ExecutionParams!) { launchRun(executionParams: $params) { __typename "
+    "... on LaunchRunSuccess { run { runId } } ... on PythonError { message stack } } }"
+)
+STALE = (
+    "query($key: AssetKeyInput!, $partition: String!) { assetNodeOrError(assetKey: $key) { "
+    "... on AssetNode { staleStatus(partition: $partition) "
+    "staleCauses(partition: $partition) { key { path } partitionKey reason } } } }"
+)
+
+
+def _stale(port: int, asset: str, partition: str) -> tuple[str, list[tuple[str, str, str]]]:
+    """(staleStatus, [(asset, partition, reason) of each root cause]) as the UI shows them."""
+    from huracan_assets_tests.test_webserver import graphql
+
+    node = graphql(port, STALE, {"key": {"path": [asset]}, "partition": partition})["assetNodeOrError"]
+    causes = [("/".join(c["key"]["path"]), c["partitionKey"] or "", c["reason"]) for c in node["staleCauses"]]
+    return node["staleStatus"], causes
+
+
+def _partition_run(job: str, day: str, coin: str) -> dict:
+    """launchRun's parameters for one job over one day|coin partition, as the UI's launchpad sends them."""
+    tags = {
+        "dagster/partition": f"{day}|{coin}",
+        "dagster/partition/date": day,
+        "dagster/partition/symbol": coin,
+    }
+    return {
+        "selector": {"repositoryLocationName": "huracan", "repositoryName": "__repository__", "jobName": job},
+        "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in tags.items()]},
+    }
+
+
+def _wait_for_run(home: Path, run_id: str, seconds: float = 300) -> dg.DagsterRun:
+    deadline = time.monotonic() + seconds
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        while time.monotonic() < deadline:
+            run = instance.get_run_by_id(run_id)
+            if run is not None and run.is_finished:
+                return run
+            time.sleep(2)
+    pytest.fail(f"run {run_id} did not finish within {seconds:.0f} s")
+
+
 def test_a_run_of_the_command_is_listed_under_its_job_and_reexecutes_from_the_ui(by_command: Path):
     """The webserver lists the command's runs under the code location's job and re-executes one
-    (``launchRunReexecution``); the daemon dequeues it and it succeeds."""
+    (``launchRunReexecution``); the daemon dequeues it and it succeeds. Then the UI's lineage:
+    what a rebuilt coin-day makes stale, down to the export."""
     from huracan_assets_tests.test_webserver import free_port, graphql, wait_for_webserver
 
     home = by_command / "dagster_home"
@@ -206,16 +251,29 @@ def test_a_run_of_the_command_is_listed_under_its_job_and_reexecutes_from_the_ui
             {"id": parent.run_id},
         )["launchRunReexecution"]
         assert launched["__typename"] == "LaunchRunSuccess", launched
-        child = launched["run"]["runId"]
-        deadline = time.monotonic() + 300
-        with dg.DagsterInstance.from_config(str(home)) as instance:
-            while time.monotonic() < deadline:
-                run = instance.get_run_by_id(child)
-                if run is not None and run.is_finished:
-                    break
-                time.sleep(2)
-            assert run is not None and run.status == dg.DagsterRunStatus.SUCCESS, run and run.status
-            assert run.parent_run_id == parent.run_id and run.tags.get("dagster/asset_partition_range_start")
+        run = _wait_for_run(home, launched["run"]["runId"])
+        assert run.status == dg.DagsterRunStatus.SUCCESS, run.status
+        assert run.parent_run_id == parent.run_id and run.tags.get("dagster/asset_partition_range_start")
+
+        # lineage: the same logic (code version) on the same inputs gives the same data version, so
+        # re-executing the labels history changed nothing downstream
+        coin = coins_added[-1]
+        assert _stale(port, "models", f"{day}|{coin}") == ("FRESH", [])
+        # one coin-day rebuilt from the market: its bars get a new data version (a content hash),
+        # and everything that reads them directly, or reads what was rebuilt, is stale, the export too
+        launched = graphql(port, LAUNCH, {"params": _partition_run("daily_coins_job", day, coin)})[
+            "launchRun"
+        ]
+        assert launched["__typename"] == "LaunchRunSuccess", launched
+        assert _wait_for_run(home, launched["run"]["runId"]).status == dg.DagsterRunStatus.SUCCESS
+        for asset in ("champions", "data_integrity_report", "dropbox_export"):
+            status, causes = _stale(port, asset, day)
+            assert status == "STALE", (asset, status)
+            # the root cause is the rebuilt coin-day's new bars or what was rebuilt from them
+            assert any(partition == f"{day}|{coin}" for _, partition, _ in causes), (asset, causes)
+        assert _stale(port, "scores", f"{day}|{coin}")[0] == "FRESH"
+        # a coin that was not rebuilt is not stale
+        assert _stale(port, "models", f"{day}|{coins_added[0]}") == ("FRESH", [])
     finally:
         for process in (daemon, webserver):
             process.terminate()

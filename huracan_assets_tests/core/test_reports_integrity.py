@@ -163,11 +163,14 @@ def test_dropped_day_shows_in_problems(qualities):
     assert "exceeds max_repair_bars=3" in bnb["problems"][0]
     markdown = integrity_markdown(report)
     assert "1 days dropped" in markdown
-    assert "| BNB | dropped |" in markdown
-    # a clean coin has no problems and gets no table row
+    assert "| BNB | no | dropped | 0 |" in markdown
+    # every coin has a row, coins with problems first; a clean coin says so
     btc = next(r for r in report["coins"] if r["coin"] == "BTC")
     assert btc["problems"] == [] and btc["status"] == "ok"
-    assert "| BTC |" not in markdown
+    rows = [line for line in markdown.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert len(rows) == len(report["coins"]) == 4
+    assert rows[-1].startswith("| BTC |") and rows[-1].endswith("| none |")
+    assert rows[0].startswith("| BNB |")
 
 
 def test_integrity_report_is_valid_strict_json(qualities):
@@ -201,4 +204,10 @@ def test_problem_levels_and_the_history_grid_cover_every_coin_day():
     ]
     png = heatmap_png(history)
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000
-    assert heatmap_markdown(png).startswith("![data-integrity heat-map](data:image/png;base64,iVBOR")
+    markdown = heatmap_markdown(history)
+    assert "data:" not in markdown  # Dagster's UI drops data: images; the grid is text
+    grid = [
+        line for line in markdown.splitlines() if line.startswith("| BTC |") or line.startswith("| SOL |")
+    ]
+    assert grid == ["| BTC | \u2b1c\U0001f7e9\U0001f7e9 |", "| SOL | \U0001f7e9\U0001f7e5\U0001f7e9 |"]
+    assert "| 2025-11-19 | SOL | dropped | gap of 5 bars |" in markdown
