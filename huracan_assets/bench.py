@@ -30,14 +30,6 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from huracan_assets.assets.bars import _CoinTask, _validate_coin
-from huracan_assets.assets.champions import champions_for_day
-from huracan_assets.assets.consensus import consensus_for_day
-from huracan_assets.assets.export import CODE_HASH, export_files
-from huracan_assets.assets.features import features_by_day
-from huracan_assets.assets.labels import labels_by_day
-from huracan_assets.assets.models import train_for_day
-from huracan_assets.assets.scores import score_for_day, scored_model_days
 from huracan_assets.checks.schemas import FeaturesSchema, LabelsSchema, ValidatedBarsSchema
 from huracan_assets.checks.validation import validate_partitions
 from huracan_assets.config import HuracanSettings, load_settings
@@ -49,6 +41,15 @@ from huracan_assets.orchestration import DayResult, DayRunner, InProcessLauncher
 from huracan_assets.partitions import build_partitions, coin_day_key
 from huracan_assets.resources.market_data import MarketDataResource
 from huracan_assets.resources.storage import JsonIOManager, ModelIOManager, ParquetIOManager
+from huracan_assets.steps.bars import CoinTask, validate_coin
+from huracan_assets.steps.champions import champions_for_day
+from huracan_assets.steps.consensus import consensus_for_day
+from huracan_assets.steps.export import export_files
+from huracan_assets.steps.features import features_by_day
+from huracan_assets.steps.frames import CODE_HASH
+from huracan_assets.steps.labels import labels_by_day
+from huracan_assets.steps.models import train_for_day
+from huracan_assets.steps.scores import score_for_day, scored_model_days
 
 
 def _days_back(day: str, n: int) -> list[str]:
@@ -97,8 +98,8 @@ def plain_loop(
             None if listed_at is None or pd.isna(listed_at) else pd.Timestamp(listed_at).to_pydatetime()
         )
         status = str(listed.loc[coin, "status"]) if is_listed and "status" in listed else "TRADING"
-        frame, quality = _validate_coin(
-            _CoinTask(coin, [(key, date.fromisoformat(day), listed_at, is_listed, status)], client, settings)
+        frame, quality = validate_coin(
+            CoinTask(coin, [(key, date.fromisoformat(day), listed_at, is_listed, status)], client, settings)
         )[key]
         frame.attrs = {"quality": quality.to_dict()}
         qualities.append(quality.to_dict())

@@ -26,6 +26,34 @@ warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 DAY = date(2025, 11, 20)
 
+# Dagster's SQLite instance commits every event; on a disk each commit waits for fsync (measured
+# here: 1.9 ms against 0.12 ms on tmpfs), and an end-to-end test writes thousands of events.
+# Temporary folders go to /dev/shm when it is a roomy tmpfs; elsewhere pytest's default.
+SHM, SHM_FREE_MIN = Path("/dev/shm"), 4 * 2**30
+_SHM_BASETEMP = pytest.StashKey[str]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    if config.option.basetemp is not None or hasattr(config, "workerinput"):
+        return  # chosen by the user, or an xdist worker (the controller passes its own)
+    try:
+        stat = os.statvfs(SHM)
+    except OSError:
+        return
+    if stat.f_bavail * stat.f_frsize >= SHM_FREE_MIN and os.access(SHM, os.W_OK):
+        config.option.basetemp = str(SHM / f"huracan-pytest-{os.getpid()}")
+        config.stash[_SHM_BASETEMP] = config.option.basetemp
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The tmpfs is memory: leave nothing behind."""
+    folder = config.stash.get(_SHM_BASETEMP, None)
+    if folder:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+
 
 def utc(day: date, hours: int = 0) -> datetime:
     return datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=hours)

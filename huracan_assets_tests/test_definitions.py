@@ -72,10 +72,13 @@ def test_the_module_loads_as_dagster_would_load_it():
     assert out.stdout.strip() == "10"
 
 
-def test_core_and_hamilton_never_import_dagster():
+def test_core_steps_and_hamilton_never_import_dagster():
     code = (
         "import sys, huracan_assets.core.training, huracan_assets.core.champions, huracan_assets.core.consensus, "
-        "huracan_assets.core.features, huracan_assets.hamilton, huracan_assets.market_sim; "
+        "huracan_assets.core.features, huracan_assets.hamilton, huracan_assets.market_sim, "
+        "huracan_assets.stores.files, huracan_assets.steps.bars, huracan_assets.steps.features, "
+        "huracan_assets.steps.labels, huracan_assets.steps.models, huracan_assets.steps.scores, "
+        "huracan_assets.steps.consensus, huracan_assets.steps.champions, huracan_assets.steps.export; "
         "print('dagster' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -2,25 +2,25 @@
 
 import hashlib
 import json
-from collections import defaultdict
 from collections.abc import Callable
-from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 
-import huracan_assets
-from huracan_assets.core.hashing import package_code_hash
 from huracan_assets.resources.compute import ComputeResource, TaskFailure
-from huracan_assets.resources.storage import split_key
+from huracan_assets.steps.frames import (  # noqa: F401  (the assets' one import of these)
+    CODE_HASH,
+    CODE_VERSION,
+    day_of,
+    end_of_day,
+    keys_by_coin,
+    markdown_table,
+    rows_for,
+    universe_for,
+)
 
 SINGLE_RUN = dg.BackfillPolicy.single_run()
-# every .py file of the package: goes into the manifest, and is each asset's code version, so a
-# code change marks what it computed stale in the UI (features use their own features_hash)
-CODE_HASH = package_code_hash(Path(huracan_assets.__file__).parent)
-CODE_VERSION = CODE_HASH[:16]
 # steps that carry yesterday's state forward (champions) run day by day
 ONE_DAY_PER_RUN = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
 # steps that read the exchange's listings or publish to Dropbox: a step that failed outright (the
@@ -32,53 +32,6 @@ OUTSIDE_SYSTEM_RETRIES = dg.RetryPolicy(max_retries=2, delay=3, backoff=dg.Backo
 def run_keys(context: dg.AssetExecutionContext) -> list[str]:
     """The partition keys this run materialises (one, or a whole range for single-run backfills)."""
     return [str(k) for k in context.partition_keys]
-
-
-def keys_by_coin(keys: list[str]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = defaultdict(list)
-    for key in keys:
-        _, coin = split_key(key)
-        out[str(coin)].append(key)
-    return dict(out)
-
-
-def day_of(key: str) -> date:
-    return date.fromisoformat(split_key(key)[0])
-
-
-def end_of_day(day: date) -> datetime:
-    return datetime.combine(day, datetime.min.time(), UTC) + pd.Timedelta(days=1)
-
-
-def rows_for(frame: pd.DataFrame | None, **equals: Any) -> pd.DataFrame:
-    """Rows of a dataset-scan frame (with ``date``/``symbol`` columns) matching ``equals``."""
-    if frame is None or frame.empty:
-        return pd.DataFrame()
-    mask = pd.Series(True, index=frame.index)
-    for column, value in equals.items():
-        if column not in frame:
-            return frame.iloc[0:0]
-        mask &= frame[column] == value
-    return frame[mask]
-
-
-def universe_for(universe: pd.DataFrame | None, day: date) -> pd.DataFrame:
-    return rows_for(universe, date=day.isoformat()).drop(columns=["date", "symbol"], errors="ignore")
-
-
-def markdown_table(rows: list[dict[str, Any]], columns: list[str], limit: int = 60) -> str:
-    if not rows:
-        return "_none_"
-    head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
-    body = "\n".join("| " + " | ".join(_cell(r.get(c)) for c in columns) + " |" for r in rows[:limit])
-    more = f"\n\n… and {len(rows) - limit} more" if len(rows) > limit else ""
-    return head + body + more
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value).replace("|", "/") if value is not None else ""
 
 
 class PartitionMetadata:

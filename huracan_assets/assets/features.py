@@ -1,14 +1,11 @@
 """features[date x symbol]: the feature families of the day's bars, versioned by features_hash."""
 
-from datetime import timedelta
-
 import dagster as dg
 import pandas as pd
 
 from huracan_assets.assets._shared import (
     SINGLE_RUN,
     PartitionMetadata,
-    day_of,
     keys_by_coin,
     map_by_coin,
     rows_for,
@@ -16,41 +13,11 @@ from huracan_assets.assets._shared import (
 )
 from huracan_assets.checks.catalog import column_schema
 from huracan_assets.checks.schemas import FeaturesSchema
-from huracan_assets.core.bars import day_bounds
-from huracan_assets.core.features import CONTEXT_COLUMNS, FEATURE_NAMES, compute_features, features_hash
+from huracan_assets.core.features import FEATURE_NAMES, features_hash
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.compute import ComputeResource
 from huracan_assets.resources.settings import HuracanSettingsResource
-
-FEATURE_COLUMNS = ["open_time", *FEATURE_NAMES, *CONTEXT_COLUMNS]
-
-
-def empty_features() -> pd.DataFrame:
-    frame = pd.DataFrame({c: pd.Series(dtype="float64") for c in FEATURE_COLUMNS})
-    frame["open_time"] = pd.Series(dtype="datetime64[ns, UTC]")
-    return frame[FEATURE_COLUMNS]
-
-
-def series_of(frame: pd.DataFrame, drop: tuple[str, ...] = ("date", "symbol")) -> pd.DataFrame:
-    return (
-        frame.drop(columns=[c for c in drop if c in frame])
-        .sort_values("open_time")
-        .drop_duplicates("open_time")
-    )
-
-
-def features_by_day(bars: pd.DataFrame, bar: timedelta, keys: list[str]) -> dict[str, pd.DataFrame]:
-    """Features of one coin for each partition key: computed once over the whole window, then cut by day.
-
-    The core call of one coin (shared by the asset and the plain-loop benchmark).
-    """
-    table = compute_features(series_of(bars), bar) if len(bars) else pd.DataFrame()
-    out = {}
-    for key in keys:
-        start, end = day_bounds(day_of(key))
-        rows = table.loc[(table.index >= start) & (table.index < end)] if len(table) else table
-        out[key] = rows.reset_index() if len(rows) else empty_features()
-    return out
+from huracan_assets.steps.features import empty_features, features_by_day
 
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:

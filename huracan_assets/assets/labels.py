@@ -7,38 +7,18 @@ from huracan_assets.assets._shared import (
     CODE_VERSION,
     SINGLE_RUN,
     PartitionMetadata,
-    day_of,
     keys_by_coin,
     map_by_coin,
     rows_for,
     run_keys,
 )
-from huracan_assets.assets.features import series_of
 from huracan_assets.checks.catalog import column_schema
 from huracan_assets.checks.schemas import LabelsSchema
-from huracan_assets.config import HuracanSettings
-from huracan_assets.core.bars import day_bounds
-from huracan_assets.core.labels import compute_labels, empty_labels
+from huracan_assets.core.labels import empty_labels
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.compute import ComputeResource
 from huracan_assets.resources.settings import HuracanSettingsResource
-
-
-def labels_by_day(
-    features: pd.DataFrame, settings: HuracanSettings, keys: list[str]
-) -> dict[str, pd.DataFrame]:
-    """Labels of one coin for each partition key: the labels that resolve on that day.
-
-    The core call of one coin (shared by the asset and the plain-loop benchmark).
-    """
-    close = series_of(features).set_index("open_time")["close"] if len(features) else pd.Series(dtype=float)
-    all_labels = compute_labels(
-        close, bar=settings.bar, horizon_bars=settings.horizon_bars, fill_delay_bars=settings.fill_delay_bars
-    )
-    if all_labels.empty:
-        return {key: empty_labels() for key in keys}
-    exit_day = all_labels["exit_time"].dt.floor("D")
-    return {key: all_labels[exit_day == day_bounds(day_of(key))[0]].reset_index(drop=True) for key in keys}
+from huracan_assets.steps.labels import labels_by_day
 
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:

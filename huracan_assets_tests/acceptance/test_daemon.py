@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,7 +66,8 @@ class Deployment:
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+def deployment(tmp_path_factory: pytest.TempPathFactory, command_days: Future[Path]) -> Iterator[Deployment]:
+    # command_days runs huracan daily meanwhile: the daemon's day is mostly waiting for its ticks
     root = tmp_path_factory.mktemp("daemon")
     home, exports, log = _new_home(root), root / "exports", root / "daemon.log"
     start_sensors(_environment(home, exports, DAYS[0][1], DAYS[0][2]))
@@ -78,10 +80,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         yield Deployment(home, exports, instance)
 
 
-@pytest.fixture(scope="module")
-def by_command(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The same two days through ``huracan daily`` on a fresh instance."""
-    root = tmp_path_factory.mktemp("command")
+def _run_command_days(root: Path) -> Path:
     home, exports = _new_home(root), root / "exports"
     for day, clock, coins in DAYS:
         done = subprocess.run(
@@ -94,6 +93,18 @@ def by_command(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return root
+
+
+@pytest.fixture(scope="module")
+def command_days(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Future[Path]]:
+    """The same two days through ``huracan daily`` on a fresh instance, started in the background."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        yield pool.submit(_run_command_days, tmp_path_factory.mktemp("command"))
+
+
+@pytest.fixture(scope="module")
+def by_command(command_days: Future[Path]) -> Path:
+    return command_days.result(timeout=1200)
 
 
 def test_no_failed_tick_and_no_failed_run(deployment: Deployment):

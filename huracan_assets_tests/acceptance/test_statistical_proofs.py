@@ -12,10 +12,10 @@ from datetime import date
 import numpy as np
 import pytest
 
-from huracan_assets.assets.models import training_params
 from huracan_assets.config import load_settings
 from huracan_assets.core.engines import Engine
 from huracan_assets.market_sim import SimulatedExchange
+from huracan_assets.steps.models import training_params
 from huracan_assets.validation import (
     challengers_from_record,
     coin_inputs,

@@ -414,8 +414,8 @@ def test_train_coin_ignores_labels_that_resolve_after_the_cutoff(inputs, tmp_pat
 
 
 def test_daily_training_ignores_labels_and_features_after_the_cutoff(inputs, tmp_path):
-    from huracan_assets.assets.models import train_for_day
     from huracan_assets.config import load_settings
+    from huracan_assets.steps.models import train_for_day
 
     features, labels = inputs
     settings = load_settings(

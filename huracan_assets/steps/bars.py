@@ -1,0 +1,125 @@
+"""The per-day work behind the ``bars`` asset module, without Dagster: the asset and the
+benchmark's plain loop both call it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from huracan_assets.checks.schemas import ValidatedBarsSchema, raw_bars_schema
+from huracan_assets.checks.validation import failures_by_day
+from huracan_assets.config import HuracanSettings, parse_duration
+from huracan_assets.core.bars import BarQuality, StaleDataError, empty_validated, validate_day
+from huracan_assets.steps.frames import end_of_day
+
+if TYPE_CHECKING:  # the client protocol lives with its Dagster resource
+    from huracan_assets.resources.market_data import MarketDataClient
+
+# the day is unusable (blocking) when at least this share of listed coins fail to validate
+UNUSABLE_DAY_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class CoinTask:
+    coin: str
+    # key, day, listed_at, listed on that day, market status at the end of the day
+    days: list[tuple[str, date, datetime | None, bool, str]]
+    client: MarketDataClient
+    settings: HuracanSettings
+
+
+def validate_coin(task: CoinTask) -> dict[str, tuple[pd.DataFrame, BarQuality]]:
+    """Fetch the coin's candles for every day of the run once, then validate day by day.
+
+    The raw candles go through Pandera's ``RawBarsSchema`` (failures are recorded, the day is
+    repaired or dropped by ``validate_day``); the validated days through ``ValidatedBarsSchema``,
+    and a day that fails it is quarantined so unusable bars never reach training.
+    """
+    settings = task.settings
+    listed_days = [d for _, d, _, listed, status in task.days if listed and status == "TRADING"]
+    raw = secondary = pd.DataFrame()
+    if listed_days:
+        start = end_of_day(min(listed_days)) - timedelta(days=1)
+        end = end_of_day(max(listed_days))
+        raw = task.client.ohlcv(task.coin, start, end)
+        if task.client.secondary_vendor:
+            secondary = task.client.ohlcv(task.coin, start, end, vendor=task.client.secondary_vendor)
+    by_day = _split_days(raw)
+    secondary_by_day = _split_days(secondary)
+    raw_failures = failures_by_day(raw_bars_schema(settings.bar), raw, listed_days) if len(raw) else {}
+    out: dict[str, tuple[pd.DataFrame, BarQuality]] = {}
+    for key, day, listed_at, listed, status in task.days:
+        if not listed or status != "TRADING":
+            quality = BarQuality(
+                coin=task.coin,
+                day=day.isoformat(),
+                status="not_listed" if not listed else "delisted",
+                reason=f"{task.coin} is not listed on {day}"
+                if not listed
+                else f"{task.coin} market status {status} at the end of {day}: delisted or halted, not trained",
+            )
+            out[key] = (empty_validated(), quality)
+            continue
+        try:
+            out[key] = validate_day(
+                by_day.get(day, raw.iloc[0:0]),
+                coin=task.coin,
+                day=day,
+                bar=settings.bar,
+                max_repair_bars=settings.max_repair_bars,
+                outlier_z=settings.outlier_z,
+                listed_at=listed_at,
+                secondary=secondary_by_day.get(day),
+                mismatch_bps=settings.vendor_mismatch_bps,
+                max_staleness=parse_duration(settings.max_staleness),
+            )
+        except StaleDataError as error:
+            quality = BarQuality(coin=task.coin, day=day.isoformat(), status="stale", reason=str(error))
+            out[key] = (empty_validated(), quality)
+        out[key][1].raw_schema_failures = raw_failures.get(day, [])
+    _quarantine_schema_failures(task.coin, out)
+    return out
+
+
+def _quarantine_schema_failures(coin: str, out: dict[str, tuple[pd.DataFrame, BarQuality]]) -> None:
+    """Quarantine every day whose validated bars fail ``ValidatedBarsSchema`` (one Pandera call)."""
+    # the ``date`` column makes uniqueness and order checks run within each day
+    frames = [f.assign(date=key) for key, (f, _) in out.items() if len(f)]
+    if not frames:
+        return
+    combined = pd.concat(frames, ignore_index=True)
+    # row failures come back by the row's UTC day, frame-wide ones under every partition key
+    failures = failures_by_day(ValidatedBarsSchema, combined, list(combined["date"].unique()))
+    for key, (frame, quality) in list(out.items()):
+        cases = failures.get(key) or failures.get(date.fromisoformat(quality.day), [])
+        if cases and len(frame):
+            quality.status = "quarantined"
+            quality.reason = (
+                f"{coin} {quality.day}: validated bars fail ValidatedBarsSchema: {'; '.join(cases[:3])}"
+            )
+            out[key] = (empty_validated(), quality)
+
+
+def market_listings(client: MarketDataClient, day: date) -> dict[str, tuple[datetime | None, str]]:
+    """coin -> (listed_at, market status) for the USDT spot markets listed at the end of ``day``."""
+    markets = client.markets(end_of_day(day))
+    out: dict[str, tuple[datetime | None, str]] = {}
+    for row in markets.itertuples(index=False):
+        if row.quote != "USDT" or row.base == "GBP":
+            continue
+        listed_at = getattr(row, "listed_at", None)
+        listed_at = (
+            None if listed_at is None or pd.isna(listed_at) else pd.Timestamp(listed_at).to_pydatetime()
+        )
+        out[str(row.base)] = (listed_at, str(row.status or "TRADING"))
+    return out
+
+
+def _split_days(frame: pd.DataFrame) -> dict[date, pd.DataFrame]:
+    if frame.empty or "open_time" not in frame:
+        return {}
+    times = pd.to_datetime(frame["open_time"], utc=True, errors="coerce")
+    return {day.date(): group for day, group in frame.groupby(times.dt.floor("D"))}
