@@ -204,10 +204,38 @@ def check_day(day: str, settings: HuracanSettings) -> None:
         )
 
 
+def check_exchange_clock(day: str, settings: HuracanSettings) -> None:
+    """Refuse a day the exchange's own clock has not closed (``/api/v3/time``), when candles come
+    from the Binance API; an unreachable exchange is named here, before any run starts."""
+    source = settings.market_data
+    if source.source != "binance" and not (source.source == "archives" and source.archive_fill_from_api):
+        return
+    import pandas as pd
+
+    from huracan_assets.resources.binance_api import BinanceApiMarketData, MarketDataError
+
+    where = source.binance_base_url or "Binance (api.binance.com)"
+    try:
+        now = BinanceApiMarketData(
+            base_url=source.binance_base_url, timeframe=settings.timeframe, max_retries=1, backoff_s=0.2
+        ).server_time()
+    except MarketDataError as error:
+        raise SettingsError(
+            f"cannot reach the exchange at {where} (market_data.binance_base_url, --binance-url): {error}"
+        ) from None
+    last_closed = (now.floor("D") - pd.Timedelta(days=1)).date()
+    if date.fromisoformat(day) > last_closed:
+        raise SettingsError(
+            f"--date {day} has not closed yet by the exchange's clock ({where} says {now.isoformat()}): "
+            f"the market has no whole day of data for it (latest closed day: {last_closed})"
+        )
+
+
 def cmd_daily(args: argparse.Namespace) -> int:
     try:
         settings = daily_settings(args)
         check_day(args.date, settings)
+        check_exchange_clock(args.date, settings)
     except SettingsError as error:
         print(f"huracan: {error}", file=sys.stderr)
         return 2

@@ -100,7 +100,7 @@ def test_webserver_serves_the_code_location_and_its_history(webserver):
         data = graphql(
             port,
             "{ repositoriesOrError { __typename ... on RepositoryConnection { nodes { name "
-            "jobs { name } schedules { name } sensors { name } } } } }",
+            "jobs { name description } schedules { name } sensors { name } } } } }",
         )
         nodes = data["repositoriesOrError"].get("nodes") or []
         if nodes or time.monotonic() > deadline:
@@ -111,6 +111,10 @@ def test_webserver_serves_the_code_location_and_its_history(webserver):
     assert {"universe_job", "daily_coins_job", "history_job", "daily_reports_job"} <= {
         j["name"] for j in repo["jobs"]
     }
+    # with only the webserver up a launched run waits in the queue: every job's page says why
+    assert all(
+        "dagster-daemon run" in j["description"] for j in repo["jobs"] if not j["name"].startswith("__")
+    ), [j["name"] for j in repo["jobs"]]
     assert not repo["schedules"], "the daily flow is declarative automation"
     assert {"huracan_automation", "new_coin_sensor", "daily_flow_sensor"} <= {
         s["name"] for s in repo["sensors"]

@@ -15,6 +15,12 @@ PER_COIN_DAILY = ("validated_bars", "features", "labels", "models", "scores", "c
 PER_COIN_HISTORY = ("validated_bars", "features", "labels")
 DAILY_REPORTS = ("champions", "data_integrity_report", "dropbox_export")
 
+# shown on every job's page and launchpad: runs from the UI wait in the queue until a daemon runs
+QUEUED_NOTE = (
+    " Runs launched from the UI are queued: they start only while `dagster-daemon run` (or `dagster dev`, "
+    "which starts it) is running; Deployment > Daemons shows whether it is."
+)
+
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
 # a run whose process died is retried by the daemon (run_retries in dagster.yaml)
@@ -50,24 +56,25 @@ def build_jobs() -> Jobs:
             "universe_job",
             selection=dg.AssetSelection.assets("coin_universe"),
             tags=RUN_RETRIES,
-            description="coin_universe for one day (or a range of days in one run).",
+            description="coin_universe for one day (or a range of days in one run)." + QUEUED_NOTE,
         ),
         coins_daily=dg.define_asset_job(
             "daily_coins_job",
             selection=dg.AssetSelection.assets(*PER_COIN_DAILY),
             tags=RUN_RETRIES,
-            description="Every per-coin step for a range of day x coin partitions; the daily run is one range.",
+            description="Every per-coin step for a range of day x coin partitions; the daily run is one range."
+            + QUEUED_NOTE,
         ),
         history=dg.define_asset_job(
             "history_job",
             selection=dg.AssetSelection.assets(*PER_COIN_HISTORY),
             tags=RUN_RETRIES,
-            description="The look-back history a coin needs: bars, features and labels.",
+            description="The look-back history a coin needs: bars, features and labels." + QUEUED_NOTE,
         ),
         reports=dg.define_asset_job(
             "daily_reports_job",
             selection=dg.AssetSelection.assets(*DAILY_REPORTS),
             tags=RUN_RETRIES,
-            description="Champions, the integrity report and the export of one day.",
+            description="Champions, the integrity report and the export of one day." + QUEUED_NOTE,
         ),
     )
