@@ -255,27 +255,43 @@ def source_quality_outcomes(
                 f"{key}: arrived clean ({status})",
                 {"status": status, "per_coin": dg.MetadataValue.json({key: "pass"})},
             )
+    summary = _quality_summary(
+        qualities,
+        rows,
+        failed=lambda coins: f"bad candles from the exchange for {len(rows)} coin-day(s): {', '.join(coins)}",
+        passed=f"all {len(qualities)} coin-days arrived clean",
+        table=(
+            "problems",
+            ["partition", "status", "invalid_bars", "duplicates_resolved", "reason", "examples"],
+        ),
+    )
+    return per_partition, summary
+
+
+def _quality_summary(
+    qualities: dict[str, dict[str, Any] | None],
+    rows: list[dict[str, Any]],
+    failed: Any,
+    passed: str,
+    table: tuple[str, list[str]],
+) -> Outcome:
+    """The run summary of a check over stored quality records: ``rows`` are the failing coin-days."""
     failing = {r["partition"] for r in rows}
     coins = sorted({p.split("|")[-1] for p in failing})
-    summary = Outcome(
+    name, columns = table
+    return Outcome(
         not rows,
-        f"bad candles from the exchange for {len(rows)} coin-day(s): {', '.join(coins)}"
-        if rows
-        else f"all {len(qualities)} coin-days arrived clean",
+        failed(coins) if rows else passed,
         {
             "checked_partitions": len(qualities),
+            "failing_partitions": len(rows),
             "failing_coins": ", ".join(coins),
             "per_coin": dg.MetadataValue.json(
                 {p: ("fail" if p in failing else "pass") for p in sorted(qualities)[:2000]}
             ),
-            "problems": dg.MetadataValue.md(
-                markdown_table(
-                    rows, ["partition", "status", "invalid_bars", "duplicates_resolved", "reason", "examples"]
-                )
-            ),
+            name: dg.MetadataValue.md(markdown_table(rows, columns, limit=40)),
         },
     )
-    return per_partition, summary
 
 
 def raw_schema_outcomes(
@@ -302,24 +318,14 @@ def raw_schema_outcomes(
                 f"RawBarsSchema {key}: arrived clean",
                 {"per_coin": dg.MetadataValue.json({key: "pass"})},
             )
-    failing = {r["partition"] for r in rows}
-    coins = sorted({p.split("|")[-1] for p in failing})
-    summary = Outcome(
-        not rows,
-        f"RawBarsSchema: {len(rows)} coin-day(s) delivered bad candles: {', '.join(coins)}"
-        if rows
-        else f"RawBarsSchema: all {len(qualities)} coin-days arrived clean",
-        {
-            "checked_partitions": len(qualities),
-            "failing_partitions": len(rows),
-            "failing_coins": ", ".join(coins),
-            "per_coin": dg.MetadataValue.json(
-                {p: ("fail" if p in failing else "pass") for p in sorted(qualities)[:2000]}
-            ),
-            "failure_cases": dg.MetadataValue.md(
-                markdown_table(rows, ["partition", "failure_cases"], limit=40)
-            ),
-        },
+    summary = _quality_summary(
+        qualities,
+        rows,
+        failed=lambda coins: (
+            f"RawBarsSchema: {len(rows)} coin-day(s) delivered bad candles: {', '.join(coins)}"
+        ),
+        passed=f"RawBarsSchema: all {len(qualities)} coin-days arrived clean",
+        table=("failure_cases", ["partition", "failure_cases"]),
     )
     return per_partition, summary
 
