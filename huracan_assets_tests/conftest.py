@@ -146,3 +146,22 @@ def dropbox_account(dropbox_server: DropboxStandIn, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("HURACAN_DROPBOX_APP_SECRET", account.app_secret)
     monkeypatch.setenv("HURACAN_DROPBOX_REFRESH_TOKEN", account.refresh_token)
     return account
+
+
+def five_coin_instance(tmp: Path, market: Any, coins: list[str]) -> tuple[dg.Definitions, dg.DagsterInstance]:
+    """Definitions over ``market`` (5 simulated coins' settings, 10-day look-back) and a fresh
+    instance under ``tmp`` whose ``coins`` partitions are ``coins``."""
+    from huracan_assets.definitions import build_definitions
+    from huracan_assets.partitions import COINS
+    from huracan_assets.resources.publisher import PublisherResource
+
+    defs = build_definitions(
+        small_settings(lookback_days=10, simulator={"n_coins": 5}),
+        market_data=market,
+        publisher=PublisherResource(export_root=str(tmp / "exports")),
+        storage_dir=str(tmp / "storage"),
+    )
+    (tmp / "home").mkdir(parents=True)
+    instance = dg.DagsterInstance.local_temp(str(tmp / "home"), overrides={"telemetry": {"enabled": False}})
+    instance.add_dynamic_partitions(COINS.name, coins)
+    return defs, instance

@@ -7,16 +7,13 @@ import dagster as dg
 import pytest
 
 from huracan_assets.automation.jobs import day_range_tags
-from huracan_assets.definitions import build_definitions
 from huracan_assets.market_sim import SimulatedExchange
 from huracan_assets.market_sim.binance_server import BinanceStandIn
 from huracan_assets.orchestration import QUIET, RunFailedError
-from huracan_assets.partitions import COINS
 from huracan_assets.resources.market_data import MarketDataResource
-from huracan_assets.resources.publisher import PublisherResource
 from huracan_assets.resources.storage import ParquetIOManager
 from huracan_assets_tests.acceptance.test_daily_run import DAY, materialise
-from huracan_assets_tests.conftest import small_settings
+from huracan_assets_tests.conftest import five_coin_instance, small_settings
 
 pytestmark = pytest.mark.acceptance
 COINS_OF_TEST = ["BTC", "ETH", "SOL", "XRP"]
@@ -24,16 +21,7 @@ COINS_OF_TEST = ["BTC", "ETH", "SOL", "XRP"]
 
 def validate_day_of_bars(tmp: Path, market: MarketDataResource) -> tuple[dg.ExecuteInProcessResult, Path]:
     """coin_universe[DAY], then validated_bars (and its checks) for every coin of DAY in one run."""
-    settings = small_settings(lookback_days=10, simulator={"n_coins": 5})
-    defs = build_definitions(
-        settings,
-        market_data=market,
-        publisher=PublisherResource(export_root=str(tmp / "exports")),
-        storage_dir=str(tmp / "storage"),
-    )
-    (tmp / "home").mkdir(parents=True)
-    instance = dg.DagsterInstance.local_temp(str(tmp / "home"), overrides={"telemetry": {"enabled": False}})
-    instance.add_dynamic_partitions(COINS.name, COINS_OF_TEST)
+    defs, instance = five_coin_instance(tmp, market, COINS_OF_TEST)
     universe = defs.resolve_job_def("universe_job").execute_in_process(
         run_config=QUIET, instance=instance, partition_key=DAY, raise_on_error=False
     )

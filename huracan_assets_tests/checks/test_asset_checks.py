@@ -20,13 +20,10 @@ from huracan_assets.checks.asset_checks import (
     universe_outcomes,
 )
 from huracan_assets.checks.validation import SchemaOutcome
-from huracan_assets.definitions import build_definitions
 from huracan_assets.orchestration import QUIET
-from huracan_assets.partitions import COINS
 from huracan_assets.resources.market_data import MarketDataResource
-from huracan_assets.resources.publisher import PublisherResource
 from huracan_assets.resources.storage import ParquetIOManager
-from huracan_assets_tests.conftest import small_settings
+from huracan_assets_tests.conftest import five_coin_instance
 
 DAY = "2025-11-20"
 DAYS = ["2025-11-18", "2025-11-19", DAY]
@@ -56,16 +53,7 @@ class Setup:
 
 def set_up(tmp: Path, market: MarketDataResource) -> Setup:
     """coin_universe for three days in one run, then validated_bars for every coin of DAY in one run."""
-    settings = small_settings(lookback_days=10, simulator={"n_coins": 5})
-    defs = build_definitions(
-        settings,
-        market_data=market,
-        publisher=PublisherResource(export_root=str(tmp / "exports")),
-        storage_dir=str(tmp / "storage"),
-    )
-    (tmp / "home").mkdir(parents=True)
-    instance = dg.DagsterInstance.local_temp(str(tmp / "home"), overrides={"telemetry": {"enabled": False}})
-    instance.add_dynamic_partitions(COINS.name, COINS_OF_TEST)
+    defs, instance = five_coin_instance(tmp, market, COINS_OF_TEST)
     universe = defs.resolve_job_def("universe_job").execute_in_process(
         run_config=QUIET,
         instance=instance,
