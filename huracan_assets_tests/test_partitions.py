@@ -1,0 +1,44 @@
+"""The one custom partition mapping, pinned: ``DayWindowAllCoins`` subclasses dagster 1.13's
+multi-partition mapping base (a module Dagster does not export), because no built-in mapping
+maps a day to every coin of a window of days. If a Dagster upgrade changes that base, these fail."""
+
+from datetime import date
+
+import dagster as dg
+
+from huracan_assets.partitions import build_partitions
+from huracan_assets_tests.conftest import small_settings
+
+COINS = ["BTC", "ETH", "SOL"]
+
+
+def _partitions():
+    return build_partitions(small_settings(clock="2025-11-22T00:00:00Z"))
+
+
+def test_a_day_maps_to_every_coin_of_its_window():
+    partitions = _partitions()
+    mapping = partitions.days_all_coins(2)
+    with dg.DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("coins", COINS)
+        day = partitions.days.empty_subset().with_partition_keys(["2025-11-20"])
+        result = mapping.get_upstream_mapped_partitions_result_for_partitions(
+            day, partitions.days, partitions.coin_days, dynamic_partitions_store=instance
+        )
+        keys = sorted(str(k) for k in result.partitions_subset.get_partition_keys())
+    assert keys == [f"{d}|{c}" for d in ("2025-11-18", "2025-11-19", "2025-11-20") for c in COINS]
+    assert not result.required_but_nonexistent_subset.get_partition_keys()
+
+
+def test_a_coin_day_maps_to_the_days_whose_window_holds_it():
+    partitions = _partitions()
+    mapping = partitions.days_all_coins(2)
+    with dg.DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("coins", COINS)
+        coin_day = partitions.coin_days.empty_subset().with_partition_keys(["2025-11-19|ETH"])
+        days = mapping.get_downstream_partitions_for_partitions(
+            coin_day, partitions.coin_days, partitions.days, dynamic_partitions_store=instance
+        )
+    # 11-19 is in the windows of 11-19, 11-20 and 11-21; 11-22 has not closed by the clock
+    assert sorted(days.get_partition_keys()) == ["2025-11-19", "2025-11-20", "2025-11-21"]
+    assert date.fromisoformat(partitions.days.get_last_partition_key()) == date(2025, 11, 21)
