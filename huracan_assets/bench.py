@@ -172,7 +172,10 @@ def plain_loop(
     doc = champions_for_day(day, previous, models, shadow_features, shadow_labels, events, universe, settings)
     eligible = set(universe.loc[universe["eligible"], "coin"])
     integrity = integrity_report(day, qualities, {}, eligible)
-    files, window_span = export_files(day, doc, models, scores, events, integrity, universe, fhash)
+    day_features = shadow_features[shadow_features["date"] == day]
+    files, window_span, _ = export_files(
+        day, doc, models, scores, events, integrity, universe, fhash, day_features
+    )
     plan = ExportPlan.create(
         day, files, features_hash=fhash, code_hash=CODE_HASH, training_window=window_span, created_at="bench"
     )

@@ -259,14 +259,18 @@ def summary_lines(result: DayResult) -> list[str]:
     summary_path = location / "reports" / "summary.json"
     if summary_path.exists():
         summary = json.loads(summary_path.read_text())
+    # a champion whose stored model did not load and predict was dropped by the export
+    dropped = export.get("champions_dropped", {})
+    exported = sorted({c["coin"] + "/" + c["horizon"] for c in champions.get("champions", [])} - set(dropped))
     lines = [
         f"Huracan daily run for {result.day} ({result.seconds:.0f} s, {len(result.runs)} Dagster runs)",
         f"  coins in the universe : {champions.get('markets', 0)} markets, {len(champions.get('active_coins', []))} eligible",
         f"  coins trained         : {len(champions.get('trained_coins', []))}",
-        f"  champions exported    : {len(champions.get('champions', []))} "
-        f"({', '.join(sorted({c['coin'] + '/' + c['horizon'] for c in champions.get('champions', [])})) or 'none'})",
-        f"  coins skipped         : {len(champions.get('no_champion', {}))}",
+        f"  champions exported    : {len(exported)} ({', '.join(exported) or 'none'})",
     ]
+    for name, reason in sorted(dropped.items()):
+        lines.append(f"    - {name} dropped: {reason}")
+    lines.append(f"  coins skipped         : {len(champions.get('no_champion', {}))}")
     for coin, reason in sorted(champions.get("no_champion", {}).items()):
         lines.append(f"    - {coin}: {reason}")
     dnt = champions.get("do_not_trade", [])

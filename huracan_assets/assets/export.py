@@ -44,6 +44,8 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
             ),
             "scores": dg.AssetIn(partition_mapping=partitions.by_day),
             "consensus": dg.AssetIn(partition_mapping=partitions.by_day),
+            # each champion's model must load and predict the day's real feature row before export
+            "features": dg.AssetIn(partition_mapping=partitions.by_day),
         },
         description="Publishes champions (model.cbm + metadata.json) and the day's reports under a manifest "
         "with SHA-256 of every file, to a local folder or Dropbox (the publisher resource); LATEST is written "
@@ -57,6 +59,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         models: dict[str, StoredModels],
         scores: pd.DataFrame,
         consensus: pd.DataFrame,
+        features: pd.DataFrame,
         publisher: PublisherResource,
         huracan_settings: HuracanSettingsResource,
     ) -> dict[str, dict]:
@@ -69,7 +72,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         out = {}
         for day in keys:
             universe = coin_universe[coin_universe["date"] == day]
-            files, window = export_files(
+            files, window, dropped = export_files(
                 day,
                 champions_by_day[day],
                 {(m.coin, m.day): m for m in models.values()},
@@ -78,7 +81,10 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                 integrity_by_day[day],
                 universe,
                 fhash,
+                features[features["date"] == day] if len(features) else features,
             )
+            for name, reason in dropped.items():
+                context.log.error(f"event=champion_dropped day={day} champion={name} reason={reason}")
             plan = ExportPlan.create(
                 day,
                 files,
@@ -100,6 +106,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                 "plan": result.plan,
                 "features_hash": fhash,
                 "code_hash": CODE_HASH,
+                "champions_dropped": dropped,
             }
             context.log.info(
                 f"event=export day={day} location={result.location} dry_run={result.dry_run} "
@@ -116,7 +123,8 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                     "bytes_written": result.bytes_written,
                     "latest": result.latest or "",
                     "pruned": ", ".join(result.pruned),
-                    "champions_exported": len(champions_by_day[day]["champions"]),
+                    "champions_exported": len(champions_by_day[day]["champions"]) - len(dropped),
+                    "champions_dropped": "; ".join(f"{k}: {v}" for k, v in dropped.items()) or "none",
                     "features_hash": fhash,
                     "code_hash": CODE_HASH,
                     "plan": dg.MetadataValue.md(

@@ -3,12 +3,43 @@ benchmark's plain loop both call it."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+from catboost import CatBoostRegressor
 
 from huracan_assets.core import reports
 from huracan_assets.core.integrity import heatmap_png
 from huracan_assets.steps.frames import CODE_HASH
 from huracan_assets.stores.files import StoredModels
+
+
+def loadable_model(stored: StoredModels, champ: dict, features: pd.DataFrame) -> bytes:
+    """The champion's stored ``.cbm`` bytes, once they load and predict a real feature row.
+
+    The row is the coin's newest feature row of the export day, in the model's feature order; the
+    prediction must be finite. Raises with the file and what went wrong, so the export can drop
+    the champion with that reason instead of publishing a model the consumer cannot load.
+    """
+    engine, horizon, regime = champ["engine"], champ["horizon"], champ["model_regime"]
+    path = stored.model_path(engine, horizon, regime)
+    meta = stored.model_metadata(engine, horizon, regime)
+    blob = path.read_bytes()
+    rows = features[features["symbol"] == champ["coin"]] if "symbol" in features else features.iloc[0:0]
+    if rows.empty:
+        raise ValueError(f"no feature row of {champ['coin']} on the export day to test {path} with")
+    names = list(meta["feature_names"])
+    missing = [n for n in names if n not in rows]
+    if missing:
+        raise ValueError(f"{path}: feature row lacks {missing[:5]}")
+    row = rows.sort_values("open_time").tail(1)[names] if "open_time" in rows else rows.tail(1)[names]
+    model = CatBoostRegressor()
+    model.load_model(blob=blob)
+    if list(model.feature_names_ or names) != names:
+        raise ValueError(f"{path}: model features {model.feature_names_} differ from its metadata's {names}")
+    prediction = float(np.asarray(model.predict(row.to_numpy(dtype=float))).ravel()[0])
+    if not np.isfinite(prediction):
+        raise ValueError(f"{path}: predicts {prediction} on the newest feature row")
+    return blob
 
 
 def export_files(
@@ -20,22 +51,41 @@ def export_files(
     integrity: dict,
     universe: pd.DataFrame,
     fhash: str,
-) -> tuple[dict[str, bytes], dict[str, str]]:
-    """Every file of the day folder (except the manifest) and the training window it covers."""
+    features: pd.DataFrame,
+) -> tuple[dict[str, bytes], dict[str, str], dict[str, str]]:
+    """Every file of the day folder (except the manifest), the training window it covers, and the
+    champions dropped because their stored model does not load and predict (``coin/horizon`` -> why).
+
+    ``features``: the day's feature rows of every coin (``symbol`` column), to test each model on.
+    """
     files: dict[str, bytes] = {}
     starts, ends = [], []
+    dropped: dict[str, str] = {}
+    exported = []
     for champ in champions["champions"]:
-        stored = models[(champ["coin"], champ["model_day"])]
+        stored = models.get((champ["coin"], champ["model_day"]))
+        name = f"{champ['coin']}/{champ['horizon']}"
+        try:
+            if stored is None:
+                raise FileNotFoundError(f"no stored models of {champ['coin']} for {champ['model_day']}")
+            blob = loadable_model(stored, champ, features)
+        except Exception as error:  # noqa: BLE001 - a damaged model is dropped with its reason, not published
+            where = (
+                stored.model_path(champ["engine"], champ["horizon"], champ["model_regime"])
+                if stored is not None
+                else f"models {champ['coin']}|{champ['model_day']}"
+            )
+            dropped[name] = f"not exported: stored model {where} unusable: {type(error).__name__}: {error}"
+            continue
         meta = stored.model_metadata(champ["engine"], champ["horizon"], champ["model_regime"])
         folder = f"champions/{champ['coin']}/{champ['horizon']}"
-        files[f"{folder}/model.cbm"] = stored.model_path(
-            champ["engine"], champ["horizon"], champ["model_regime"]
-        ).read_bytes()
+        files[f"{folder}/model.cbm"] = blob
         files[f"{folder}/metadata.json"] = reports.to_json_bytes(
             reports.champion_metadata(champ, meta, fhash)
         )
         starts.append(meta["train_window"]["start"])
         ends.append(meta["train_window"]["end"])
+        exported.append(champ)
     day_scores = scores[scores["date"] == day] if len(scores) else scores
     day_consensus = consensus[consensus["date"] == day] if len(consensus) else consensus
     files["reports/metrics.json"] = reports.to_json_bytes(reports.metrics_report(day, day_scores))
@@ -64,8 +114,9 @@ def export_files(
         "coins_trained": len(champions["trained_coins"]),
         "challengers": champions["challengers"],
         "champions_promoted_today": champions.get("promoted", 0),
-        "champions_exported": len(champions["champions"]),
-        "champion_coins": sorted({c["coin"] for c in champions["champions"]}),
+        "champions_exported": len(exported),
+        "champion_coins": sorted({c["coin"] for c in exported}),
+        "champions_dropped": dropped,
         "coins_skipped": skipped,
         "do_not_trade": len(champions["do_not_trade"]),
         "features_hash": fhash,
@@ -73,4 +124,4 @@ def export_files(
         "training_window": window,
     }
     files["reports/summary.json"] = reports.to_json_bytes(summary)
-    return files, window
+    return files, window, dropped

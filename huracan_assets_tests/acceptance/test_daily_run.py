@@ -306,3 +306,42 @@ def test_dropbox_dry_run_plans_everything_and_writes_nothing(run: Run, dropbox_a
     assert metadata["dry_run"].value is True and metadata["bytes_written"].value == 0
     plan = metadata["plan"].value
     assert f"`{DAY}/manifest.json`" in plan and "`LATEST`" in plan and "model.cbm" in plan
+
+
+def test_a_damaged_champion_model_is_dropped_with_its_reason_and_never_published(run: Run, tmp_path: Path):
+    summary = json.loads((run.export_root / DAY / "reports" / "summary.json").read_text())
+    assert summary["champions_exported"] >= 1, "the fixture's day must have a champion to damage"
+    champ = next(c for c in run.result.champions["champions"] if c["coin"] == summary["champion_coins"][0])
+    coin, horizon = champ["coin"], champ["horizon"]
+    model = (
+        run.storage
+        / "models"
+        / f"date={champ['model_day']}"
+        / f"symbol={coin}"
+        / f"{champ['engine']}__{horizon}__{champ['model_regime']}.cbm"
+    )
+    intact = model.read_bytes()
+    exports = tmp_path / "exports"
+    defs = build_definitions(
+        run.settings,
+        market_data=MarketDataResource(sim_coins=5, sim_planted_edge_bps=40.0),
+        publisher=PublisherResource(export_root=str(exports)),
+        storage_dir=str(run.storage),
+    )
+    try:
+        model.write_bytes(intact[: len(intact) // 2])  # cut in half on disk
+        result = defs.resolve_job_def("daily_reports_job").execute_in_process(
+            instance=run.instance, partition_key=DAY, asset_selection=[dg.AssetKey("dropbox_export")]
+        )
+    finally:
+        model.write_bytes(intact)
+    assert result.success
+    damaged = json.loads((exports / DAY / "reports" / "summary.json").read_text())
+    reason = damaged["champions_dropped"][f"{coin}/{horizon}"]
+    assert str(model) in reason and "unusable" in reason
+    assert damaged["champions_exported"] == summary["champions_exported"] - 1
+    assert not (exports / DAY / "champions" / coin / horizon / "model.cbm").exists()
+    manifest = json.loads((exports / DAY / "manifest.json").read_text())
+    assert not any(f["path"].startswith(f"champions/{coin}/{horizon}/") for f in manifest["files"])
+    metadata = result.asset_materializations_for_node("dropbox_export")[0].metadata
+    assert f"{coin}/{horizon}" in metadata["champions_dropped"].value
