@@ -384,8 +384,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     )
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
+    print(f"huracan: warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    warnings.showwarning = _one_line_warning  # an operator reads one line per warning, not a source line
     import dagster as dg
 
     # beta/preview notices about backfill policies and partitioned checks are for developers, not operators

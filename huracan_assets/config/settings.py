@@ -7,11 +7,15 @@ resource, CLI flags) > environment variables `HURACAN_<KEY>` (nested keys joined
 
 from __future__ import annotations
 
+import difflib
+import os
 import re
+import warnings
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.functional_validators import BeforeValidator
 from pydantic_settings import (
@@ -20,6 +24,7 @@ from pydantic_settings import (
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+from pydantic_settings import SettingsError as PydanticSettingsError
 
 BASE_YAML = Path(__file__).with_name("base.yaml")
 
@@ -289,6 +294,7 @@ def load_settings(**overrides: Any) -> HuracanSettings:
     other training keys). Raises ``SettingsError`` naming the bad key(s).
     """
     overrides = {k: v for k, v in overrides.items() if v is not None}
+    warn_unknown_environment(os.environ)
     try:
         if any(isinstance(v, dict) for v in overrides.values()):
             base = HuracanSettings().model_dump(mode="json")
@@ -298,6 +304,62 @@ def load_settings(**overrides: Any) -> HuracanSettings:
         return HuracanSettings(**overrides)
     except ValidationError as error:
         raise SettingsError(f"invalid Huracan settings: {describe_validation_error(error)}") from None
+    except PydanticSettingsError as error:
+        # a HURACAN_* value pydantic-settings could not decode (list and mapping fields take JSON)
+        field = re.search(r'field "([^"]+)"', str(error))
+        name = f"HURACAN_{field.group(1).upper()}" if field else "a HURACAN_* variable"
+        raise SettingsError(
+            f"invalid Huracan settings: {name} could not be read: list and mapping settings take JSON, "
+            f'e.g. {name}=\'["1h", "4h"]\' ({error})'
+        ) from None
+    except yaml.YAMLError as error:
+        raise SettingsError(f"invalid Huracan settings: {BASE_YAML} is not valid YAML: {error}") from None
+
+
+# HURACAN_* variables that are not settings: Dropbox credentials, read by the publisher only
+NOT_SETTINGS_PREFIXES = ("HURACAN_DROPBOX_",)
+
+
+class UnknownSettingWarning(UserWarning):
+    """A HURACAN_* environment variable that names no setting (it is ignored)."""
+
+
+def setting_variables(model: type[BaseModel] = None, prefix: str = "HURACAN_") -> set[str]:  # type: ignore[assignment]
+    """Every HURACAN_* name a setting answers to (nested settings joined by ``__``)."""
+    model = model or HuracanSettings
+    names = set()
+    for name, field in model.model_fields.items():
+        key = f"{prefix}{name.upper()}"
+        names.add(key)
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            names |= setting_variables(annotation, f"{key}__")
+    return names
+
+
+def warn_unknown_environment(environ: Any) -> list[str]:
+    """Warn once per HURACAN_* variable that names no setting, with the nearest valid name.
+
+    Only the first segment decides: pydantic-settings ignores a variable whose first segment is
+    no setting, while an unknown key under a known one (``HURACAN_TRAINING__ITERATOINS``) already
+    fails validation, naming it.
+    """
+    top = {f"HURACAN_{name.upper()}" for name in HuracanSettings.model_fields}
+    unknown = [
+        k
+        for k in environ
+        if k.upper().startswith("HURACAN_")
+        and k.upper().split("__")[0] not in top
+        and not k.upper().startswith(NOT_SETTINGS_PREFIXES)
+    ]
+    known = sorted(setting_variables())
+    for key in unknown:
+        nearest = difflib.get_close_matches(key.upper(), known, n=1, cutoff=0.6)
+        hint = f"; did you mean {nearest[0]}?" if nearest else ""
+        warnings.warn(
+            f"{key} names no Huracan setting and is ignored{hint}", UnknownSettingWarning, stacklevel=3
+        )
+    return unknown
 
 
 def _deep_merge(base: Any, update: dict[str, Any]) -> dict[str, Any]:

@@ -98,3 +98,54 @@ def test_publisher_can_be_switched_to_dropbox_from_the_environment(monkeypatch):
 def test_bad_publisher_settings_name_the_key(publisher, key):
     with pytest.raises(SettingsError, match=key.replace(".", r"\.")):
         load_settings(publisher=publisher)
+
+
+def _daily(tmp_path, **environment: str):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HURACAN_")}
+    env.update(environment, DAGSTER_HOME=str(tmp_path / "home"))
+    # a date the clock has not closed: the command stops right after reading its settings
+    return subprocess.run(
+        [sys.executable, "-m", "huracan_assets.cli", "daily", "--date", "2099-01-01"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_list_setting_that_is_not_json_is_one_line_naming_the_variable(tmp_path):
+    done = _daily(tmp_path, HURACAN_HORIZONS="7x")
+    assert done.returncode == 2
+    assert done.stderr.startswith("huracan: invalid Huracan settings: HURACAN_HORIZONS could not be read")
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_an_unknown_variable_is_named_with_the_nearest_setting(tmp_path):
+    done = _daily(
+        tmp_path, HURACAN_LOOKBAK_DAYS="3", HURACAN_TRAINING__ITERATOINS="5", HURACAN_DROPBOX_APP_KEY="x"
+    )
+    lines = done.stderr.strip().splitlines()
+    assert (
+        "huracan: warning: HURACAN_LOOKBAK_DAYS names no Huracan setting and is ignored; "
+        "did you mean HURACAN_LOOKBACK_DAYS?"
+    ) in lines
+    assert not any("DROPBOX" in line for line in lines)  # credentials are variables, not settings
+    # an unknown key under a known setting is no warning: it fails, naming the key
+    assert lines[-1] == (
+        "huracan: invalid Huracan settings: training.iteratoins: Extra inputs are not permitted (got '5')"
+    )
+
+
+def test_base_yaml_that_does_not_parse_names_the_file(tmp_path, monkeypatch):
+    from huracan_assets.config import settings as module
+
+    broken = tmp_path / "base.yaml"
+    broken.write_text("lookback_days: [60\n")
+    monkeypatch.setitem(module.HuracanSettings.model_config, "yaml_file", broken)
+    monkeypatch.setattr(module, "BASE_YAML", broken)
+    with pytest.raises(SettingsError, match=f"{broken} is not valid YAML"):
+        load_settings()
