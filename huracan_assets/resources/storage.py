@@ -38,11 +38,13 @@ import pyarrow.parquet as pq
 from huracan_assets.core.training import CoinModels
 from huracan_assets.stores.files import (
     ATTRS_KEY,
+    CorruptFileError,
     MissingPartitionError,
     StoredModels,
     frame_to_table,
     plain_strings,
     read_coin_models,
+    read_json,
     save_reproducible,
     split_key,
     table_to_frame,
@@ -51,6 +53,7 @@ from huracan_assets.stores.files import (
 
 __all__ = [
     "ATTRS_KEY",
+    "CorruptFileError",
     "JsonIOManager",
     "MissingPartitionError",
     "ModelIOManager",
@@ -216,7 +219,11 @@ class JsonIOManager(_PartitionedIOManager):
         _atomic_write(self.partition_path(asset_key, key), data)
 
     def read_partition(self, asset_key: dg.AssetKey, key: str) -> Any:
-        return json.loads(self.partition_path(asset_key, key).read_bytes())
+        path = self.partition_path(asset_key, key)
+        try:
+            return read_json(path)
+        except CorruptFileError as error:
+            raise CorruptFileError(f"{asset_key.to_user_string()}[{key}]: {error}") from None
 
 
 def _json_default(value: Any) -> Any:

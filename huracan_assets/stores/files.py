@@ -181,6 +181,28 @@ def save_reproducible(model: CatBoostRegressor, path: Path) -> None:
     clean.save_model(str(path), format="cbm")
 
 
+class CorruptFileError(ValueError):
+    """A stored file that exists but cannot be read as what it should be; the message names it."""
+
+
+def read_json(path: Path) -> Any:
+    """``json.loads`` of a stored file; a file that does not parse raises naming the file."""
+    try:
+        return json.loads(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CorruptFileError(f"{path}: corrupt JSON: {error}") from None
+
+
 def read_coin_models(folder: Path) -> StoredModels:
-    bundle = json.loads((folder / "bundle.json").read_text())
+    """A coin-day's model folder. A ``bundle.json`` that does not parse gives an ``unreadable``
+    coin-day whose reason names the file: that coin is not traded, the others go on."""
+    path = folder / "bundle.json"
+    try:
+        bundle = read_json(path)
+        if not isinstance(bundle, dict) or not {"coin", "day", "status"} <= set(bundle):
+            raise CorruptFileError(f"{path}: not a model bundle (needs coin, day and status)")
+    except CorruptFileError as error:
+        day = folder.parent.name.removeprefix("date=")
+        coin = folder.name.removeprefix("symbol=")
+        bundle = {"coin": coin, "day": day, "status": "unreadable", "reason": str(error), "models": []}
     return StoredModels(directory=folder, bundle=bundle, models=bundle.get("models", []))

@@ -345,3 +345,34 @@ def test_a_damaged_champion_model_is_dropped_with_its_reason_and_never_published
     assert not any(f["path"].startswith(f"champions/{coin}/{horizon}/") for f in manifest["files"])
     metadata = result.asset_materializations_for_node("dropbox_export")[0].metadata
     assert f"{coin}/{horizon}" in metadata["champions_dropped"].value
+
+
+def test_a_corrupt_model_bundle_fails_only_its_coin_and_names_the_file(run: Run, tmp_path: Path):
+    summary = json.loads((run.export_root / DAY / "reports" / "summary.json").read_text())
+    champion_coins = set(summary["champion_coins"])
+    coin = next(c for c in sorted(run.result.champions["trained_coins"]) if c not in champion_coins)
+    bundle = run.storage / "models" / f"date={DAY}" / f"symbol={coin}" / "bundle.json"
+    intact = bundle.read_bytes()
+    exports = tmp_path / "exports"
+    defs = build_definitions(
+        run.settings,
+        market_data=MarketDataResource(sim_coins=5, sim_planted_edge_bps=40.0),
+        publisher=PublisherResource(export_root=str(exports)),
+        storage_dir=str(run.storage),
+    )
+    try:
+        bundle.write_bytes(intact[: len(intact) // 3])
+        result = defs.resolve_job_def("daily_reports_job").execute_in_process(
+            instance=run.instance,
+            partition_key=DAY,
+            asset_selection=[dg.AssetKey("champions"), dg.AssetKey("dropbox_export")],
+        )
+    finally:
+        bundle.write_bytes(intact)
+    assert result.success
+    after = json.loads((exports / DAY / "reports" / "summary.json").read_text())
+    reason = after["coins_skipped"][coin]
+    assert str(bundle) in reason and "corrupt JSON" in reason
+    # the other coins are untouched: the same champions as before
+    assert set(after["champion_coins"]) == champion_coins
+    assert coin not in after["champion_coins"]

@@ -300,3 +300,15 @@ def test_a_warm_day_stores_no_record(tmp_path):
     assert stored.record.empty and stored.record_kind == ""
     assert not (stored.directory / "record.parquet").exists()
     assert len(stored.latest) == 1 and stored.bundle["fits"] == 2
+
+
+def test_a_corrupt_json_document_names_its_asset_partition_and_file(tmp_path: Path):
+    from huracan_assets.resources.storage import CorruptFileError, JsonIOManager
+
+    store = JsonIOManager(base_dir=str(tmp_path))
+    key = dg.AssetKey("champions")
+    store.write_partition(key, "2025-11-20", {"champions": []})
+    path = store.partition_path(key, "2025-11-20")
+    path.write_bytes(path.read_bytes()[:5])
+    with pytest.raises(CorruptFileError, match=r"champions\[2025-11-20\]: .*data\.json: corrupt JSON"):
+        store.read_partition(key, "2025-11-20")
