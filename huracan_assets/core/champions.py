@@ -348,7 +348,7 @@ def _closest_miss(
         return f"best challenger {where} made {best.n_trades} trades < min_trades={min_trades}"
     if best.test["n_effective"] < min_effective_samples:
         return (
-            f"best challenger {where} has {best.test['n_effective']:.0f} independent samples "
+            f"best challenger {where} has {best.test['n_effective']:.1f} independent samples "
             f"({best.test['n_decisions']} overlapping decisions) < min_effective_samples={min_effective_samples:g}"
         )
     if best.net_edge_bps < min_edge_bps:
@@ -363,7 +363,7 @@ def _closest_miss(
         )
     return (
         f"best challenger {where} nets {best.net_edge_bps:.2f} bps but its deflated Sharpe "
-        f"{best.test['deflated_sharpe']:.2f} < {dsr_min} after {best.test['n_trials']} trials"
+        f"{best.test['deflated_sharpe']:.3f} < {dsr_min} after {best.test['n_trials']} trials"
     )
 
 

@@ -356,7 +356,7 @@ def test_short_overlapping_record_is_blocked_by_min_effective_samples(decision):
     test = _test_of(decision, "TRX", "1d", "flow")
     assert test["n_effective"] == 10.0 and test["n_trades"] >= MIN_TRADES and not test["qualifies"]
     reason = decision.no_champion["TRX"]
-    assert "min_effective_samples=20" in reason and "10 independent samples" in reason
+    assert "min_effective_samples=20" in reason and "10.0 independent samples" in reason
     assert "240 overlapping decisions" in reason
     # the same record is good enough when 10 independent samples are allowed
     record = returns_with_edge(10, 40.0, n=240, trade_rate=0.9)
@@ -426,3 +426,13 @@ def test_no_challengers_at_all_gives_reasons_for_everyone():
     assert result.champions == [] and result.challengers == 0 and result.tests == []
     assert result.no_champion == {"BTC": "no challenger and no champion", "ADA": "in shadow"}
     assert result.ranking == []
+
+
+def test_a_reason_never_reads_as_a_number_below_itself():
+    """19.6 effective samples against a minimum of 20 must not print as "20 < 20"."""
+    record = returns_with_edge(10, 40.0, n=470, trade_rate=0.9)
+    blocked = decide(
+        [challenger("TRX", "1d", "flow", record, h_bars=24)], active=["TRX"], coin_status={}, pending={}
+    )
+    reason = blocked.no_champion["TRX"]
+    assert "19.6 independent samples" in reason and "min_effective_samples=20" in reason, reason
