@@ -90,6 +90,8 @@ def test_publisher_can_be_switched_to_dropbox_from_the_environment(monkeypatch):
     [
         ({"kind": "ftp"}, "publisher.kind"),
         ({"dropbox_root": "huracan"}, "publisher.dropbox_root"),
+        ({"dropbox_root": "/huracan/../other"}, "publisher.dropbox_root"),
+        ({"dropbox_root": "/.."}, "publisher.dropbox_root"),
         ({"chunk_size_bytes": 0}, "publisher.chunk_size_bytes"),
         ({"chunk_size_bytes": 200 * 1024 * 1024}, "publisher.chunk_size_bytes"),
         ({"retain_versions": 0}, "publisher.retain_versions"),
