@@ -144,7 +144,9 @@ class PublisherSettings(_Strict):
         if value != "/" and (not stripped.startswith("/") or "//" in stripped or "\\" in stripped):
             raise ValueError(f"must be an absolute Dropbox path like '/huracan', got {value!r}")
         if any(part in (".", "..") for part in stripped.split("/")):
-            raise ValueError(f"must not contain '.' or '..' segments (it would leave its folder), got {value!r}")
+            raise ValueError(
+                f"must not contain '.' or '..' segments (it would leave its folder), got {value!r}"
+            )
         return value
 
 

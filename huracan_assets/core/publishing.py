@@ -392,6 +392,10 @@ def _write_durable(path: Path, data: bytes) -> None:
         os.fsync(handle.fileno())
 
 
+class OutsideRootError(PermissionError):
+    """A path under the export root that a link leads out of it; nothing of its target is read."""
+
+
 class LocalFolderStore:
     """An :class:`ExportStore` in a local (or Dropbox-synced) folder ``root``.
 
@@ -419,8 +423,18 @@ class LocalFolderStore:
         return f"{STAGING_PREFIX}{day}-{secrets.token_hex(6)}"
 
     def read(self, path: str) -> bytes | None:
+        target = self._path(path)
         try:
-            return self._path(path).read_bytes()
+            inside = target.resolve().is_relative_to(self.root.resolve())
+        except (OSError, RuntimeError):  # a link loop
+            inside = False
+        if not inside:
+            # a link out of the root: refused before anything of the target is read or shown
+            raise OutsideRootError(
+                f"{target} leads out of the export root {self.root} through a link; refused"
+            )
+        try:
+            return target.read_bytes()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
 

@@ -236,3 +236,25 @@ def test_importing_hamilton_and_the_dropbox_store_does_not_import_dagster_or_ass
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=repo_root, env=env
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_a_link_out_of_the_export_root_is_refused_and_its_target_never_shown(export_root, tmp_path):
+    h = HamiltonInterface(export_root)
+    outside = tmp_path / "elsewhere" / "secret.cbm"
+    outside.parent.mkdir()
+    outside.write_bytes(b"outside bytes " * 100)
+    model = export_root / DAY / MODEL_PATH
+    model.unlink()
+    model.symlink_to(outside)
+    with pytest.raises(HamiltonError) as excinfo:
+        h.load_model("BTC", "1h")
+    message = str(excinfo.value)
+    assert "leads out of the export root" in message and MODEL_PATH in message
+    assert "elsewhere" not in message and "secret" not in message and "1400" not in message
+    # a link that stays inside the root is an ordinary file
+    inside = export_root / "inside-copy.cbm"
+    inside.write_bytes(outside.read_bytes())
+    model.unlink()
+    model.symlink_to(inside)
+    with pytest.raises(IntegrityError, match="sha256"):
+        h.load_model("BTC", "1h")
