@@ -231,10 +231,28 @@ def check_exchange_clock(day: str, settings: HuracanSettings) -> None:
         )
 
 
+def check_export_root(settings: HuracanSettings) -> None:
+    """A local export root must be a folder this process can write, before the day is computed."""
+    if settings.publisher.kind != "local" or settings.dry_run:
+        return
+    root = Path(settings.publisher.export_root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f".huracan-write-check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise SettingsError(
+            f"publisher.export_root {root} (HURACAN_PUBLISHER__EXPORT_ROOT) is not a writable folder: "
+            f"{error.strerror or error}"
+        ) from None
+
+
 def cmd_daily(args: argparse.Namespace) -> int:
     try:
         settings = daily_settings(args)
         check_day(args.date, settings)
+        check_export_root(settings)
         check_exchange_clock(args.date, settings)
     except SettingsError as error:
         print(f"huracan: {error}", file=sys.stderr)

@@ -77,6 +77,19 @@ def test_a_day_the_clock_has_not_closed_is_refused_naming_the_clock(tmp_path, mo
     assert not (tmp_path / "home").exists()
 
 
+def test_an_export_root_that_cannot_be_written_stops_before_any_work(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HURACAN_CLOCK", "2025-11-21T06:00:00Z")
+    blocker = tmp_path / "exports"
+    blocker.write_text("a file where the export folder should be")
+    monkeypatch.setenv("HURACAN_PUBLISHER__EXPORT_ROOT", str(blocker / "daily"))
+    assert main(["daily", "--date", "2025-11-20"]) == 2
+    err = capsys.readouterr().err
+    assert f"publisher.export_root {blocker / 'daily'}" in err and "not a writable folder" in err
+    assert not (tmp_path / "home").exists(), "refused before any Dagster work"
+
+
 def test_flags_travel_to_the_code_location_as_environment_variables(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     settings = _settings("--coins", "9", "--lookback-days", "12", "--export-root", "out")
