@@ -308,6 +308,16 @@ def test_dropbox_dry_run_plans_everything_and_writes_nothing(run: Run, dropbox_a
     assert f"`{DAY}/manifest.json`" in plan and "`LATEST`" in plan and "model.cbm" in plan
 
 
+def _defs_exporting_to(run: Run, exports: Path) -> dg.Definitions:
+    """The run's definitions and storage, publishing to another folder (the run's export stays)."""
+    return build_definitions(
+        run.settings,
+        market_data=MarketDataResource(sim_coins=5, sim_planted_edge_bps=40.0),
+        publisher=PublisherResource(export_root=str(exports)),
+        storage_dir=str(run.storage),
+    )
+
+
 def test_a_damaged_champion_model_is_dropped_with_its_reason_and_never_published(run: Run, tmp_path: Path):
     summary = json.loads((run.export_root / DAY / "reports" / "summary.json").read_text())
     assert summary["champions_exported"] >= 1, "the fixture's day must have a champion to damage"
@@ -322,12 +332,7 @@ def test_a_damaged_champion_model_is_dropped_with_its_reason_and_never_published
     )
     intact = model.read_bytes()
     exports = tmp_path / "exports"
-    defs = build_definitions(
-        run.settings,
-        market_data=MarketDataResource(sim_coins=5, sim_planted_edge_bps=40.0),
-        publisher=PublisherResource(export_root=str(exports)),
-        storage_dir=str(run.storage),
-    )
+    defs = _defs_exporting_to(run, exports)
     try:
         model.write_bytes(intact[: len(intact) // 2])  # cut in half on disk
         result = defs.resolve_job_def("daily_reports_job").execute_in_process(
@@ -354,12 +359,7 @@ def test_a_corrupt_model_bundle_fails_only_its_coin_and_names_the_file(run: Run,
     bundle = run.storage / "models" / f"date={DAY}" / f"symbol={coin}" / "bundle.json"
     intact = bundle.read_bytes()
     exports = tmp_path / "exports"
-    defs = build_definitions(
-        run.settings,
-        market_data=MarketDataResource(sim_coins=5, sim_planted_edge_bps=40.0),
-        publisher=PublisherResource(export_root=str(exports)),
-        storage_dir=str(run.storage),
-    )
+    defs = _defs_exporting_to(run, exports)
     try:
         bundle.write_bytes(intact[: len(intact) // 3])
         result = defs.resolve_job_def("daily_reports_job").execute_in_process(
