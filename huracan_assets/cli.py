@@ -210,8 +210,7 @@ def check_exchange_clock(day: str, settings: HuracanSettings) -> None:
     source = settings.market_data
     if source.source != "binance" and not (source.source == "archives" and source.archive_fill_from_api):
         return
-    import pandas as pd
-
+    from huracan_assets.config.settings import last_closed_day
     from huracan_assets.resources.binance_api import BinanceApiMarketData, MarketDataError
 
     where = source.binance_base_url or "Binance (api.binance.com)"
@@ -223,7 +222,7 @@ def check_exchange_clock(day: str, settings: HuracanSettings) -> None:
         raise SettingsError(
             f"cannot reach the exchange at {where} (market_data.binance_base_url, --binance-url): {error}"
         ) from None
-    last_closed = (now.floor("D") - pd.Timedelta(days=1)).date()
+    last_closed = last_closed_day(now)
     if date.fromisoformat(day) > last_closed:
         raise SettingsError(
             f"--date {day} has not closed yet by the exchange's clock ({where} says {now.isoformat()}): "

@@ -9,16 +9,6 @@ import dagster as dg
 import pandas as pd
 
 from huracan_assets.resources.compute import ComputeResource, TaskFailure
-from huracan_assets.steps.frames import (  # noqa: F401  (the assets' one import of these)
-    CODE_HASH,
-    CODE_VERSION,
-    day_of,
-    end_of_day,
-    keys_by_coin,
-    markdown_table,
-    rows_for,
-    universe_for,
-)
 
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 # steps that carry yesterday's state forward (champions) run day by day

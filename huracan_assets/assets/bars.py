@@ -3,15 +3,7 @@
 import dagster as dg
 import pandas as pd
 
-from huracan_assets.assets._shared import (
-    CODE_VERSION,
-    SINGLE_RUN,
-    PartitionMetadata,
-    content_version,
-    day_of,
-    keys_by_coin,
-    run_keys,
-)
+from huracan_assets.assets._shared import SINGLE_RUN, PartitionMetadata, content_version, run_keys
 from huracan_assets.checks.catalog import column_schema
 from huracan_assets.checks.schemas import ValidatedBarsSchema
 from huracan_assets.core.bars import BarQuality, empty_validated
@@ -20,6 +12,7 @@ from huracan_assets.resources.compute import ComputeResource, TaskFailure
 from huracan_assets.resources.market_data import MarketDataResource
 from huracan_assets.resources.settings import HuracanSettingsResource
 from huracan_assets.steps.bars import UNUSABLE_DAY_SHARE, CoinTask, market_listings, validate_coin
+from huracan_assets.steps.frames import CODE_VERSION, day_of, keys_by_coin
 
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:

@@ -8,11 +8,12 @@ record yet, today's models with their walk-forward cold-start record). See ``cor
 import dagster as dg
 import pandas as pd
 
-from huracan_assets.assets._shared import CODE_VERSION, ONE_DAY_PER_RUN, markdown_table, run_keys
+from huracan_assets.assets._shared import ONE_DAY_PER_RUN, run_keys
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.settings import HuracanSettingsResource
 from huracan_assets.resources.storage import StoredModels
 from huracan_assets.steps.champions import champions_for_day
+from huracan_assets.steps.frames import CODE_VERSION, markdown_table
 
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:

@@ -13,19 +13,13 @@ from datetime import timedelta
 import dagster as dg
 import pandas as pd
 
-from huracan_assets.assets._shared import (
-    CODE_VERSION,
-    SINGLE_RUN,
-    PartitionMetadata,
-    day_of,
-    map_by_partition,
-    run_keys,
-)
+from huracan_assets.assets._shared import SINGLE_RUN, PartitionMetadata, map_by_partition, run_keys
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.compute import ComputeResource
 from huracan_assets.resources.settings import HuracanSettingsResource
 from huracan_assets.resources.storage import StoredModels
 from huracan_assets.steps.consensus import consensus_for_day, empty_events
+from huracan_assets.steps.frames import CODE_VERSION, day_of
 
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:

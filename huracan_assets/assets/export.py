@@ -9,13 +9,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import pandas as pd
 
-from huracan_assets.assets._shared import (
-    CODE_HASH,
-    CODE_VERSION,
-    ONE_DAY_PER_RUN,
-    OUTSIDE_SYSTEM_RETRIES,
-    run_keys,
-)
+from huracan_assets.assets._shared import ONE_DAY_PER_RUN, OUTSIDE_SYSTEM_RETRIES, run_keys
 from huracan_assets.core.features import features_hash
 from huracan_assets.core.publishing import ExportPlan
 from huracan_assets.partitions import Partitions
@@ -23,6 +17,7 @@ from huracan_assets.resources.publisher import PublisherResource
 from huracan_assets.resources.settings import HuracanSettingsResource
 from huracan_assets.resources.storage import StoredModels
 from huracan_assets.steps.export import export_files
+from huracan_assets.steps.frames import CODE_HASH, CODE_VERSION
 
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:

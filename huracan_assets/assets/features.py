@@ -3,14 +3,7 @@
 import dagster as dg
 import pandas as pd
 
-from huracan_assets.assets._shared import (
-    SINGLE_RUN,
-    PartitionMetadata,
-    keys_by_coin,
-    map_by_coin,
-    rows_for,
-    run_keys,
-)
+from huracan_assets.assets._shared import SINGLE_RUN, PartitionMetadata, map_by_coin, run_keys
 from huracan_assets.checks.catalog import column_schema
 from huracan_assets.checks.schemas import FeaturesSchema
 from huracan_assets.core.features import FEATURE_NAMES, features_hash
@@ -18,6 +11,7 @@ from huracan_assets.partitions import Partitions
 from huracan_assets.resources.compute import ComputeResource
 from huracan_assets.resources.settings import HuracanSettingsResource
 from huracan_assets.steps.features import empty_features, features_by_day
+from huracan_assets.steps.frames import keys_by_coin, rows_for
 
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:

@@ -13,7 +13,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from huracan_assets.assets._shared import CODE_VERSION, ONE_DAY_PER_RUN, run_keys
+from huracan_assets.assets._shared import ONE_DAY_PER_RUN, run_keys
 from huracan_assets.checks.loading import STORED_ATTRS_LOADER
 from huracan_assets.core.integrity import (
     heatmap_markdown,
@@ -23,6 +23,7 @@ from huracan_assets.core.integrity import (
 )
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.storage import split_key
+from huracan_assets.steps.frames import CODE_VERSION
 
 CHECKED = {
     "validated_bars": ("validated_bars_schema", "validated_bars_raw_schema", "validated_bars_source_quality"),
@@ -91,10 +92,11 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         for day in run_keys(context):
             first = date.fromisoformat(day) - timedelta(days=partitions.lookback_days - 1)
             days = [(first + timedelta(days=i)).isoformat() for i in range(partitions.lookback_days)]
+            window = set(days)
             cells: dict[tuple[str, str], dict | None] = {}
             for key, attrs in validated_bars.items():
                 p_day, coin = split_key(key)
-                if p_day in days and coin is not None:
+                if p_day in window and coin is not None:
                     # a partition without a quality record had nothing notable
                     cells[(p_day, coin)] = None if attrs is None else attrs.get("quality") or {"status": "ok"}
             qualities = [

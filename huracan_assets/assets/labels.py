@@ -3,21 +3,14 @@
 import dagster as dg
 import pandas as pd
 
-from huracan_assets.assets._shared import (
-    CODE_VERSION,
-    SINGLE_RUN,
-    PartitionMetadata,
-    keys_by_coin,
-    map_by_coin,
-    rows_for,
-    run_keys,
-)
+from huracan_assets.assets._shared import SINGLE_RUN, PartitionMetadata, map_by_coin, run_keys
 from huracan_assets.checks.catalog import column_schema
 from huracan_assets.checks.schemas import LabelsSchema
 from huracan_assets.core.labels import empty_labels
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.compute import ComputeResource
 from huracan_assets.resources.settings import HuracanSettingsResource
+from huracan_assets.steps.frames import CODE_VERSION, keys_by_coin, rows_for
 from huracan_assets.steps.labels import labels_by_day
 
 

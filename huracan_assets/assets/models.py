@@ -8,22 +8,14 @@ record. See ``core/training.py``.
 import dagster as dg
 import pandas as pd
 
-from huracan_assets.assets._shared import (
-    CODE_VERSION,
-    SINGLE_RUN,
-    PartitionMetadata,
-    day_of,
-    keys_by_coin,
-    rows_for,
-    run_keys,
-    universe_for,
-)
+from huracan_assets.assets._shared import SINGLE_RUN, PartitionMetadata, run_keys
 from huracan_assets.core.features import features_hash
 from huracan_assets.core.training import CoinModels
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.compute import ComputeResource, TaskFailure
 from huracan_assets.resources.settings import HuracanSettingsResource
 from huracan_assets.resources.storage import StoredModels, split_key
+from huracan_assets.steps.frames import CODE_VERSION, day_of, keys_by_coin, rows_for, universe_for
 from huracan_assets.steps.models import train_for_day
 
 

@@ -8,22 +8,13 @@ end of the day) and, for a cold-start coin, the purged walk-forward record of it
 import dagster as dg
 import pandas as pd
 
-from huracan_assets.assets._shared import (
-    CODE_VERSION,
-    SINGLE_RUN,
-    PartitionMetadata,
-    day_of,
-    keys_by_coin,
-    map_by_partition,
-    rows_for,
-    run_keys,
-    universe_for,
-)
+from huracan_assets.assets._shared import SINGLE_RUN, PartitionMetadata, map_by_partition, run_keys
 from huracan_assets.core.scoring import empty_scores
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.compute import ComputeResource
 from huracan_assets.resources.settings import HuracanSettingsResource
 from huracan_assets.resources.storage import StoredModels
+from huracan_assets.steps.frames import CODE_VERSION, day_of, keys_by_coin, rows_for, universe_for
 from huracan_assets.steps.scores import score_for_day, scored_model_days
 
 

@@ -3,19 +3,14 @@
 import dagster as dg
 import pandas as pd
 
-from huracan_assets.assets._shared import (
-    OUTSIDE_SYSTEM_RETRIES,
-    SINGLE_RUN,
-    end_of_day,
-    markdown_table,
-    run_keys,
-)
+from huracan_assets.assets._shared import OUTSIDE_SYSTEM_RETRIES, SINGLE_RUN, run_keys
 from huracan_assets.automation.conditions import day_closed
 from huracan_assets.checks.catalog import universe_column_schema
 from huracan_assets.core.universe import gbp_rate, select_universe
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.market_data import MarketDataResource
 from huracan_assets.resources.settings import HuracanSettingsResource
+from huracan_assets.steps.frames import end_of_day, markdown_table
 
 
 def build(partitions: Partitions, code_version: str | None = None) -> list[dg.AssetsDefinition]:

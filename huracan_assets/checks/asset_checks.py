@@ -52,7 +52,6 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
 )
 
-from huracan_assets.assets._shared import markdown_table
 from huracan_assets.checks.loading import STORED_ATTRS_LOADER
 from huracan_assets.checks.schemas import (
     PARTITION_COLUMNS,
@@ -63,6 +62,7 @@ from huracan_assets.checks.schemas import (
 from huracan_assets.checks.validation import SchemaOutcome, validate_partitions
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.storage import split_key
+from huracan_assets.steps.frames import markdown_table
 
 USABLE_SHARE = 0.5
 MIN_COINS_TO_JUDGE_DAY = 3

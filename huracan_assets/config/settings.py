@@ -55,6 +55,11 @@ def parse_instant(text: str) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def last_closed_day(instant: datetime) -> date:
+    """The newest UTC day that has ended by ``instant`` (a UTC instant)."""
+    return (instant - timedelta(days=1)).date()
+
+
 def _check_duration(value: Any) -> str:
     parse_duration(value)
     return str(value).strip()
@@ -239,7 +244,7 @@ class HuracanSettings(BaseSettings):
     @property
     def last_closed_day(self) -> date:
         """The newest UTC day that has ended by ``now()``: the latest ``date`` partition."""
-        return (self.now() - timedelta(days=1)).date()
+        return last_closed_day(self.now())
 
     @property
     def bar(self) -> timedelta:

@@ -4,10 +4,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from huracan_assets.assets._shared import keys_by_coin, map_by_coin, map_by_partition, run_keys
+from huracan_assets.assets._shared import map_by_coin, map_by_partition, run_keys
 from huracan_assets.partitions import COINS
 from huracan_assets.resources.compute import ComputeResource
 from huracan_assets.resources.storage import JsonIOManager
+from huracan_assets.steps.frames import keys_by_coin
 
 DAYS = dg.DailyPartitionsDefinition(start_date="2025-01-01", end_date="2025-01-04", timezone="UTC")
 GRID = dg.MultiPartitionsDefinition({"date": DAYS, "symbol": COINS})
