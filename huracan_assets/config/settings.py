@@ -329,6 +329,9 @@ def load_settings(**overrides: Any) -> HuracanSettings:
 NOT_SETTINGS_PREFIXES = ("HURACAN_DROPBOX_",)
 
 
+_WARNED: set[str] = set()
+
+
 class UnknownSettingWarning(UserWarning):
     """A HURACAN_* environment variable that names no setting (it is ignored)."""
 
@@ -363,6 +366,9 @@ def warn_unknown_environment(environ: Any) -> list[str]:
     ]
     known = sorted(setting_variables())
     for key in unknown:
+        if key in _WARNED:  # settings load several times per process; say it once
+            continue
+        _WARNED.add(key)
         nearest = difflib.get_close_matches(key.upper(), known, n=1, cutoff=0.6)
         hint = f"; did you mean {nearest[0]}?" if nearest else ""
         warnings.warn(
