@@ -25,6 +25,7 @@ from huracan_assets.config import HuracanSettings, load_settings
 from huracan_assets.partitions import build_partitions
 from huracan_assets.resources.compute import ComputeResource
 from huracan_assets.resources.market_data import MarketDataResource
+from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.publisher import PublisherResource
 from huracan_assets.resources.settings import HuracanSettingsResource
 from huracan_assets.resources.storage import io_managers
@@ -81,7 +82,8 @@ def build_definitions(
         executor=dg.in_process_executor,
         resources={
             "market_data": market_data,
-            "compute": ComputeResource(),
+            "compute": ComputeResource.from_settings(settings),
+            "metrics": MetricsResource.from_settings(settings),
             "huracan_settings": settings_resource or HuracanSettingsResource.from_settings(settings),
             "publisher": publisher or PublisherResource.from_settings(settings.publisher),
             **io_managers(storage_dir),

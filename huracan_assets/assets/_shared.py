@@ -9,6 +9,8 @@ import dagster as dg
 import pandas as pd
 
 from huracan_assets.resources.compute import ComputeResource, TaskFailure
+from huracan_assets.resources.metrics import MetricsResource
+from huracan_assets.steps.frames import rows_for
 
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 # steps that carry yesterday's state forward (champions) run day by day
@@ -51,25 +53,43 @@ class PartitionMetadata:
             self.context.add_asset_metadata(metadata, partition_key=key)
 
 
+def coin_frames(frame: pd.DataFrame | None, coins: list[str]) -> dict[str, pd.DataFrame]:
+    """``rows_for(frame, symbol=coin)`` for every coin, split in one pass: each coin's task
+    carries its own rows only."""
+    if frame is None or frame.empty or "symbol" not in frame:
+        return {coin: rows_for(frame, symbol=coin) for coin in coins}
+    groups = {str(coin): rows for coin, rows in frame.groupby("symbol", sort=False, observed=True)}
+    return {coin: groups[coin] if coin in groups else frame.iloc[0:0] for coin in coins}
+
+
+def coin_failed(context: dg.AssetExecutionContext, metrics: MetricsResource | None, detail: str) -> None:
+    """One coin's work failed in this step: a log line naming it (the others go on) and the metric."""
+    asset = context.asset_key.to_user_string()
+    context.log.error(f"event=coin_failed asset={asset} {detail}")
+    if metrics is not None:
+        metrics.run.coin_failures.labels(asset=asset).inc()
+
+
 def map_by_coin(
     context: dg.AssetExecutionContext,
     compute: ComputeResource,
     groups: dict[str, list[str]],
-    per_coin: Callable[[str], dict[str, Any]],
+    fn: Callable[..., dict[str, Any]],
+    args: dict[str, tuple],
     empty: Callable[[], Any],
+    metrics: MetricsResource | None = None,
 ) -> dict[str, tuple[Any, TaskFailure | None]]:
-    """Run ``per_coin`` (coin -> {partition key: value}) through the compute seam.
+    """Run ``fn(*args[coin])`` (-> {partition key: value}) for every coin through the compute seam.
 
     Returns partition key -> (value, failure). A coin that failed gets ``empty()`` for each of its
     partitions and its failure, logged once naming the asset and the coin; the others are untouched.
     """
     coins = list(groups)
     out: dict[str, tuple[Any, TaskFailure | None]] = {}
-    for coin, result in zip(coins, compute.map(per_coin, coins, keys=coins), strict=True):
+    results = compute.map(fn, [args[c] for c in coins], keys=coins)
+    for coin, result in zip(coins, results, strict=True):
         if isinstance(result, TaskFailure):
-            context.log.error(
-                f"event=coin_failed asset={context.asset_key.to_user_string()} coin={coin} error={result}"
-            )
+            coin_failed(context, metrics, f"coin={coin} error={result}")
         for key in groups[coin]:
             out[key] = (empty(), result) if isinstance(result, TaskFailure) else (result[key], None)
     return out
@@ -78,17 +98,17 @@ def map_by_coin(
 def map_by_partition(
     context: dg.AssetExecutionContext,
     compute: ComputeResource,
-    keys: list[str],
-    per_key: Callable[[str], Any],
+    fn: Callable[..., Any],
+    args: dict[str, tuple],
     empty: Callable[[], Any],
+    metrics: MetricsResource | None = None,
 ) -> dict[str, Any]:
-    """Run ``per_key`` for every partition key through the compute seam; a failure becomes ``empty()``."""
+    """Run ``fn(*args[key])`` for every partition key through the compute seam; a failure becomes ``empty()``."""
+    keys = list(args)
     out = {}
-    for key, result in zip(keys, compute.map(per_key, keys, keys=keys), strict=True):
+    for key, result in zip(keys, compute.map(fn, [args[k] for k in keys], keys=keys), strict=True):
         if isinstance(result, TaskFailure):
-            context.log.error(
-                f"event=coin_failed asset={context.asset_key.to_user_string()} partition={key} error={result}"
-            )
+            coin_failed(context, metrics, f"partition={key} error={result}")
             result = empty()
         out[key] = result
     return out

@@ -3,13 +3,20 @@
 import dagster as dg
 import pandas as pd
 
-from huracan_assets.assets._shared import SINGLE_RUN, PartitionMetadata, content_version, run_keys
+from huracan_assets.assets._shared import (
+    SINGLE_RUN,
+    PartitionMetadata,
+    coin_failed,
+    content_version,
+    run_keys,
+)
 from huracan_assets.checks.catalog import column_schema
 from huracan_assets.checks.schemas import ValidatedBarsSchema
 from huracan_assets.core.bars import BarQuality, empty_validated
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.compute import ComputeResource, TaskFailure
 from huracan_assets.resources.market_data import MarketDataResource
+from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.settings import HuracanSettingsResource
 from huracan_assets.steps.bars import UNUSABLE_DAY_SHARE, CoinTask, market_listings, validate_coin
 from huracan_assets.steps.frames import CODE_VERSION, day_of, keys_by_coin
@@ -33,6 +40,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         context: dg.AssetExecutionContext,
         market_data: MarketDataResource,
         compute: ComputeResource,
+        metrics: MetricsResource,
         huracan_settings: HuracanSettingsResource,
     ) -> dg.Output[dict[str, pd.DataFrame]]:
         settings = huracan_settings.get()
@@ -51,16 +59,15 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                 listed_at, status = listing if listing is not None else (None, "TRADING")
                 days.append((key, day, listed_at, listed, status))
             tasks.append(CoinTask(coin=coin, days=days, client=client, settings=settings))
-        results = compute.map(validate_coin, tasks, keys=[t.coin for t in tasks])
+        results = compute.map(validate_coin, [(t,) for t in tasks], keys=[t.coin for t in tasks])
         out: dict[str, pd.DataFrame] = {}
         qualities: list[BarQuality] = []
         metadata = PartitionMetadata(context, len(all_keys))
         for task, result in zip(tasks, results, strict=True):
+            if isinstance(result, TaskFailure):
+                coin_failed(context, metrics, f"coin={task.coin} error={result}")
             for key, day, *_ in task.days:
                 if isinstance(result, TaskFailure):
-                    context.log.error(
-                        f"event=coin_failed asset=validated_bars coin={task.coin} error={result}"
-                    )
                     quality = BarQuality(
                         coin=task.coin, day=day.isoformat(), status="quarantined", reason=str(result)
                     )

@@ -10,9 +10,10 @@ import pandas as pd
 
 from huracan_assets.assets._shared import ONE_DAY_PER_RUN, run_keys
 from huracan_assets.partitions import Partitions
+from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.settings import HuracanSettingsResource
 from huracan_assets.resources.storage import StoredModels
-from huracan_assets.steps.champions import champions_for_day
+from huracan_assets.steps.champions import champions_for_day, decision_events, event_line
 from huracan_assets.steps.frames import CODE_VERSION, markdown_table
 
 
@@ -54,6 +55,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         labels: pd.DataFrame,
         consensus: pd.DataFrame,
         coin_universe: pd.DataFrame,
+        metrics: MetricsResource,
         huracan_settings: HuracanSettingsResource,
     ) -> dict[str, dict]:
         settings = huracan_settings.get()
@@ -69,6 +71,9 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                 day, previous, by_coin_day, features, labels, consensus, coin_universe, settings
             )
             out[day] = doc
+            for event in decision_events(day, previous, doc):
+                context.log.info(event_line(day, event))
+                metrics.run.decisions.labels(kind=event["kind"]).inc()
             context.add_asset_metadata(
                 {
                     "champions": len(doc["champions"]),

@@ -16,6 +16,7 @@ import pandas as pd
 from huracan_assets.assets._shared import SINGLE_RUN, PartitionMetadata, map_by_partition, run_keys
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.compute import ComputeResource
+from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.settings import HuracanSettingsResource
 from huracan_assets.resources.storage import StoredModels
 from huracan_assets.steps.consensus import consensus_for_day, empty_events
@@ -47,21 +48,22 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         features: pd.DataFrame,
         scores: dict[str, pd.DataFrame],
         compute: ComputeResource,
+        metrics: MetricsResource,
         huracan_settings: HuracanSettingsResource,
     ) -> dict[str, pd.DataFrame]:
         settings = huracan_settings.get()
         keys = run_keys(context)
         by_coin_day = {(m.coin, m.day): m for m in models.values()}
 
-        def per_key(key: str) -> pd.DataFrame:
+        # each task carries its coin-day's rows only
+        coin_days = dict(iter(features.groupby(["date", "symbol"], sort=False))) if len(features) else {}
+        args = {}
+        for key in keys:
             day = day_of(key)
             coin = key.split("|")[1]
-            rows = (
-                features[(features["symbol"] == coin) & (features["date"] == day.isoformat())]
-                if len(features)
-                else features
-            )
-            return consensus_for_day(
+            rows = coin_days.get((day.isoformat(), coin), features.iloc[0:0])
+            # consensus_for_day's arguments: the coin-day's models (paths), features and scores
+            args[key] = (
                 by_coin_day.get((coin, day.isoformat())),
                 by_coin_day.get((coin, (day - timedelta(days=1)).isoformat())),
                 rows,
@@ -70,7 +72,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                 settings,
             )
 
-        out = map_by_partition(context, compute, keys, per_key, empty_events)
+        out = map_by_partition(context, compute, consensus_for_day, args, empty_events, metrics)
         metadata = PartitionMetadata(context, len(keys))
         for key, result in out.items():
             live = result[result["kind"] == "live"] if len(result) else result

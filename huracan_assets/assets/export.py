@@ -13,6 +13,7 @@ from huracan_assets.assets._shared import ONE_DAY_PER_RUN, OUTSIDE_SYSTEM_RETRIE
 from huracan_assets.core.features import features_hash
 from huracan_assets.core.publishing import ExportPlan
 from huracan_assets.partitions import Partitions
+from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.publisher import PublisherResource
 from huracan_assets.resources.settings import HuracanSettingsResource
 from huracan_assets.resources.storage import StoredModels
@@ -56,6 +57,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         consensus: pd.DataFrame,
         features: pd.DataFrame,
         publisher: PublisherResource,
+        metrics: MetricsResource,
         huracan_settings: HuracanSettingsResource,
     ) -> dict[str, dict]:
         settings = huracan_settings.get()
@@ -89,6 +91,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                 created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             )
             result = sink.publish(plan)
+            metrics.run.export_bytes.inc(result.bytes_written)
             out[day] = {
                 "day": day,
                 "location": result.location,

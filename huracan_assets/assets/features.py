@@ -3,15 +3,16 @@
 import dagster as dg
 import pandas as pd
 
-from huracan_assets.assets._shared import SINGLE_RUN, PartitionMetadata, map_by_coin, run_keys
+from huracan_assets.assets._shared import SINGLE_RUN, PartitionMetadata, coin_frames, map_by_coin, run_keys
 from huracan_assets.checks.catalog import column_schema
 from huracan_assets.checks.schemas import FeaturesSchema
 from huracan_assets.core.features import FEATURE_NAMES, features_hash
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.compute import ComputeResource
+from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.settings import HuracanSettingsResource
 from huracan_assets.steps.features import empty_features, features_by_day
-from huracan_assets.steps.frames import keys_by_coin, rows_for
+from huracan_assets.steps.frames import keys_by_coin
 
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
@@ -32,18 +33,19 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         context: dg.AssetExecutionContext,
         validated_bars: pd.DataFrame,
         compute: ComputeResource,
+        metrics: MetricsResource,
         huracan_settings: HuracanSettingsResource,
     ) -> dict[str, pd.DataFrame]:
         settings = huracan_settings.get()
         fhash = features_hash()
         groups = keys_by_coin(run_keys(context))
 
-        def per_coin(coin: str) -> dict[str, pd.DataFrame]:
-            return features_by_day(rows_for(validated_bars, symbol=coin), settings.bar, groups[coin])
-
+        bars = coin_frames(validated_bars, list(groups))
+        args = {coin: (bars[coin], settings.bar, keys) for coin, keys in groups.items()}
         out: dict[str, pd.DataFrame] = {}
         metadata = PartitionMetadata(context, sum(len(k) for k in groups.values()))
-        for key, (frame, failure) in map_by_coin(context, compute, groups, per_coin, empty_features).items():
+        mapped = map_by_coin(context, compute, groups, features_by_day, args, empty_features, metrics)
+        for key, (frame, failure) in mapped.items():
             status = f"failed: {failure}" if failure else ("ok" if len(frame) else "no validated bars")
             frame.attrs = {"features_hash": fhash, "status": status}
             out[key] = frame

@@ -3,14 +3,15 @@
 import dagster as dg
 import pandas as pd
 
-from huracan_assets.assets._shared import SINGLE_RUN, PartitionMetadata, map_by_coin, run_keys
+from huracan_assets.assets._shared import SINGLE_RUN, PartitionMetadata, coin_frames, map_by_coin, run_keys
 from huracan_assets.checks.catalog import column_schema
 from huracan_assets.checks.schemas import LabelsSchema
 from huracan_assets.core.labels import empty_labels
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.compute import ComputeResource
+from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.settings import HuracanSettingsResource
-from huracan_assets.steps.frames import CODE_VERSION, keys_by_coin, rows_for
+from huracan_assets.steps.frames import CODE_VERSION, keys_by_coin
 from huracan_assets.steps.labels import labels_by_day
 
 
@@ -30,17 +31,19 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         context: dg.AssetExecutionContext,
         features: pd.DataFrame,
         compute: ComputeResource,
+        metrics: MetricsResource,
         huracan_settings: HuracanSettingsResource,
     ) -> dict[str, pd.DataFrame]:
         settings = huracan_settings.get()
         groups = keys_by_coin(run_keys(context))
 
-        def per_coin(coin: str) -> dict[str, pd.DataFrame]:
-            return labels_by_day(rows_for(features, symbol=coin), settings, groups[coin])
-
+        frames = coin_frames(features, list(groups))
+        args = {coin: (frames[coin], settings, keys) for coin, keys in groups.items()}
         out: dict[str, pd.DataFrame] = {}
         metadata = PartitionMetadata(context, sum(len(k) for k in groups.values()))
-        for key, (frame, _) in map_by_coin(context, compute, groups, per_coin, empty_labels).items():
+        for key, (frame, _) in map_by_coin(
+            context, compute, groups, labels_by_day, args, empty_labels, metrics
+        ).items():
             out[key] = frame
             counts = frame["horizon"].value_counts().to_dict() if len(frame) else {}
             metadata.add(

@@ -8,14 +8,15 @@ record. See ``core/training.py``.
 import dagster as dg
 import pandas as pd
 
-from huracan_assets.assets._shared import SINGLE_RUN, PartitionMetadata, run_keys
+from huracan_assets.assets._shared import SINGLE_RUN, PartitionMetadata, coin_failed, coin_frames, run_keys
 from huracan_assets.core.features import features_hash
 from huracan_assets.core.training import CoinModels
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.compute import ComputeResource, TaskFailure
+from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.settings import HuracanSettingsResource
 from huracan_assets.resources.storage import StoredModels, split_key
-from huracan_assets.steps.frames import CODE_VERSION, day_of, keys_by_coin, rows_for, universe_for
+from huracan_assets.steps.frames import CODE_VERSION, day_of, keys_by_coin, universe_for
 from huracan_assets.steps.models import train_for_day
 
 
@@ -48,6 +49,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         coin_universe: pd.DataFrame,
         yesterday: dict[str, StoredModels],
         compute: ComputeResource,
+        metrics: MetricsResource,
         huracan_settings: HuracanSettingsResource,
     ) -> dict[str, CoinModels]:
         settings = huracan_settings.get()
@@ -56,9 +58,10 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         had_models = {split_key(k)[1] for k, m in yesterday.items() if m.status == "trained"}
         tasks = []
         out: dict[str, CoinModels] = {}
-        for coin, coin_keys in keys_by_coin(keys).items():
-            coin_features = rows_for(features, symbol=coin)
-            coin_labels = rows_for(labels, symbol=coin)
+        groups = keys_by_coin(keys)
+        features_of, labels_of = coin_frames(features, list(groups)), coin_frames(labels, list(groups))
+        for coin, coin_keys in groups.items():
+            coin_features, coin_labels = features_of[coin], labels_of[coin]
             for key in coin_keys:
                 day = day_of(key)
                 universe = universe_for(coin_universe, day)
@@ -73,17 +76,24 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                         reason=f"not eligible on {day}: {why}",
                     )
                     continue
-                tasks.append((key, coin, day.isoformat(), coin_features, coin_labels, coin not in had_models))
+                # train_for_day's arguments: the coin's own window only
+                args = (
+                    coin,
+                    day.isoformat(),
+                    coin_features,
+                    coin_labels,
+                    settings,
+                    fhash,
+                    coin not in had_models,
+                )
+                tasks.append((key, args))
 
-        def fit(task: tuple) -> CoinModels:
-            _, coin, day, f, lab, cold = task
-            return train_for_day(coin, day, f, lab, settings, fhash, cold_start=cold)
-
-        results = compute.map(fit, tasks, keys=[t[0] for t in tasks])
-        for task, result in zip(tasks, results, strict=True):
-            key, coin, day = task[0], task[1], task[2]
+        results = compute.map_timed(
+            train_for_day, [args for _, args in tasks], keys=[key for key, _ in tasks]
+        )
+        for (key, (coin, day, *_)), (result, seconds) in zip(tasks, results, strict=True):
             if isinstance(result, TaskFailure):
-                context.log.error(f"event=coin_failed asset=models coin={coin} error={result}")
+                coin_failed(context, metrics, f"coin={coin} error={result}")
                 result = CoinModels(
                     coin=coin,
                     day=day,
@@ -91,6 +101,8 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                     status="skipped",
                     reason=f"training failed: {result}",
                 )
+            else:
+                metrics.run.train_seconds.observe(seconds)
             out[key] = result
         metadata = PartitionMetadata(context, len(out))
         for key, result in out.items():

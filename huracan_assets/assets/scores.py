@@ -8,13 +8,20 @@ end of the day) and, for a cold-start coin, the purged walk-forward record of it
 import dagster as dg
 import pandas as pd
 
-from huracan_assets.assets._shared import SINGLE_RUN, PartitionMetadata, map_by_partition, run_keys
+from huracan_assets.assets._shared import (
+    SINGLE_RUN,
+    PartitionMetadata,
+    coin_frames,
+    map_by_partition,
+    run_keys,
+)
 from huracan_assets.core.scoring import empty_scores
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.compute import ComputeResource
+from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.settings import HuracanSettingsResource
 from huracan_assets.resources.storage import StoredModels
-from huracan_assets.steps.frames import CODE_VERSION, day_of, keys_by_coin, rows_for, universe_for
+from huracan_assets.steps.frames import CODE_VERSION, day_of, keys_by_coin, universe_for
 from huracan_assets.steps.scores import score_for_day, scored_model_days
 
 
@@ -46,32 +53,30 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         labels: pd.DataFrame,
         coin_universe: pd.DataFrame,
         compute: ComputeResource,
+        metrics: MetricsResource,
         huracan_settings: HuracanSettingsResource,
     ) -> dict[str, pd.DataFrame]:
         settings = huracan_settings.get()
         keys = run_keys(context)
         groups = keys_by_coin(keys)
 
-        def per_key(key: str) -> pd.DataFrame:
-            day = day_of(key)
-            coin = key.split("|")[1]
-            universe = universe_for(coin_universe, day)
-            row = universe[universe["coin"] == coin]
-            if row.empty:
-                return empty_scores()
-            wanted = scored_model_days(day, partitions.shadow_days)
-            mine = [m for m in models.values() if m.coin == coin and m.day in wanted]
-            return score_for_day(
-                coin,
-                mine,
-                rows_for(features, symbol=coin),
-                rows_for(labels, symbol=coin),
-                row.iloc[0],
-                settings,
-            )
+        features_of, labels_of = coin_frames(features, list(groups)), coin_frames(labels, list(groups))
+        args: dict[str, tuple] = {}
+        for coin, coin_keys in groups.items():
+            for key in coin_keys:
+                day = day_of(key)
+                universe = universe_for(coin_universe, day)
+                row = universe[universe["coin"] == coin] if len(universe) else universe
+                if row.empty:  # not in the day's universe: no scores
+                    continue
+                wanted = scored_model_days(day, partitions.shadow_days)
+                mine = [m for m in models.values() if m.coin == coin and m.day in wanted]
+                # score_for_day's arguments: the coin's models (paths) and its own window
+                args[key] = (coin, mine, features_of[coin], labels_of[coin], row.iloc[0], settings)
 
         ordered = [k for coin_keys in groups.values() for k in coin_keys]
-        out = map_by_partition(context, compute, ordered, per_key, empty_scores)
+        scored = map_by_partition(context, compute, score_for_day, args, empty_scores, metrics)
+        out = {key: scored[key] if key in scored else empty_scores() for key in ordered}
         metadata = PartitionMetadata(context, len(ordered))
         for key, result in out.items():
             pooled = (

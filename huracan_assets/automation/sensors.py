@@ -85,6 +85,9 @@ def build_sensors(partitions: Partitions, jobs: Jobs) -> list[dg.SensorDefinitio
                     job_name=jobs.history.name,
                     run_key=f"history-{day}-{block.asset}-{coin_day_key(*block.start)}-{coin_day_key(*block.end)}",
                     asset_selection=[dg.AssetKey(block.asset)],
+                    # history_job runs no checks (see automation/jobs.py): left unset, Dagster would
+                    # add every check of the asset
+                    asset_check_keys=[],
                     tags={
                         **range_tags(str(coin_day_key(*block.start)), str(coin_day_key(*block.end))),
                         "huracan/day": day,

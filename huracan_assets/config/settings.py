@@ -128,6 +128,32 @@ class MarketDataSettings(_Strict):
     archive_cross_check: bool = False
 
 
+class ComputeSettings(_Strict):
+    """Where per-coin work inside a step runs; see ``resources/compute.py``."""
+
+    mode: Literal["in_process", "dask"] = "in_process"
+    # empty: a LocalCluster of n_workers processes (one thread each) for the run; else a scheduler
+    dask_address: str = ""
+    n_workers: int = Field(default=2, ge=1, le=512)
+    # seconds to wait for the scheduler to answer before the step fails
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+
+    @field_validator("dask_address")
+    @classmethod
+    def _scheduler_address(cls, value: str) -> str:
+        value = value.strip()
+        if value and "://" not in value:
+            raise ValueError(f"must be a scheduler address like 'tcp://127.0.0.1:8786', got {value!r}")
+        return value
+
+
+class MetricsSettings(_Strict):
+    """Prometheus metrics of each run (``resources/metrics.py``)."""
+
+    # empty: metrics are collected and not pushed; e.g. http://127.0.0.1:9091
+    pushgateway_url: str = ""
+
+
 class PublisherSettings(_Strict):
     """Where ``dropbox_export`` publishes. Credentials are never settings: they come only from the
     environment (``HURACAN_DROPBOX_*``, see :mod:`huracan_assets.stores.dropbox_credentials`)."""
@@ -193,6 +219,8 @@ class HuracanSettings(BaseSettings):
     champions: ChampionSettings
     simulator: SimulatorSettings
     market_data: MarketDataSettings = MarketDataSettings()
+    compute: ComputeSettings = ComputeSettings()
+    metrics: MetricsSettings = MetricsSettings()
     publisher: PublisherSettings
 
     @field_validator("timeframe")

@@ -240,15 +240,24 @@ def validate_day(
 
 
 def _invalid_mask(frame: pd.DataFrame, bar: timedelta) -> pd.Series:
-    prices = frame[PRICE_COLUMNS]
-    bad = prices.isna().any(axis=1) | (prices <= 0).any(axis=1) | frame["open_time"].isna()
-    bad |= frame["high"] < frame["low"]
-    bad |= frame["high"] < frame[["open", "close"]].max(axis=1) * (1 - 1e-9)
-    bad |= frame["low"] > frame[["open", "close"]].min(axis=1) * (1 + 1e-9)
-    bad |= frame["volume"].fillna(0) < 0
+    """Rows that are no candle: a price missing or <= 0, high/low not enclosing open/close,
+    negative volume, or an open time missing or off the timeframe grid (NumPy: once per coin-day)."""
+    prices = {c: frame[c].to_numpy(dtype=float) for c in PRICE_COLUMNS}
+    stacked = np.column_stack(list(prices.values()))
+    with np.errstate(invalid="ignore"):
+        bad = np.isnan(stacked).any(axis=1) | (stacked <= 0).any(axis=1)
+        high, low = prices["high"], prices["low"]
+        body_top = np.maximum(prices["open"], prices["close"])
+        body_bottom = np.minimum(prices["open"], prices["close"])
+        bad |= high < low
+        bad |= high < body_top * (1 - 1e-9)
+        bad |= low > body_bottom * (1 + 1e-9)
+        bad |= np.nan_to_num(frame["volume"].to_numpy(dtype=float), nan=0.0) < 0
+    times = frame["open_time"]
+    missing = times.isna().to_numpy()
     bar_ns = int(bar.total_seconds() * 1e9)
-    off_grid = frame["open_time"].notna() & (frame["open_time"].astype("int64") % bar_ns != 0)
-    return bad | off_grid
+    off_grid = ~missing & (pd.DatetimeIndex(times).asi8 % bar_ns != 0)
+    return pd.Series(bad | missing | off_grid, index=frame.index)
 
 
 def _describe_invalid(rows: pd.DataFrame, bar: timedelta) -> list[str]:
@@ -313,27 +322,41 @@ def _spike_and_revert(frame: pd.DataFrame, outlier_z: float) -> pd.Series:
 def _compare_vendors(
     frame: pd.DataFrame, secondary: pd.DataFrame, quality: BarQuality, mismatch_bps: float
 ) -> None:
-    other = secondary.copy()
-    other["open_time"] = pd.to_datetime(other["open_time"], utc=True, errors="coerce")
-    other = (
-        other.dropna(subset=["open_time"]).drop_duplicates("open_time", keep="last").set_index("open_time")
-    )
-    columns = [c for c in PRICE_COLUMNS if c in other]
+    """Close/open/high/low of the primary (bars neither repaired nor outliers) against the second
+    vendor's bar of the same time (its last one where it sent duplicates); NumPy on purpose: it
+    runs once per coin-day, thousands of times in a history run."""
+    columns = [c for c in PRICE_COLUMNS if c in secondary]
     if not columns:
         return
-    theirs = other[columns].apply(pd.to_numeric, errors="coerce")
-    mine = frame.loc[~frame["repaired"] & ~frame["outlier"], columns]
-    a, b = mine.align(theirs, join="inner")
-    valid = (b > 0).all(axis=1) & a.notna().all(axis=1) & b.notna().all(axis=1)
-    a, b = a[valid], b[valid]
-    if a.empty:
+    times = pd.to_datetime(secondary["open_time"], utc=True, errors="coerce")
+    known = times.notna().to_numpy()
+    times = pd.DatetimeIndex(times[known])
+    last = ~times.duplicated(keep="last")
+    theirs = np.column_stack(
+        [pd.to_numeric(secondary[c], errors="coerce").to_numpy(dtype=float)[known][last] for c in columns]
+    )
+    position = frame.index.get_indexer(times[last])
+    matched = position >= 0
+    if not matched.any():
         return
-    diff = ((a / b - 1).abs() * 1e4).max(axis=1)
+    position, theirs = position[matched], theirs[matched]
+    usable = ~(frame["repaired"].to_numpy(dtype=bool) | frame["outlier"].to_numpy(dtype=bool))
+    keep = usable[position]
+    position, theirs = position[keep], theirs[keep]
+    mine = frame[columns].to_numpy(dtype=float)[position]
+    valid = (theirs > 0).all(axis=1) & ~np.isnan(mine).any(axis=1) & ~np.isnan(theirs).any(axis=1)
+    if not valid.any():
+        return
+    order = np.argsort(position[valid], kind="stable")
+    diff = (np.abs(mine[valid] / theirs[valid] - 1) * 1e4).max(axis=1)[order]
+    at = frame.index[position[valid][order]]
     quality.vendor_compared = len(diff)
     quality.vendor_max_diff_bps = round(float(diff.max()), 2)
-    bad = diff[diff > mismatch_bps]
-    quality.vendor_mismatches = len(bad)
-    quality.mismatch_times = [f"{t:%Y-%m-%dT%H:%M}Z ({d:.0f} bps)" for t, d in bad.items()][:10]
+    bad = diff > mismatch_bps
+    quality.vendor_mismatches = int(bad.sum())
+    quality.mismatch_times = [
+        f"{t:%Y-%m-%dT%H:%M}Z ({d:.0f} bps)" for t, d in zip(at[bad], diff[bad], strict=True)
+    ][:10]
 
 
 def corwin_schultz_spread_bps(high: pd.Series, low: pd.Series) -> float:

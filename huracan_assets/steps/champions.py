@@ -204,3 +204,49 @@ def champions_for_day(
         for c in decision.champions
     )
     return doc
+
+
+def decision_events(day: str, previous: dict | None, doc: dict) -> list[dict[str, str]]:
+    """The day's champion decisions as DecisionEvents (one key=value log line each):
+    ``promotion`` (a challenger won today), ``keep`` (the incumbent stays), ``demotion`` (yesterday's
+    champion is gone, with why when the day says it) and ``skip`` (an active coin without one)."""
+    events = []
+    today = {(c["coin"], c["horizon"]): c for c in doc.get("champions", [])}
+    for (coin, horizon), champ in sorted(today.items()):
+        test = champ.get("shadow_test", {})
+        promoted = test.get("decision") == "promoted" and test.get("promoted_on") == day
+        events.append(
+            {
+                "kind": "promotion" if promoted else "keep",
+                "coin": coin,
+                "horizon": horizon,
+                "engine": str(champ.get("engine", "")),
+                "model_day": str(champ.get("model_day", "")),
+                "net_edge_bps": f"{float(champ.get('net_edge_bps', float('nan'))):.2f}",
+            }
+        )
+    for champ in (previous or {}).get("champions", []):
+        key = (champ["coin"], champ["horizon"])
+        if key in today:
+            continue
+        events.append(
+            {
+                "kind": "demotion",
+                "coin": champ["coin"],
+                "horizon": champ["horizon"],
+                "engine": str(champ.get("engine", "")),
+                "model_day": str(champ.get("model_day", "")),
+                "reason": doc.get("no_champion", {}).get(
+                    champ["coin"], "no longer the champion of its horizon"
+                ),
+            }
+        )
+    for coin, reason in sorted(doc.get("no_champion", {}).items()):
+        events.append({"kind": "skip", "coin": coin, "reason": reason})
+    return events
+
+
+def event_line(day: str, event: dict[str, str]) -> str:
+    """``event=<kind> day=... coin=...`` with values quoted where they hold spaces."""
+    fields = {"event": event["kind"], "day": day, **{k: v for k, v in event.items() if k != "kind"}}
+    return " ".join(f"{k}={v!r}" if (" " in str(v) or not str(v)) else f"{k}={v}" for k, v in fields.items())

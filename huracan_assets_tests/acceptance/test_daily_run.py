@@ -90,6 +90,36 @@ def test_the_daily_per_coin_work_is_one_run_over_all_coins(run: Run):
     assert {str(coin_day_key(DAY, c)) for c in coins} <= {str(k) for k in materialized}
 
 
+def test_history_runs_write_the_event_log_linearly(run: Run):
+    """A history run plans its materializations as one event per asset and runs no asset check
+    (a planned check row per partition, each holding the run's whole subset, grows with the
+    square of the run); the day's run keeps its checks, one planned row per coin-day."""
+    history = [r for r in run.result.runs if r["job"] == "history_job"]
+    assert len(history) == 3
+    planned = dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED
+    for record in history:
+        events = run.instance.all_logs(record["run_id"], of_type=planned)
+        assert len(events) == 1, record
+        subset = events[0].dagster_event.event_specific_data.partitions_subset
+        materialized = run.instance.all_logs(
+            record["run_id"], of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+        )
+        assert subset is not None and len(subset) == len(materialized) > 100, record
+        check_planned = dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED
+        assert not run.instance.all_logs(record["run_id"], of_type=check_planned), record
+    daily = next(r for r in run.result.runs if r["job"] == "daily_coins_job")
+    coins = len(run.instance.get_dynamic_partitions("coins"))
+    assert len(run.instance.all_logs(daily["run_id"], of_type=planned)) == 6 * coins
+    checks = run.instance.all_logs(
+        daily["run_id"], of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED
+    )
+    assert {e.dagster_event.event_specific_data.check_name for e in checks} >= {
+        "validated_bars_day_usable",
+        "features_schema",
+        "labels_schema",
+    }
+
+
 def test_every_active_coin_has_a_champion_or_a_written_reason(run: Run):
     champions = run.result.champions
     active = set(champions["active_coins"])

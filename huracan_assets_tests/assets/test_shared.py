@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from huracan_assets.assets._shared import map_by_coin, map_by_partition, run_keys
 from huracan_assets.partitions import COINS
@@ -14,18 +15,25 @@ DAYS = dg.DailyPartitionsDefinition(start_date="2025-01-01", end_date="2025-01-0
 GRID = dg.MultiPartitionsDefinition({"date": DAYS, "symbol": COINS})
 
 
+def per_coin(coin: str, keys: list[str]) -> dict[str, dict]:
+    if coin == "BAD":
+        raise ValueError("exchange sent garbage")
+    return {key: {"coin": coin, "key": key} for key in keys}
+
+
+def per_key(key: str) -> dict:
+    if key.endswith("|BAD"):
+        raise KeyError(key)
+    return {"ok": key}
+
+
 @dg.asset(
     partitions_def=GRID, backfill_policy=dg.BackfillPolicy.single_run(), io_manager_key="json_io_manager"
 )
 def by_coin(context: dg.AssetExecutionContext, compute: ComputeResource) -> dict[str, dict]:
     groups = keys_by_coin(run_keys(context))
-
-    def per_coin(coin: str) -> dict[str, dict]:
-        if coin == "BAD":
-            raise ValueError("exchange sent garbage")
-        return {key: {"coin": coin, "key": key} for key in groups[coin]}
-
-    out = map_by_coin(context, compute, groups, per_coin, lambda: {"empty": True})
+    args = {coin: (coin, keys) for coin, keys in groups.items()}
+    out = map_by_coin(context, compute, groups, per_coin, args, lambda: {"empty": True})
     return {
         key: {**value, "failure": str(failure) if failure else None} for key, (value, failure) in out.items()
     }
@@ -35,15 +43,16 @@ def by_coin(context: dg.AssetExecutionContext, compute: ComputeResource) -> dict
     partitions_def=GRID, backfill_policy=dg.BackfillPolicy.single_run(), io_manager_key="json_io_manager"
 )
 def by_partition(context: dg.AssetExecutionContext, compute: ComputeResource) -> dict[str, dict]:
-    def per_key(key: str) -> dict:
-        if key.endswith("|BAD"):
-            raise KeyError(key)
-        return {"ok": key}
-
-    return map_by_partition(context, compute, run_keys(context), per_key, lambda: {"empty": True})
+    args = {key: (key,) for key in run_keys(context)}
+    return map_by_partition(context, compute, per_key, args, lambda: {"empty": True})
 
 
-def test_a_failing_coin_gets_empty_outputs_and_a_named_error_while_the_others_finish(tmp_path: Path):
+@pytest.mark.parametrize(
+    "compute", [ComputeResource(), ComputeResource(mode="dask", n_workers=2)], ids=["in_process", "dask"]
+)
+def test_a_failing_coin_gets_empty_outputs_and_a_named_error_while_the_others_finish(
+    tmp_path: Path, compute: ComputeResource
+):
     home = tmp_path / "home"
     home.mkdir()
     instance = dg.DagsterInstance.local_temp(str(home), overrides={"telemetry": {"enabled": False}})
@@ -52,7 +61,7 @@ def test_a_failing_coin_gets_empty_outputs_and_a_named_error_while_the_others_fi
     result = dg.materialize(
         [by_coin, by_partition],
         instance=instance,
-        resources={"compute": ComputeResource(), "json_io_manager": store},
+        resources={"compute": compute, "json_io_manager": store},
         tags={
             "dagster/asset_partition_range_start": "2025-01-01|BAD",
             "dagster/asset_partition_range_end": "2025-01-02|ETH",

@@ -61,6 +61,8 @@ def test_new_coin_sensor_adds_coins_and_runs_their_history_one_level_at_a_time(s
     # BTC misses the same history as the new coins and sits next to them: one range run over all
     (request,) = result.run_requests
     assert request.job_name == "history_job" and request.asset_selection == [dg.AssetKey("validated_bars")]
+    # history runs execute no asset checks (automation/jobs.py): left unset, Dagster would add them all
+    assert request.asset_check_keys == []
     first_day = min(build_partitions(settings).history_windows(date.fromisoformat(DAY))["validated_bars"])
     assert request.tags["dagster/asset_partition_range_start"] == f"{first_day}|BTC"
     assert request.tags["dagster/asset_partition_range_end"] == f"2025-11-19|{add.partition_keys[-1]}"

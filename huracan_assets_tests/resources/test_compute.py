@@ -1,6 +1,14 @@
+import socket
+
+import pydantic
 import pytest
 
-from huracan_assets.resources.compute import ComputeResource, TaskFailure, split_failures
+from huracan_assets.resources.compute import (
+    ComputeResource,
+    ComputeUnavailableError,
+    TaskFailure,
+    split_failures,
+)
 
 
 def _half(x: int) -> float:
@@ -9,8 +17,7 @@ def _half(x: int) -> float:
     return x / 2
 
 
-def test_map_keeps_order_and_one_failure_does_not_stop_the_others():
-    results = ComputeResource().map(_half, [1, 2, 3, 4], keys=["A", "B", "C", "D"])
+def _check(results: list) -> None:
     assert results[:2] == [0.5, 1.0] and results[3] == 2.0
     failure = results[2]
     assert isinstance(failure, TaskFailure)
@@ -19,8 +26,38 @@ def test_map_keeps_order_and_one_failure_does_not_stop_the_others():
     assert ok == [0.5, 1.0, 2.0] and failed == [failure]
 
 
-def test_map_refuses_mismatched_keys_and_unknown_modes():
+def test_map_keeps_order_and_one_failure_does_not_stop_the_others():
+    _check(ComputeResource().map(_half, [(1,), (2,), (3,), (4,)], keys=["A", "B", "C", "D"]))
+
+
+def test_a_local_dask_cluster_gives_the_same_results_and_failures():
+    compute = ComputeResource(mode="dask", n_workers=2)
+    try:
+        _check(compute.map(_half, [(1,), (2,), (3,), (4,)], keys=["A", "B", "C", "D"]))
+        workers = compute.client().scheduler_info()["workers"]
+        assert len(workers) == 2 and all(w["nthreads"] == 1 for w in workers.values())
+    finally:
+        compute.teardown_after_execution(None)
+
+
+def test_map_refuses_mismatched_keys_closures_and_unknown_modes():
     with pytest.raises(ValueError, match="one key per item"):
-        ComputeResource().map(_half, [1, 2], keys=["A"])
-    with pytest.raises(ValueError, match="'cluster' is not available"):
-        ComputeResource(mode="cluster").map(_half, [1], keys=["A"])
+        ComputeResource().map(_half, [(1,), (2,)], keys=["A"])
+    scale = 2
+
+    def closure(x: int) -> int:
+        return x * scale
+
+    with pytest.raises(TypeError, match="module-level function.*closure"):
+        ComputeResource().map(closure, [(1,)], keys=["A"])
+    with pytest.raises(pydantic.ValidationError, match="'in_process' or 'dask'"):
+        ComputeResource(mode="cluster")
+
+
+def test_an_unreachable_scheduler_fails_naming_its_address():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    compute = ComputeResource(mode="dask", dask_address=f"tcp://127.0.0.1:{port}", connect_timeout_s=1)
+    with pytest.raises(ComputeUnavailableError, match=f"tcp://127.0.0.1:{port}: no Dask scheduler answered"):
+        compute.map(_half, [(1,)], keys=["A"])
