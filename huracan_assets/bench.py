@@ -253,7 +253,46 @@ def daemon_ratio(coins: int, lookback_days: int, day: str, workdir: Path) -> tup
     return daemon_s / command_s, exported_after, command_wall
 
 
-def run_bench(coins: int, lookback_days: int = 60, day: str = "2025-11-20", daemon: bool = True) -> int:
+def dask_speedup(
+    day: str, coins: list[str], settings: HuracanSettings, base: Path, workers: int
+) -> tuple[float, float]:
+    """The day's training step (``train_for_day`` for every coin, one thread per fit) on a Dask
+    LocalCluster of 1 worker and of ``workers`` workers; returns the two wall times (the clusters
+    are started and warmed before the clock starts)."""
+    from huracan_assets.resources.compute import ComputeResource
+
+    parquet = ParquetIOManager(base_dir=str(base))
+    single = settings.model_copy(
+        update={"training": settings.training.model_copy(update={"thread_count": 1})}
+    )
+    fhash = features_hash()
+
+    def window(asset: str, coin: str) -> pd.DataFrame:
+        keys = [str(coin_day_key(d, coin)) for d in _days_back(day, settings.lookback_days)]
+        return parquet.read_window(
+            dg.AssetKey(asset), [k for k in keys if parquet.exists(dg.AssetKey(asset), k)]
+        )
+
+    items = [(c, day, window("features", c), window("labels", c), single, fhash, False) for c in coins]
+    walls = []
+    for n in (1, workers):
+        compute = ComputeResource(mode="dask", n_workers=n)
+        try:
+            compute.map(max, [(1, 2)] * n, keys=[str(i) for i in range(n)])  # workers up and warm
+            started = time.perf_counter()
+            results = compute.map(train_for_day, items, keys=coins)
+            walls.append(time.perf_counter() - started)
+            failed = [r for r in results if not hasattr(r, "models")]
+            if failed:
+                raise RuntimeError(f"dask_speedup: {len(failed)} coin(s) failed: {failed[:3]}")
+        finally:
+            compute.teardown_after_execution(None)
+    return walls[0], walls[1]
+
+
+def run_bench(
+    coins: int, lookback_days: int = 60, day: str = "2025-11-20", daemon: bool = True, workers: int = 2
+) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="huracan-bench-"))
     try:
         settings = load_settings(
@@ -299,10 +338,15 @@ def run_bench(coins: int, lookback_days: int = 60, day: str = "2025-11-20", daem
         print(
             f"champions: dagster={len(dagster_result.champions['champions'])} loop={len(loop_doc['champions'])} same={same}"
         )
+        one, many = dask_speedup(day, all_coins, settings, workdir / "storage", workers)
+        print(
+            f"training step on dask: 1 worker {one:.1f}s, {workers} workers {many:.1f}s ({len(all_coins)} coins)"
+        )
         ratio = daemon_ratio(coins, lookback_days, day, workdir / "deployment")[0] if daemon else float("nan")
         print(
             f"overhead_ratio={dagster_wall / loop_wall:.3f} peak_rss_mb={peak_rss_mb:.0f} "
-            f"core_s_per_coin_day={loop_cpu / max(len(all_coins), 1):.3f} daemon_ratio={ratio:.3f}"
+            f"core_s_per_coin_day={loop_cpu / max(len(all_coins), 1):.3f} daemon_ratio={ratio:.3f} "
+            f"dask_speedup={one / many:.2f}"
         )
         return 0 if same else 1
     finally:

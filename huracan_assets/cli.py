@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--lookback-days", type=_positive, default=60)
     bench.add_argument("--date", type=_date, default="2025-11-20")
     bench.add_argument(
+        "--workers", type=_positive, default=2, help="Dask workers for dask_speedup (against 1 worker)"
+    )
+    bench.add_argument(
         "--no-daemon",
         action="store_true",
         help="skip daemon_ratio (the same day through a real dagster-daemon)",
@@ -195,6 +198,12 @@ def check_day(day: str, settings: HuracanSettings) -> None:
         raise SettingsError(
             f"--date {day} is before history_start {settings.history_start} "
             "(HURACAN_HISTORY_START): it has no partition"
+        )
+    if when < settings.first_partition_day:
+        raise SettingsError(
+            f"--date {day} is before the first partition {settings.first_partition_day}: history_days "
+            f"(HURACAN_HISTORY_DAYS={settings.history_days}) keeps the last {settings.history_days} days "
+            f"up to {settings.last_closed_day}"
         )
     if when > settings.last_closed_day:
         clock = f"the clock HURACAN_CLOCK={settings.clock}" if settings.clock else "the real UTC time"
@@ -397,7 +406,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from huracan_assets.bench import run_bench
 
     return run_bench(
-        coins=args.coins, lookback_days=args.lookback_days, day=args.date, daemon=not args.no_daemon
+        coins=args.coins,
+        lookback_days=args.lookback_days,
+        day=args.date,
+        daemon=not args.no_daemon,
+        workers=args.workers,
     )
 
 

@@ -138,7 +138,7 @@ def build_partitions(settings: HuracanSettings) -> Partitions:
     # with an explicit clock the last partition is the last day it has closed; else Dagster's own now
     end = (settings.last_closed_day + timedelta(days=1)).isoformat() if settings.clock else None
     days = dg.DailyPartitionsDefinition(
-        start_date=settings.history_start.isoformat(), end_date=end, timezone="UTC"
+        start_date=settings.first_partition_day.isoformat(), end_date=end, timezone="UTC"
     )
     coin_days = dg.MultiPartitionsDefinition({DATE_DIMENSION: days, COIN_DIMENSION: COINS})
     return Partitions(

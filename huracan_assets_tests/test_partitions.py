@@ -42,3 +42,30 @@ def test_a_coin_day_maps_to_the_days_whose_window_holds_it():
     # 11-19 is in the windows of 11-19, 11-20 and 11-21; 11-22 has not closed by the clock
     assert sorted(days.get_partition_keys()) == ["2025-11-19", "2025-11-20", "2025-11-21"]
     assert date.fromisoformat(partitions.days.get_last_partition_key()) == date(2025, 11, 21)
+
+
+def test_history_days_keeps_the_date_dimension_to_a_rolling_window():
+    """400 coins x 200 days = 80,000 partitions per asset, under Dagster's ~100,000 advice; the
+    window rolls with the clock and never starts before history_start."""
+    settings = small_settings(clock="2026-12-01T00:00:00Z", history_days=200)
+    days = build_partitions(settings).days
+    keys = days.get_partition_keys()
+    assert keys[0] == "2026-05-15" and keys[-1] == "2026-11-30" and len(keys) == 200
+    assert len(keys) * 400 <= 100_000
+    early = small_settings(clock="2025-02-01T00:00:00Z", history_days=200)
+    assert build_partitions(early).days.get_partition_keys()[0] == "2025-01-01"  # history_start
+    assert (
+        build_partitions(small_settings(clock="2026-12-01T00:00:00Z")).days.get_partition_keys()[0]
+        == "2025-01-01"
+    )
+
+
+def test_history_days_too_short_for_a_days_look_back_is_refused_naming_the_key():
+    import pytest
+
+    from huracan_assets.config import SettingsError
+
+    with pytest.raises(
+        SettingsError, match=r"history_days: 30 days cannot hold a day's look-back \(5[0-9] days"
+    ):
+        small_settings(lookback_days=50, history_days=30)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from huracan_assets.resources.compute import ComputeResource, TaskFailure
@@ -127,6 +128,19 @@ def content_version(frames: dict[str, pd.DataFrame]) -> dg.DataVersion:
         frame = frames[key]
         digest.update(key.encode())
         digest.update(",".join(map(str, frame.columns)).encode())
-        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+        for column in frame.columns:
+            digest.update(_column_bytes(frame[column]))
         digest.update(json.dumps(frame.attrs, sort_keys=True, default=str).encode())
     return dg.DataVersion(digest.hexdigest()[:24])
+
+
+def _column_bytes(series: pd.Series) -> bytes:
+    """A column's values as bytes: the raw buffer of numeric, boolean and datetime columns (their
+    dtype included), the text of the others."""
+    if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(series.dtype):
+        return str(series.dtype).encode() + pd.DatetimeIndex(series).asi8.tobytes()
+    if pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
+        values = series.to_numpy()
+        if values.dtype != object:
+            return str(values.dtype).encode() + np.ascontiguousarray(values).tobytes()
+    return "\x1f".join(map(str, series.tolist())).encode()

@@ -9,6 +9,7 @@ from huracan_assets.checks.catalog import universe_column_schema
 from huracan_assets.core.universe import gbp_rate, select_universe
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.market_data import MarketDataResource
+from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.settings import HuracanSettingsResource
 from huracan_assets.steps.frames import end_of_day, markdown_table
 
@@ -31,6 +32,8 @@ def build(partitions: Partitions, code_version: str | None = None) -> list[dg.As
         context: dg.AssetExecutionContext,
         market_data: MarketDataResource,
         huracan_settings: HuracanSettingsResource,
+        # unused here: every job's run pushes its metrics (the run and its steps) when it ends
+        metrics: MetricsResource,
     ) -> dict[str, pd.DataFrame]:
         settings = huracan_settings.get()
         client = market_data.client()

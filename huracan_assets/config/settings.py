@@ -192,6 +192,9 @@ class HuracanSettings(BaseSettings):
     )
 
     history_start: date
+    # keep the `date` partitions to this many days up to the latest closed day (a rolling start,
+    # never before history_start); older days stay in storage, outside the partitions. None: all
+    history_days: int | None = Field(default=None, ge=30, le=3650)
     # the platform's "now": empty for the real time, or a UTC instant such as
     # "2025-11-21T00:00:00Z" (simulations, tests). The last day partition is the last whole
     # day before it, so it drives what the daemon's automation calls "the latest day".
@@ -251,6 +254,12 @@ class HuracanSettings(BaseSettings):
             raise ValueError(f"fees: no fee schedule for venue {self.venue!r}")
         if self.champions.shadow_days >= self.champions.max_age_days:
             raise ValueError("champions.shadow_days must be shorter than champions.max_age_days")
+        if self.history_days is not None and self.history_days < self.history_days_needed:
+            raise ValueError(
+                f"history_days: {self.history_days} days cannot hold a day's look-back "
+                f"({self.history_days_needed} days: lookback_days, the labels' and features' warm-up "
+                "and the champions' max_age_days)"
+            )
         return self
 
     @classmethod
@@ -300,6 +309,20 @@ class HuracanSettings(BaseSettings):
         latency = self.latency.total_seconds()
         bar = self.bar.total_seconds()
         return max(1, int(-(-latency // bar)))
+
+    @property
+    def history_days_needed(self) -> int:
+        """Days of partitions a day's run reads: the models' window and its warm-up, and the
+        champions' models window."""
+        return max(self.lookback_days + self.label_lookback_days + 3, self.champions.max_age_days) + 1
+
+    @property
+    def first_partition_day(self) -> date:
+        """The first ``date`` partition: ``history_start``, or ``history_days`` before the latest
+        closed day when that is later (the rolling start, fixed when the code location loads)."""
+        if self.history_days is None:
+            return self.history_start
+        return max(self.history_start, self.last_closed_day - timedelta(days=self.history_days - 1))
 
     @property
     def label_lookback_days(self) -> int:
