@@ -16,6 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from huracan_assets.automation.local_daemon import BIN, REPO, environment
+from huracan_assets.resources.metrics import MetricsResource
 
 pytestmark = pytest.mark.acceptance
 
@@ -128,22 +129,22 @@ def test_a_day_pushes_its_run_metrics_and_logs_each_champion_decision(tmp_path: 
         assert f"event=skip day={DAY} coin={coin} reason={reason!r}" in lines
 
 
-def test_a_pushgateway_that_does_not_answer_costs_a_warning_not_the_day(tmp_path: Path):
-    home = tmp_path / "home"
-    home.mkdir()
-    env = environment(
-        home,
-        **SMALL,
-        PUBLISHER__EXPORT_ROOT=str(tmp_path / "exports"),
-        METRICS__PUSHGATEWAY_URL=f"http://127.0.0.1:{_free_port()}",
-    )
-    done = subprocess.run(
-        [str(BIN / "huracan"), "daily", "--date", DAY],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "event=metrics_push_failed" in done.stdout + done.stderr
+@dg.asset
+def trivial(metrics: MetricsResource) -> int:
+    metrics.run.export_bytes.inc(1)
+    return 1
+
+
+def test_a_pushgateway_that_does_not_answer_costs_a_warning_not_the_run(tmp_path: Path):
+    dead = f"http://127.0.0.1:{_free_port()}"
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(
+            [trivial], instance=instance, resources={"metrics": MetricsResource(pushgateway_url=dead)}
+        )
+        assert result.success
+        warnings = [
+            r.user_message
+            for r in instance.all_logs(result.run_id)
+            if "metrics_push_failed" in r.user_message
+        ]
+    assert len(warnings) == 1 and f"pushgateway={dead}" in warnings[0]
