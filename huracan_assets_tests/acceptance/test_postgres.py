@@ -58,11 +58,23 @@ def postgres_day(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresD
 
 def test_the_instance_is_postgres(postgres_day: PostgresDay):
     from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
+    from sqlalchemy.pool import QueuePool
+
+    from huracan_assets.automation.postgres_storage import (
+        PooledPostgresEventLogStorage,
+        PooledPostgresRunStorage,
+        PooledPostgresScheduleStorage,
+    )
 
     instance = postgres_day.instance
+    assert isinstance(instance.run_storage, PooledPostgresRunStorage)
     assert isinstance(instance.run_storage, PostgresRunStorage)
-    assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
+    assert isinstance(instance.event_log_storage, PooledPostgresEventLogStorage)
+    assert isinstance(instance.schedule_storage, PooledPostgresScheduleStorage)
     assert isinstance(instance.schedule_storage, PostgresScheduleStorage)
+    assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
+    # one pool per storage instead of a connection per call
+    assert isinstance(instance.event_log_storage._engine.pool, QueuePool)
     assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
     assert instance.run_monitoring_enabled and instance.run_retries_enabled
     assert type(instance.run_launcher).__name__ == "LocalRunLauncher"
