@@ -1,7 +1,6 @@
 """The Dagster webserver starts on this code location and shows what a run made."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,15 +12,10 @@ import pytest
 
 from huracan_assets.definitions import build_definitions
 from huracan_assets.resources.market_data import MarketDataResource
+from huracan_assets_tests.commands import free_port
 from huracan_assets_tests.conftest import small_settings
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def graphql(port: int, query: str, variables: dict | None = None) -> dict:

@@ -31,17 +31,11 @@ from huracan_assets.automation.local_daemon import (
     start_daemon,
     start_sensors,
 )
+from huracan_assets_tests.commands import SMALL
 
 pytestmark = pytest.mark.acceptance
 
 DAYS = [("2025-11-19", "2025-11-20T00:00:00Z", 4), ("2025-11-20", "2025-11-21T00:00:00Z", 6)]
-SMALL = {
-    "LOOKBACK_DAYS": "10",
-    "TRAINING__ITERATIONS": "60",
-    "TRAINING__MIN_TRAIN_ROWS": "60",
-    "TRAINING__THREAD_COUNT": "1",
-    "CHAMPIONS__MIN_TRADES": "10",
-}
 
 
 def _environment(home: Path, exports: Path, clock: str, coins: int) -> dict[str, str]:

@@ -7,7 +7,6 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -17,26 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from huracan_assets.automation.local_daemon import BIN, REPO, environment
+from huracan_assets.automation.local_daemon import BIN, REPO
+from huracan_assets_tests.commands import free_port, huracan_daily
 
 pytestmark = pytest.mark.acceptance
 
 DAY = "2025-11-20"
-SMALL = {
-    "LOOKBACK_DAYS": "10",
-    "SIMULATOR__N_COINS": "6",
-    "TRAINING__ITERATIONS": "60",
-    "TRAINING__MIN_TRAIN_ROWS": "60",
-    # one thread per fit on one-thread workers; the .cbm records it, so both runs use it
-    "TRAINING__THREAD_COUNT": "1",
-    "CHAMPIONS__MIN_TRADES": "10",
-}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+COINS = "6"
 
 
 @dataclass
@@ -62,7 +48,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     worker stays dead, so its tasks must move to the other one)."""
     from dask.distributed import Client
 
-    port = _free_port()
+    port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     logs = tmp_path / "dask"
     logs.mkdir()
@@ -119,20 +105,10 @@ def _kill_a_worker_while_it_trains(address: str, stop: threading.Event, killed: 
             time.sleep(0.02)
 
 
-def _daily(root: Path, **extra: str) -> tuple[subprocess.CompletedProcess, Path]:
-    home, exports = root / "home", root / "exports"
-    home.mkdir(parents=True)
-    env = environment(home, **SMALL, PUBLISHER__EXPORT_ROOT=str(exports), **extra)
-    done = subprocess.run(
-        [str(BIN / "huracan"), "daily", "--date", DAY],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+def _daily(root: Path, **settings: str) -> tuple[subprocess.CompletedProcess, Path]:
+    done, storage = huracan_daily(root, DAY, SIMULATOR__N_COINS=COINS, **settings)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done, home / "storage" / "huracan"
+    return done, storage
 
 
 def _model_files(storage: Path) -> dict[str, str]:
@@ -176,24 +152,9 @@ def test_a_day_on_a_dask_cluster_survives_a_killed_worker_and_matches_in_process
 
 
 def test_a_scheduler_that_does_not_answer_fails_the_step_naming_the_address(tmp_path: Path):
-    address = f"tcp://127.0.0.1:{_free_port()}"
-    home = tmp_path / "home"
-    home.mkdir()
-    env = environment(
-        home,
-        **SMALL,
-        PUBLISHER__EXPORT_ROOT=str(tmp_path / "exports"),
-        COMPUTE__MODE="dask",
-        COMPUTE__DASK_ADDRESS=address,
-        COMPUTE__CONNECT_TIMEOUT_S="2",
-    )
-    done = subprocess.run(
-        [str(BIN / "huracan"), "daily", "--date", DAY],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    address = f"tcp://127.0.0.1:{free_port()}"
+    done, _ = huracan_daily(
+        tmp_path, DAY, COMPUTE__MODE="dask", COMPUTE__DASK_ADDRESS=address, COMPUTE__CONNECT_TIMEOUT_S="2"
     )
     assert done.returncode != 0
     assert f"{address}: no Dask scheduler answered within 2 s" in done.stderr + done.stdout

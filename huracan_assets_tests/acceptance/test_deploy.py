@@ -19,7 +19,7 @@ import yaml
 
 from huracan_assets.automation.local_daemon import REPO, environment
 from huracan_assets.config.settings import HuracanSettings
-from huracan_assets_tests.acceptance.test_daemon import SMALL
+from huracan_assets_tests.commands import SMALL
 from huracan_assets_tests.postgres_server import shared_folder
 from huracan_assets_tests.test_webserver import graphql
 

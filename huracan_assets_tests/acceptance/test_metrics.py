@@ -4,7 +4,6 @@ read back from the gateway's ``/metrics`` and checked against what the day wrote
 
 import json
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -15,33 +14,19 @@ import dagster as dg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from huracan_assets.automation.local_daemon import BIN, REPO, environment
 from huracan_assets.resources.metrics import MetricsResource
+from huracan_assets_tests.commands import free_port, huracan_daily
 
 pytestmark = pytest.mark.acceptance
 
 DAY = "2025-11-20"
-SMALL = {
-    "LOOKBACK_DAYS": "10",
-    "SIMULATOR__N_COINS": "5",
-    "TRAINING__ITERATIONS": "60",
-    "TRAINING__MIN_TRAIN_ROWS": "60",
-    "TRAINING__THREAD_COUNT": "1",
-    "CHAMPIONS__MIN_TRADES": "10",
-}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def pushgateway(tmp_path: Path) -> Iterator[str]:
     binary = shutil.which("prometheus-pushgateway") or shutil.which("pushgateway")
     assert binary, "prometheus-pushgateway is not installed (.ci/run installs the Debian package)"
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     process = subprocess.Popen(
         [binary, f"--web.listen-address={url.removeprefix('http://')}"],
         stdout=(tmp_path / "pushgateway.log").open("w"),
@@ -81,21 +66,8 @@ def _value(samples: dict, name: str, **labels: str) -> float:
 
 
 def test_a_day_pushes_its_run_metrics_and_logs_each_champion_decision(tmp_path: Path, pushgateway: str):
-    home, exports = tmp_path / "home", tmp_path / "exports"
-    home.mkdir()
-    env = environment(
-        home, **SMALL, PUBLISHER__EXPORT_ROOT=str(exports), METRICS__PUSHGATEWAY_URL=pushgateway
-    )
-    done = subprocess.run(
-        [str(BIN / "huracan"), "daily", "--date", DAY],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done, storage = huracan_daily(tmp_path, DAY, SIMULATOR__N_COINS="5", METRICS__PUSHGATEWAY_URL=pushgateway)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    storage = home / "storage" / "huracan"
     champions = json.loads((storage / "champions" / f"date={DAY}" / "data.json").read_text())
     export = json.loads((storage / "dropbox_export" / f"date={DAY}" / "data.json").read_text())
     samples = _samples(pushgateway)
@@ -122,7 +94,7 @@ def test_a_day_pushes_its_run_metrics_and_logs_each_champion_decision(tmp_path: 
     }
     assert kinds.get("skip", 0) == len(champions["no_champion"])
     assert kinds.get("promotion", 0) + kinds.get("keep", 0) == len(champions["champions"])
-    instance = dg.DagsterInstance.from_config(str(home))
+    instance = dg.DagsterInstance.from_config(str(tmp_path / "home"))
     run = instance.get_runs(filters=dg.RunsFilter(job_name="daily_reports_job"), limit=1)[0]
     lines = [r.user_message for r in instance.all_logs(run.run_id) if r.user_message.startswith("event=")]
     for coin, reason in champions["no_champion"].items():
@@ -136,7 +108,7 @@ def trivial(metrics: MetricsResource) -> int:
 
 
 def test_a_pushgateway_that_does_not_answer_costs_a_warning_not_the_run(tmp_path: Path):
-    dead = f"http://127.0.0.1:{_free_port()}"
+    dead = f"http://127.0.0.1:{free_port()}"
     with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize(
             [trivial], instance=instance, resources={"metrics": MetricsResource(pushgateway_url=dead)}

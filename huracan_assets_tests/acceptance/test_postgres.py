@@ -12,7 +12,7 @@ import dagster as dg
 import pytest
 
 from huracan_assets.automation.local_daemon import BIN, REPO, environment
-from huracan_assets_tests.acceptance.test_daemon import SMALL
+from huracan_assets_tests.commands import SMALL
 from huracan_assets_tests.postgres_server import PostgresServer, throwaway_postgres
 
 pytestmark = pytest.mark.acceptance

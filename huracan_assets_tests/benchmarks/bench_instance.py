@@ -23,7 +23,7 @@ from pathlib import Path
 import dagster as dg
 
 from huracan_assets.automation.local_daemon import BIN, REPO, environment
-from huracan_assets_tests.acceptance.test_daemon import SMALL
+from huracan_assets_tests.commands import SMALL
 from huracan_assets_tests.postgres_server import PostgresServer, start_postgres
 
 DAY = "2025-11-20"

@@ -12,7 +12,6 @@ and warm. Prints one line per query and a last line
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,8 @@ from pathlib import Path
 import dagster as dg
 import httpx
 
+from huracan_assets_tests.commands import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 CLOCK = "2026-12-01T00:00:00Z"
 
@@ -32,12 +33,6 @@ STATUSES = """query($key: AssetKeyInput!) { assetNodes(assetKeys: [$key]) {
   assetPartitionStatuses { __typename ... on MultiPartitionStatuses { primaryDimensionName
     ranges { primaryDimStartKey primaryDimEndKey secondaryDim { __typename
       ... on DefaultPartitionStatuses { materializedPartitions } } } } } } }"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _timed(port: int, query: str) -> tuple[float, dict]:
@@ -81,7 +76,7 @@ def main() -> int:
             instance.report_runless_asset_event(dg.AssetMaterialization("features", partition=key))
         made = min(args.materialized, len(newest))
         print(f"recorded {made} materializations in {time.perf_counter() - started:.1f}s", flush=True)
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "dagster-webserver"),

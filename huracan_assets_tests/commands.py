@@ -1,0 +1,42 @@
+"""Running Huracan's own commands from the tests, as a user does: free ports for the servers the
+tests start on 127.0.0.1, and ``huracan daily`` on a fresh home with small training settings."""
+
+import socket
+import subprocess
+from pathlib import Path
+
+from huracan_assets.automation.local_daemon import BIN, REPO, environment
+
+# HURACAN_* settings of a small end-to-end day: a short look-back, few CatBoost iterations, one
+# thread per fit (the .cbm records the thread count, so runs that compare bytes share it)
+SMALL = {
+    "LOOKBACK_DAYS": "10",
+    "TRAINING__ITERATIONS": "60",
+    "TRAINING__MIN_TRAIN_ROWS": "60",
+    "TRAINING__THREAD_COUNT": "1",
+    "CHAMPIONS__MIN_TRADES": "10",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def huracan_daily(root: Path, day: str, **settings: str) -> tuple[subprocess.CompletedProcess, Path]:
+    """``huracan daily --date day`` on a fresh ``root/home`` (exports in ``root/exports``) with
+    :data:`SMALL` and ``settings`` as ``HURACAN_*`` variables; returns the finished command and
+    the folder of Huracan's stored partitions."""
+    home = root / "home"
+    home.mkdir(parents=True)
+    env = environment(home, **{**SMALL, "PUBLISHER__EXPORT_ROOT": str(root / "exports"), **settings})
+    done = subprocess.run(
+        [str(BIN / "huracan"), "daily", "--date", day],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return done, home / "storage" / "huracan"
