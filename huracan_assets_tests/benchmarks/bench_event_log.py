@@ -2,8 +2,8 @@
 
     python -m huracan_assets_tests.benchmarks.bench_event_log [--coins 10,30,100] [--days 150]
 
-For each N: a fresh SQLite instance, the day's universe, then the history run of
-``validated_bars`` for N simulated coins over their look-back window (``huracan daily``'s first
+For each N: a fresh SQLite instance, the day's universe (every simulated coin eligible), then the
+history run of ``validated_bars`` for the N simulated coins over their look-back window (``huracan daily``'s first
 history run, the one whose asset checks used to plan a row per partition holding the whole run).
 Prints the instance's bytes (``history/``: run shards and the index) per partition and seconds per
 partition, one line per N, and a last line ``bytes_per_partition=<N>:<b>,... growth=<last/first>``.
@@ -34,8 +34,13 @@ def _bytes(folder: Path) -> int:
 def measure(coins: int, days: int) -> tuple[int, int, float]:
     """(partitions, instance bytes, seconds) of the validated_bars history run for ``coins``."""
     root = Path(tempfile.mkdtemp(prefix=f"huracan-eventlog-{coins}-"))
+    # every simulated coin eligible (the simulator's volumes fall off as a power law): N coins, N in the run
     settings = load_settings(
-        lookback_days=days, simulator={"n_coins": coins}, publisher={"export_root": str(root / "exports")}
+        lookback_days=days,
+        simulator={"n_coins": coins},
+        min_liquidity_gbp=0,
+        max_spread_bps=10_000,
+        publisher={"export_root": str(root / "exports")},
     )
     market = MarketDataResource(
         sim_coins=coins, timeframe=settings.timeframe, sim_seed=settings.simulator.seed
