@@ -124,7 +124,9 @@ def _ensure_dagster_home() -> Path:
     path = Path(home).resolve()
     path.mkdir(parents=True, exist_ok=True)
     if not (path / "dagster.yaml").exists():
-        (path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        from huracan_assets.automation.instance import MINIMAL_DAGSTER_YAML
+
+        (path / "dagster.yaml").write_text(MINIMAL_DAGSTER_YAML)
     os.environ["DAGSTER_HOME"] = str(path)
     return path
 

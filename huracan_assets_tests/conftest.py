@@ -13,6 +13,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
+from huracan_assets.automation.instance import MINIMAL_DAGSTER_YAML
 from huracan_assets.config import HuracanSettings, load_settings
 from huracan_assets.market_sim import SimulatedExchange
 from huracan_assets_tests.dropbox_server import DropboxStandIn, make_tls_files, reserve_listener
@@ -92,7 +93,7 @@ def small_settings(**extra: object) -> HuracanSettings:
 def dagster_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    (home / "dagster.yaml").write_text(MINIMAL_DAGSTER_YAML)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     yield home
 

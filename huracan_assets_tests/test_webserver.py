@@ -10,6 +10,7 @@ import dagster as dg
 import httpx
 import pytest
 
+from huracan_assets.automation.instance import MINIMAL_DAGSTER_YAML
 from huracan_assets.definitions import build_definitions
 from huracan_assets.resources.market_data import MarketDataResource
 from huracan_assets_tests.commands import free_port
@@ -45,7 +46,7 @@ def wait_for_webserver(process: subprocess.Popen, port: int, seconds: float = 12
 def webserver(tmp_path: Path):
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    (home / "dagster.yaml").write_text(MINIMAL_DAGSTER_YAML)
     env = {k: v for k, v in os.environ.items() if not k.startswith("HURACAN_")}
     env["DAGSTER_HOME"] = str(home)
     # a universe partition made outside the server, on the same instance, as the CLI would

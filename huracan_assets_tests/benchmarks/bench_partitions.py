@@ -22,6 +22,7 @@ from pathlib import Path
 import dagster as dg
 import httpx
 
+from huracan_assets.automation.instance import MINIMAL_DAGSTER_YAML
 from huracan_assets_tests.commands import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,7 +58,7 @@ def main() -> int:
     parser.add_argument("--materialized", type=int, default=2000)
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="huracan-partitions-"))
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    (home / "dagster.yaml").write_text(MINIMAL_DAGSTER_YAML)
     coins = [f"C{i:03d}" for i in range(args.coins)]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HURACAN_", "DAGSTER_"))}
     env.update(

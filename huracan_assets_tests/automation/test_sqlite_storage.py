@@ -1,0 +1,89 @@
+"""The instance of ``dagster_home/`` (``HuracanInstance``: batched, pooled SQLite event writes)
+stores what Dagster's stock SQLite instance stores, for a single-run range of partitions."""
+
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import dagster as dg
+from dagster._core.storage.event_log import SqliteEventLogStorage
+
+from huracan_assets.automation.instance import MINIMAL_DAGSTER_YAML, HuracanInstance
+from huracan_assets.automation.sqlite_storage import BatchedSqliteEventLogStorage
+
+REPO = Path(__file__).resolve().parents[2]
+DAYS = dg.DailyPartitionsDefinition(start_date="2025-01-01", end_date="2025-03-01")
+
+
+@dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run())
+def daily_thing(context: dg.AssetExecutionContext) -> None:
+    for key in context.partition_keys:
+        context.add_asset_metadata({"rows": int(key[-2:])}, partition_key=key)
+
+
+def _run(instance: dg.DagsterInstance, first: str, last: str) -> None:
+    job = dg.Definitions(assets=[daily_thing]).resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(
+        instance=instance,
+        tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
+    )
+    assert result.success
+
+
+def _stored(instance: dg.DagsterInstance) -> dict[str, object]:
+    key = dg.AssetKey("daily_thing")
+    records = instance.fetch_materializations(key, limit=1000).records
+    by_partition = {r.partition_key: r.asset_materialization.metadata["rows"].value for r in records}
+    run_events = [
+        e
+        for run in instance.get_runs()
+        for e in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+    ]
+    latest = instance.get_latest_materialization_event(key)
+    return {
+        "partitions": sorted(instance.get_materialized_partitions(key)),
+        "metadata": by_partition,
+        "run_events": sorted(e.dagster_event.partition for e in run_events),
+        "latest": latest.dagster_event.partition if latest else None,
+        "per_partition": sorted(Counter(r.partition_key for r in records).items()),
+    }
+
+
+def test_huracan_instance_stores_what_the_stock_instance_stores(tmp_path: Path) -> None:
+    stock_home, ours_home = tmp_path / "stock", tmp_path / "ours"
+    stock_home.mkdir()
+    ours_home.mkdir()
+    (stock_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    (ours_home / "dagster.yaml").write_text(MINIMAL_DAGSTER_YAML)
+    keys = DAYS.get_partition_keys()
+    with (
+        dg.DagsterInstance.from_config(str(stock_home)) as stock,
+        dg.DagsterInstance.from_config(str(ours_home)) as ours,
+    ):
+        assert type(stock.event_log_storage) is SqliteEventLogStorage
+        assert isinstance(ours, HuracanInstance)
+        assert isinstance(ours.event_log_storage, BatchedSqliteEventLogStorage)
+        assert ours._get_event_batch_size() > 1
+        for instance in (stock, ours):
+            _run(instance, keys[0], keys[39])  # 40 partitions in one run
+            _run(instance, keys[30], keys[-1])  # overlaps: 10 partitions twice
+        assert _stored(ours) == _stored(stock)
+        assert len(_stored(ours)["partitions"]) == len(keys)
+        assert _stored(ours)["latest"] == keys[-1]
+        # the tables and files are Dagster's: the stock storage reads what ours wrote
+        shutil.copytree(ours_home / "history", tmp_path / "reread" / "history")
+        (tmp_path / "reread" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        with dg.DagsterInstance.from_config(str(tmp_path / "reread")) as reread:
+            assert type(reread.event_log_storage) is SqliteEventLogStorage
+            assert _stored(reread) == _stored(stock)
+
+
+def test_dagster_home_names_the_huracan_instance(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert isinstance(instance, HuracanInstance)
+        assert isinstance(instance.event_log_storage, BatchedSqliteEventLogStorage)
+        # the storage lives under this instance's folder, wherever $DAGSTER_HOME points
+        assert Path(instance.event_log_storage._base_dir).resolve() == (home / "history" / "runs").resolve()
