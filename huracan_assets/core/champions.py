@@ -6,8 +6,8 @@ for a coin with no record yet, today's models with their purged walk-forward col
 (marked as such). The baseline is the current champion scored on the same decisions, or "no
 trade" when the coin has none. A challenger is promoted only if
 
-* its per-decision net return beats the baseline's: one-sided Newey–West (HAC, ``h`` lags)
-  paired t-test, p-values corrected with Benjamini–Hochberg across every challenger of the day
+* its per-decision net return beats the baseline's: one-sided HAC paired t-test for overlapping
+  h-bar labels (uniform weights on lags 0..h-1, small-sample moments; ``core/stats.py``), p-values corrected with Benjamini–Hochberg across every challenger of the day
   (all coins x horizons x engines) at ``alpha``;
 * its deflated Sharpe ratio (probability that its Sharpe beats the expected maximum of the
   day's trials) is at least ``dsr_min``;
@@ -38,7 +38,8 @@ from huracan_assets.core.stats import (
 )
 
 TEST_NAME = (
-    "one-sided Newey-West paired t-test of per-decision net returns vs the baseline on the same "
+    "one-sided HAC paired t-test (uniform weights to lag h-1, Satterthwaite t) of per-decision net "
+    "returns vs the baseline on the same "
     "out-of-sample decisions; Benjamini-Hochberg across the day's challengers; deflated Sharpe ratio"
 )
 
@@ -156,16 +157,14 @@ def test_challengers(
     """Fill ``test`` of every challenger: paired HAC p, BH q, deflated Sharpe, qualification.
 
     Overlapping trades are not independent: a record of n decisions of an h-bar horizon counts
-    as n / h effective samples, which sets the t distribution's degrees of freedom and must
-    reach ``min_effective_samples``.
+    as n / h effective samples, which must reach ``min_effective_samples`` and sets the deflated
+    Sharpe ratio's sample size; the t-test takes its own degrees of freedom (``hac_mean_test``).
     """
     for c in challengers:
         diff = c.returns - c.baseline_returns
         n_eff = max(len(c.returns) / max(c.horizon_bars, 1), 2.0)
         t, p = (
-            hac_mean_test(diff, lags=c.horizon_bars, alternative="greater", df=n_eff - 1)
-            if len(diff)
-            else (float("nan"), 1.0)
+            hac_mean_test(diff, c.horizon_bars, alternative="greater") if len(diff) else (float("nan"), 1.0)
         )
         # the threshold is the expected best Sharpe of the day's trials if none had any edge: the
         # sampling variance of a no-edge Sharpe estimate is 1 / n_effective (the trials' cross-sectional

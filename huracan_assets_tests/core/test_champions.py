@@ -3,9 +3,10 @@
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as scipy_stats
 
 from huracan_assets.core.champions import TEST_NAME, Challenger, choose_champions
-from huracan_assets.core.stats import hac_mean_test, newey_west_variance
+from huracan_assets.core.stats import hac_mean_test
 
 ALPHA = 0.05
 MIN_TRADES = 30
@@ -32,11 +33,11 @@ def null_returns(seed: int, *, n: int = N):
     return x - x.mean()
 
 
-def returns_with_t(seed: int, t: float, *, n: int = N, sd: float = 40.0, lags: int = 1):
-    """Traded every decision, shifted so that the HAC t statistic against 0 is exactly ``t``."""
+def returns_with_t(seed: int, t: float, *, n: int = N, sd: float = 40.0):
+    """Traded every decision, shifted so that the 1h HAC t statistic against 0 (the classical t) is exactly ``t``."""
     z = sd * np.random.default_rng(seed).normal(size=n)
     z -= z.mean()
-    return z + t * np.sqrt(newey_west_variance(z, lags) / n)
+    return z + t * z.std(ddof=1) / np.sqrt(n)
 
 
 def challenger(
@@ -254,8 +255,10 @@ def test_significant_challenger_is_promoted_with_its_test_recorded(decision):
     shadow = btc["shadow_test"]
     assert shadow["test"] == TEST_NAME and shadow["decision"] == "promoted" and shadow["promoted_on"] == DAY
     assert shadow["baseline"] == "no trade" and shadow["alpha"] == ALPHA
-    # the paired HAC test of the challenger's returns against no trade, with n / h degrees of freedom
-    t, p = hac_mean_test(flow, lags=1, alternative="greater", df=N - 1)
+    # the paired HAC test of the challenger's returns against no trade: at h = 1 the classical t-test
+    t, p = hac_mean_test(flow, 1, alternative="greater")
+    classical = scipy_stats.ttest_1samp(flow, 0.0, alternative="greater")
+    assert (t, p) == pytest.approx((classical.statistic, classical.pvalue), rel=1e-9)
     assert shadow["t_stat"] == pytest.approx(t) and shadow["p_value"] == pytest.approx(p)
     assert shadow["n_effective"] == N and shadow["n_decisions"] == N
     assert shadow["p_value"] <= shadow["q_value"] < ALPHA
