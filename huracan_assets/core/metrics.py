@@ -32,6 +32,19 @@ def positions(pred_bps: np.ndarray, cost_bps: float) -> np.ndarray:
     return np.where(pred > cost_bps, 1.0, np.where(pred < -cost_bps, -1.0, 0.0))
 
 
+def independent_trades(traded: np.ndarray, horizon_bars: int) -> int:
+    """Trades whose holding periods do not overlap, in a record of consecutive decisions (one per bar).
+
+    Scanning in time, a trade counts when it starts at least ``horizon_bars`` decisions after the
+    last counted one: the largest set of trades that share no bar return.
+    """
+    count, free_from = 0, 0
+    for i in np.flatnonzero(np.asarray(traded, dtype=bool)):
+        if i >= free_from:
+            count, free_from = count + 1, i + max(int(horizon_bars), 1)
+    return count
+
+
 def decision_returns(pred_bps: np.ndarray, label_bps: np.ndarray, cost_bps: float) -> np.ndarray:
     """Net return of every decision in bps (0 where the rule stays out): the series the tests use."""
     pos = positions(pred_bps, cost_bps)

@@ -358,8 +358,10 @@ def test_too_few_trades_names_min_trades(decision):
 def test_short_overlapping_record_is_blocked_by_min_effective_samples(decision):
     test = _test_of(decision, "TRX", "1d", "flow")
     assert test["n_effective"] == 10.0 and test["n_trades"] >= MIN_TRADES and not test["qualifies"]
+    # most of the 240 decisions trade, but 1d trades overlap for 24 bars: 10 of them share no bar
+    assert test["n_independent_trades"] == 10
     reason = decision.no_champion["TRX"]
-    assert "min_effective_samples=20" in reason and "10.0 independent samples" in reason
+    assert "min_effective_samples=20" in reason and "10 independent (non-overlapping) trades" in reason
     assert "240 overlapping decisions" in reason
     # the same record is good enough when 10 independent samples are allowed
     record = returns_with_edge(10, 40.0, n=240, trade_rate=0.9)
@@ -431,11 +433,22 @@ def test_no_challengers_at_all_gives_reasons_for_everyone():
     assert result.ranking == []
 
 
-def test_a_reason_never_reads_as_a_number_below_itself():
-    """19.6 effective samples against a minimum of 20 must not print as "20 < 20"."""
-    record = returns_with_edge(10, 40.0, n=470, trade_rate=0.9)
+def test_one_independent_trade_short_of_the_minimum_is_blocked():
+    record = returns_with_edge(10, 40.0, n=460, trade_rate=0.9)
     blocked = decide(
         [challenger("TRX", "1d", "flow", record, h_bars=24)], active=["TRX"], coin_status={}, pending={}
     )
     reason = blocked.no_champion["TRX"]
-    assert "19.6 independent samples" in reason and "min_effective_samples=20" in reason, reason
+    assert "19 independent (non-overlapping) trades" in reason and "min_effective_samples=20" in reason, (
+        reason
+    )
+
+
+def test_independent_trades_are_the_non_overlapping_ones_by_hand():
+    from huracan_assets.core.metrics import independent_trades
+
+    traded = np.array([1, 1, 0, 0, 1, 0, 1, 1, 1, 0, 0, 0, 1], dtype=bool)
+    assert independent_trades(traded, 1) == int(traded.sum())
+    # h = 3: trades at 0, 4, 7, 12 (1 overlaps 0; 6 overlaps 4; 8 overlaps 7)
+    assert independent_trades(traded, 3) == 4
+    assert independent_trades(np.zeros(10, dtype=bool), 4) == 0
