@@ -11,10 +11,13 @@ Rules, in order (each counted in :class:`BarQuality`):
    first). Out-of-order deliveries are sorted and counted.
 5. Gaps: runs of missing candles up to ``max_repair_bars`` are repaired with flat candles at
    the last close (volume 0, ``repaired=True``); a longer run drops the day, with the reason.
-6. Outliers: a close whose log return has a robust z-score (median/MAD) above ``outlier_z``
-   and is reversed by the next return (spike-and-revert, the signature of a bad print) is
-   replaced by the next candle's open and flagged ``outlier=True``; a jump that is not
-   reversed is a real move and is kept.
+6. Outliers, causally (nothing after bar t changes bar t): a close that jumps more than
+   ``outlier_z`` robust units (median/MAD of the day's earlier accepted returns, at least
+   ``_MIN_SCALE_RETURNS`` of them) both from the last accepted close and from the previous
+   delivered close is held at the last accepted close and flagged ``outlier=True`` — what a
+   live feed can do at t, before the next bar shows whether the print reverts. A bad print is
+   removed; a real jump is held for one bar and then accepted, because the next close is
+   normal against the delivered jump.
 7. Vendors: the primary vendor wins (the source's documented rule, see
    ``resources/market_data.py``); a secondary vendor, when given, audits it bar by bar: the
    largest of the open/high/low/close disagreements of a bar, in bps, above ``mismatch_bps``
@@ -23,6 +26,7 @@ Rules, in order (each counted in :class:`BarQuality`):
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -207,12 +211,11 @@ def validate_day(
         frame["vendor"] = frame["vendor"].fillna(quality.vendor or "repaired")
 
     frame["outlier"] = False
-    spikes = _spike_and_revert(frame, outlier_z)
+    spikes, held_close = _implausible_closes(frame, outlier_z)
     if spikes.any():
         quality.outliers = int(spikes.sum())
         quality.status = "repaired"
-        next_open = frame["open"].shift(-1)
-        fixed_close = next_open.where(spikes, frame["close"])
+        fixed_close = held_close.where(spikes, frame["close"])
         bad_close = frame["close"]
         frame.loc[spikes, "high"] = np.where(
             frame.loc[spikes, "high"] <= bad_close[spikes],
@@ -303,20 +306,37 @@ def robust_z(values: np.ndarray) -> np.ndarray:
     return (values - median) / mad
 
 
-def _spike_and_revert(frame: pd.DataFrame, outlier_z: float) -> pd.Series:
+_MIN_SCALE_RETURNS = 6  # earlier returns of the day needed before a bar can be judged an outlier
+
+
+def _implausible_closes(frame: pd.DataFrame, outlier_z: float) -> tuple[pd.Series, pd.Series]:
+    """(outlier flags, the close each bar is held at) from bars up to and including each bar only.
+
+    Bar t is an outlier when its close is more than ``outlier_z`` robust units away both from the
+    last accepted close and from bar t-1's delivered close, the unit being the MAD of the day's
+    accepted log returns before t (gap-repaired bars excluded). Requiring both keeps a real
+    jump from being held for ever: the bar after it is normal against the delivered jump.
+    """
     close = frame["close"].to_numpy(dtype=float)
-    next_open = frame["open"].shift(-1).to_numpy(dtype=float)
-    prev_close = np.concatenate([[frame["open"].iloc[0]], close[:-1]])
-    into = np.log(close / prev_close)
-    out_of = np.log(next_open / close)
-    z_in = robust_z(np.where(frame["repaired"].to_numpy(), np.nan, into))
-    scale_in = np.abs(z_in)
-    # the return out of the bar, measured in the same robust units as returns into bars
-    z_out = robust_z(np.concatenate([into, out_of[np.isfinite(out_of)]]))[len(into) :]
-    out_full = np.full(len(close), np.nan)
-    out_full[np.isfinite(out_of)] = z_out
-    spike = (scale_in > outlier_z) & (np.abs(out_full) > outlier_z) & (np.sign(into) != np.sign(out_of))
-    return pd.Series(np.nan_to_num(spike, nan=False).astype(bool), index=frame.index)
+    repaired = frame["repaired"].to_numpy(dtype=bool)
+    flags = np.zeros(len(close), dtype=bool)
+    held = close.copy()
+    accepted_prev = delivered_prev = float(frame["open"].iloc[0])
+    past: list[float] = []
+    for t, price in enumerate(close):
+        into = math.log(price / accepted_prev)
+        if len(past) >= _MIN_SCALE_RETURNS and not repaired[t]:
+            median = float(np.median(past))
+            mad = 1.4826 * float(np.median(np.abs(np.asarray(past) - median)))
+            jump = math.log(price / delivered_prev)
+            if mad > 0 and abs(into - median) > outlier_z * mad and abs(jump - median) > outlier_z * mad:
+                flags[t], held[t] = True, accepted_prev
+        if not flags[t]:
+            if not repaired[t]:
+                past.append(into)
+            accepted_prev = price
+        delivered_prev = price
+    return pd.Series(flags, index=frame.index), pd.Series(held, index=frame.index)
 
 
 def _compare_vendors(

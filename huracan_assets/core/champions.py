@@ -6,14 +6,15 @@ for a coin with no record yet, today's models with their purged walk-forward col
 (marked as such). The baseline is the current champion scored on the same decisions, or "no
 trade" when the coin has none. A challenger is promoted only if
 
-* its per-decision net return beats the baseline's: one-sided Newey–West (HAC, ``h`` lags)
-  paired t-test, p-values corrected with Benjamini–Hochberg across every challenger of the day
+* its per-decision net return beats the baseline's: one-sided HAC paired t-test for overlapping
+  h-bar labels (uniform weights on lags 0..h-1, small-sample moments; ``core/stats.py``), p-values corrected with Benjamini–Hochberg across every challenger of the day
   (all coins x horizons x engines) at ``alpha``;
 * its deflated Sharpe ratio (probability that its Sharpe beats the expected maximum of the
   day's trials) is at least ``dsr_min``;
 * it traded at least ``min_trades`` times with a mean net edge of at least
-  ``min_edge_after_cost_bps`` per trade, over at least ``min_effective_samples`` independent
-  samples (n decisions / h bars: overlapping labels are not independent).
+  ``min_edge_after_cost_bps`` per trade, and at least ``min_effective_samples`` of those trades
+  (of it or its baseline) are independent: non-overlapping, h bars apart or more
+  (``metrics.independent_trades``).
 
 The best qualifying challenger (highest net edge) of a coin x horizon becomes the champion; when
 none qualifies the previous champion persists (until it is older than ``max_age_days``). Every
@@ -30,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from huracan_assets.core.costs import CostModel
-from huracan_assets.core.metrics import decision_returns, metrics_bundle
+from huracan_assets.core.metrics import decision_returns, independent_trades, metrics_bundle
 from huracan_assets.core.stats import (
     benjamini_hochberg,
     deflated_sharpe,
@@ -38,7 +39,8 @@ from huracan_assets.core.stats import (
 )
 
 TEST_NAME = (
-    "one-sided Newey-West paired t-test of per-decision net returns vs the baseline on the same "
+    "one-sided HAC paired t-test (uniform weights to lag h-1, Satterthwaite t) of per-decision net "
+    "returns vs the baseline on the same "
     "out-of-sample decisions; Benjamini-Hochberg across the day's challengers; deflated Sharpe ratio"
 )
 
@@ -156,16 +158,15 @@ def test_challengers(
     """Fill ``test`` of every challenger: paired HAC p, BH q, deflated Sharpe, qualification.
 
     Overlapping trades are not independent: a record of n decisions of an h-bar horizon counts
-    as n / h effective samples, which sets the t distribution's degrees of freedom and must
-    reach ``min_effective_samples``.
+    as n / h effective samples for the deflated Sharpe ratio; ``min_effective_samples`` is a
+    count of independent trades (non-overlapping, where the challenger or its baseline is in the
+    market); the t-test takes its own degrees of freedom (``hac_mean_test``).
     """
     for c in challengers:
         diff = c.returns - c.baseline_returns
         n_eff = max(len(c.returns) / max(c.horizon_bars, 1), 2.0)
         t, p = (
-            hac_mean_test(diff, lags=c.horizon_bars, alternative="greater", df=n_eff - 1)
-            if len(diff)
-            else (float("nan"), 1.0)
+            hac_mean_test(diff, c.horizon_bars, alternative="greater") if len(diff) else (float("nan"), 1.0)
         )
         # the threshold is the expected best Sharpe of the day's trials if none had any edge: the
         # sampling variance of a no-edge Sharpe estimate is 1 / n_effective (the trials' cross-sectional
@@ -187,6 +188,7 @@ def test_challengers(
             "sharpe_threshold": dsr["sr0"],
             "n_trials": len(challengers),
             "n_effective": n_eff,
+            "n_independent_trades": independent_trades(diff != 0, c.horizon_bars),
             "alpha": alpha,
         }
     q = benjamini_hochberg(np.array([c.test["p_value"] for c in challengers])) if challengers else []
@@ -194,7 +196,7 @@ def test_challengers(
         c.test["q_value"] = float(q_value)
         c.test["qualifies"] = bool(
             c.n_trades >= min_trades
-            and c.test["n_effective"] >= min_effective_samples
+            and c.test["n_independent_trades"] >= min_effective_samples
             and np.isfinite(c.net_edge_bps)
             and c.net_edge_bps >= min_edge_bps
             and q_value < alpha
@@ -346,9 +348,9 @@ def _closest_miss(
     where = f"{best.engine}/{best.horizon} (trained {best.model_day}, {best.record_kind} record, vs {best.baseline})"
     if best.n_trades < min_trades:
         return f"best challenger {where} made {best.n_trades} trades < min_trades={min_trades}"
-    if best.test["n_effective"] < min_effective_samples:
+    if best.test["n_independent_trades"] < min_effective_samples:
         return (
-            f"best challenger {where} has {best.test['n_effective']:.1f} independent samples "
+            f"best challenger {where} has {best.test['n_independent_trades']} independent (non-overlapping) trades "
             f"({best.test['n_decisions']} overlapping decisions) < min_effective_samples={min_effective_samples:g}"
         )
     if best.net_edge_bps < min_edge_bps:

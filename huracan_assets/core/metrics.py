@@ -7,8 +7,8 @@ net return is ``sign * label - cost`` (bps).
 Daily P&L: each decision commits ``1/h`` of capital (``h`` = horizon in bars), so overlapping
 trades never exceed full exposure; P&L is booked on the decision's UTC day. Sharpe and
 Sortino are annualised from that daily series with sqrt(365) (crypto trades every day).
-The t-test on per-trade net returns uses a Newey–West standard error with ``h`` lags because
-trades of one horizon overlap.
+The t-test on per-trade net returns is the HAC test for overlapping h-bar labels
+(``core/stats.hac_mean_test``) because trades of one horizon overlap.
 """
 
 from __future__ import annotations
@@ -30,6 +30,19 @@ def positions(pred_bps: np.ndarray, cost_bps: float) -> np.ndarray:
     """+1 / -1 / 0 per decision: trade only when the predicted move beats the round-trip cost."""
     pred = np.asarray(pred_bps, dtype=float)
     return np.where(pred > cost_bps, 1.0, np.where(pred < -cost_bps, -1.0, 0.0))
+
+
+def independent_trades(traded: np.ndarray, horizon_bars: int) -> int:
+    """Trades whose holding periods do not overlap, in a record of consecutive decisions (one per bar).
+
+    Scanning in time, a trade counts when it starts at least ``horizon_bars`` decisions after the
+    last counted one: the largest set of trades that share no bar return.
+    """
+    count, free_from = 0, 0
+    for i in np.flatnonzero(np.asarray(traded, dtype=bool)):
+        if i >= free_from:
+            count, free_from = count + 1, i + max(int(horizon_bars), 1)
+    return count
 
 
 def decision_returns(pred_bps: np.ndarray, label_bps: np.ndarray, cost_bps: float) -> np.ndarray:
@@ -75,7 +88,7 @@ def metrics_bundle(
         "all_decisions_gross_bps": float(np.mean(np.sign(pred) * label)) if len(frame) else float("nan"),
         "ic_spearman": _spearman(pred, label),
     }
-    t_stat, p_value = hac_mean_test(net, lags=horizon_bars, alternative="greater")
+    t_stat, p_value = hac_mean_test(net, horizon_bars, alternative="greater")
     out["t_stat"], out["p_value"] = t_stat, p_value
     daily = _daily_pnl(days, pos * label - np.abs(pos) * total_cost, horizon_bars)
     out.update(_daily_metrics(daily))

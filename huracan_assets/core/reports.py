@@ -106,4 +106,31 @@ def champion_metadata(
         "prediction": "forward log return in bps over the horizon, from the fill",
         "model_day": champion["model_day"],
         "n_trades": champion["n_trades"],
+        "record_earned_by": record_earned_by(champion),
+    }
+
+
+def record_earned_by(champion: dict[str, Any]) -> dict[str, Any]:
+    """Which model(s) produced the out-of-sample record behind the champion's test and edge.
+
+    A shadow record is the exported model's own predictions on bars after its cut-off. A
+    cold-start record (``walk_forward_cold_start``) comes from purged walk-forward fold models
+    of the same engine, each fitted on the history before its fold; the exported model is the
+    pooled fit on the whole window up to the cut-off, which has no out-of-sample record yet.
+    """
+    kind = str(champion.get("shadow_test", {}).get("record_kind", ""))
+    if kind == "shadow":
+        return {
+            "record_kind": kind,
+            "exported_model_earned_it": True,
+            "models": f"this model ({champion['engine']}@{champion['model_day']}) in shadow after its cut-off",
+        }
+    return {
+        "record_kind": kind or "unknown",
+        "exported_model_earned_it": False,
+        "models": (
+            f"purged walk-forward fold models of engine {champion['engine']} over the history before "
+            f"{champion['model_day']}; the exported model is the pooled fit on the whole window, "
+            "not itself tested out of sample"
+        ),
     }

@@ -106,7 +106,7 @@ class TrainingParams:
     learning_rate: float
     l2_leaf_reg: float
     early_stopping_rounds: int
-    test_fraction: float
+    test_fraction: float  # share of each fit's rows at its end held out (purged) for early stopping
     min_train_rows: int
     thread_count: int
     seed: int
@@ -163,10 +163,16 @@ def _fit_pooled(
     params: TrainingParams,
     purge: bool = True,
 ) -> _Fit:
-    """One pooled fit on ``positions`` with early stopping on their own purged tail."""
+    """One pooled fit on ``positions`` with early stopping on their own purged tail (the last
+    ``params.test_fraction`` of them, held out from the fit)."""
     decisions = table.index.to_series()
     fit_idx, tail_idx = validation_tail(
-        positions, decisions, table["exit_time"], fraction=0.15, embargo=embargo, purge=purge
+        positions,
+        decisions,
+        table["exit_time"],
+        fraction=params.test_fraction,
+        embargo=embargo,
+        purge=purge,
     )
     y = table["fwd_return_bps"].to_numpy()
     lo, hi = _clip_bounds(y[fit_idx])

@@ -84,16 +84,16 @@ def test_invalid_candles_are_removed_named_and_repaired(clean_day, mutate, probl
     assert frame[["open", "high", "low", "close"]].notna().all().all()
 
 
-def test_spike_and_revert_is_an_outlier_but_a_real_jump_is_kept(clean_day):
+def test_a_bad_print_is_held_at_the_last_close_and_a_real_jump_is_held_one_bar(clean_day):
     raw = clean_day.copy()
-    true_close = raw.loc[9, "close"]
     raw.loc[9, "close"] *= 1.15
     raw.loc[9, "high"] = raw.loc[9, "close"]
     frame, q = run(raw)
-    assert q.outliers == 1 and frame.loc[9, "outlier"]
-    assert frame.loc[9, "close"] == pytest.approx(raw.loc[10, "open"])
-    assert frame.loc[9, "close"] == pytest.approx(true_close)
+    assert q.outliers == 1 and frame.loc[9, "outlier"] and frame["outlier"].sum() == 1
+    # held at the previous close: the repair reads nothing after the bar
+    assert frame.loc[9, "close"] == pytest.approx(clean_day.loc[8, "close"])
     assert frame.loc[9, "high"] < raw.loc[9, "high"]
+    np.testing.assert_allclose(frame.loc[10:, "close"], clean_day.loc[10:, "close"])
 
     jump = clean_day.copy()
     factor = 1.15
@@ -102,8 +102,29 @@ def test_spike_and_revert_is_an_outlier_but_a_real_jump_is_kept(clean_day):
     jump.loc[9, "close"] *= factor
     jump.loc[9, "high"] = max(jump.loc[9, "high"], jump.loc[9, "close"])
     frame, q = run(jump)
-    assert q.outliers == 0
-    assert frame.loc[9, "close"] == pytest.approx(jump.loc[9, "close"])
+    # at bar 9 a real jump looks like a bad print; from bar 10 on it is accepted
+    assert q.outliers == 1 and frame.loc[9, "outlier"]
+    np.testing.assert_allclose(frame.loc[10:, "close"], jump.loc[10:, "close"])
+
+
+@pytest.mark.parametrize("t", [7, 15, 22])
+def test_outlier_repair_is_causal_no_later_bar_changes_bar_t(clean_day, t):
+    """Whatever happens after bar t (a revert, a real jump, another bad print, garbage), bar t —
+    repaired or not — comes out identical."""
+    raw = clean_day.copy()
+    raw.loc[t, "close"] *= 1.15
+    raw.loc[t, "high"] = raw.loc[t, "close"]
+    reference, _ = run(raw)
+    assert reference.loc[t, "outlier"]
+    rng = np.random.default_rng(t)
+    for later in range(t + 1, len(raw)):
+        for factor in (1.15, 0.8, float(rng.uniform(0.5, 2.0))):
+            changed = raw.copy()
+            changed.loc[later:, ["open", "high", "low", "close"]] *= factor
+            frame, _ = run(changed)
+            pd.testing.assert_frame_equal(frame.loc[:t], reference.loc[:t])
+        dropped, _ = run(raw.drop(index=[later]))
+        pd.testing.assert_frame_equal(dropped.loc[:t], reference.loc[:t])
 
 
 def test_missing_column_quarantines_with_the_column_named(clean_day):

@@ -3,9 +3,10 @@
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as scipy_stats
 
 from huracan_assets.core.champions import TEST_NAME, Challenger, choose_champions
-from huracan_assets.core.stats import hac_mean_test, newey_west_variance
+from huracan_assets.core.stats import hac_mean_test
 
 ALPHA = 0.05
 MIN_TRADES = 30
@@ -32,11 +33,11 @@ def null_returns(seed: int, *, n: int = N):
     return x - x.mean()
 
 
-def returns_with_t(seed: int, t: float, *, n: int = N, sd: float = 40.0, lags: int = 1):
-    """Traded every decision, shifted so that the HAC t statistic against 0 is exactly ``t``."""
+def returns_with_t(seed: int, t: float, *, n: int = N, sd: float = 40.0):
+    """Traded every decision, shifted so that the 1h HAC t statistic against 0 (the classical t) is exactly ``t``."""
     z = sd * np.random.default_rng(seed).normal(size=n)
     z -= z.mean()
-    return z + t * np.sqrt(newey_west_variance(z, lags) / n)
+    return z + t * z.std(ddof=1) / np.sqrt(n)
 
 
 def challenger(
@@ -254,8 +255,10 @@ def test_significant_challenger_is_promoted_with_its_test_recorded(decision):
     shadow = btc["shadow_test"]
     assert shadow["test"] == TEST_NAME and shadow["decision"] == "promoted" and shadow["promoted_on"] == DAY
     assert shadow["baseline"] == "no trade" and shadow["alpha"] == ALPHA
-    # the paired HAC test of the challenger's returns against no trade, with n / h degrees of freedom
-    t, p = hac_mean_test(flow, lags=1, alternative="greater", df=N - 1)
+    # the paired HAC test of the challenger's returns against no trade: at h = 1 the classical t-test
+    t, p = hac_mean_test(flow, 1, alternative="greater")
+    classical = scipy_stats.ttest_1samp(flow, 0.0, alternative="greater")
+    assert (t, p) == pytest.approx((classical.statistic, classical.pvalue), rel=1e-9)
     assert shadow["t_stat"] == pytest.approx(t) and shadow["p_value"] == pytest.approx(p)
     assert shadow["n_effective"] == N and shadow["n_decisions"] == N
     assert shadow["p_value"] <= shadow["q_value"] < ALPHA
@@ -355,8 +358,10 @@ def test_too_few_trades_names_min_trades(decision):
 def test_short_overlapping_record_is_blocked_by_min_effective_samples(decision):
     test = _test_of(decision, "TRX", "1d", "flow")
     assert test["n_effective"] == 10.0 and test["n_trades"] >= MIN_TRADES and not test["qualifies"]
+    # most of the 240 decisions trade, but 1d trades overlap for 24 bars: 10 of them share no bar
+    assert test["n_independent_trades"] == 10
     reason = decision.no_champion["TRX"]
-    assert "min_effective_samples=20" in reason and "10.0 independent samples" in reason
+    assert "min_effective_samples=20" in reason and "10 independent (non-overlapping) trades" in reason
     assert "240 overlapping decisions" in reason
     # the same record is good enough when 10 independent samples are allowed
     record = returns_with_edge(10, 40.0, n=240, trade_rate=0.9)
@@ -428,11 +433,22 @@ def test_no_challengers_at_all_gives_reasons_for_everyone():
     assert result.ranking == []
 
 
-def test_a_reason_never_reads_as_a_number_below_itself():
-    """19.6 effective samples against a minimum of 20 must not print as "20 < 20"."""
-    record = returns_with_edge(10, 40.0, n=470, trade_rate=0.9)
+def test_one_independent_trade_short_of_the_minimum_is_blocked():
+    record = returns_with_edge(10, 40.0, n=460, trade_rate=0.9)
     blocked = decide(
         [challenger("TRX", "1d", "flow", record, h_bars=24)], active=["TRX"], coin_status={}, pending={}
     )
     reason = blocked.no_champion["TRX"]
-    assert "19.6 independent samples" in reason and "min_effective_samples=20" in reason, reason
+    assert "19 independent (non-overlapping) trades" in reason and "min_effective_samples=20" in reason, (
+        reason
+    )
+
+
+def test_independent_trades_are_the_non_overlapping_ones_by_hand():
+    from huracan_assets.core.metrics import independent_trades
+
+    traded = np.array([1, 1, 0, 0, 1, 0, 1, 1, 1, 0, 0, 0, 1], dtype=bool)
+    assert independent_trades(traded, 1) == int(traded.sum())
+    # h = 3: trades at 0, 4, 7, 12 (1 overlaps 0; 6 overlaps 4; 8 overlaps 7)
+    assert independent_trades(traded, 3) == 4
+    assert independent_trades(np.zeros(10, dtype=bool), 4) == 0

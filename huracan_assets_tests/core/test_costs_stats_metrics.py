@@ -120,35 +120,54 @@ def test_newey_west_one_lag_by_hand():
     assert newey_west_variance(x, lags=1) == pytest.approx(gamma0 + 2 * 0.5 * gamma1, rel=1e-12)
 
 
-def test_hac_t_with_no_lags_matches_the_classical_t():
+def test_hac_t_on_non_overlapping_labels_is_the_classical_t():
     x = np.random.default_rng(1).normal(0.2, 1.0, 60)
-    t, p = hac_mean_test(x, lags=0)
-    n = len(x)
-    classical = scipy_stats.ttest_1samp(x, 0.0).statistic
-    # population vs sample variance: t_hac = t_classical * sqrt(n / (n - 1))
-    assert t == pytest.approx(classical * math.sqrt(n / (n - 1)), rel=1e-10)
-    assert p == pytest.approx(scipy_stats.t(df=n - 1).sf(t), rel=1e-10)
+    t, p = hac_mean_test(x, 1)
+    classical = scipy_stats.ttest_1samp(x, 0.0, alternative="greater")
+    assert t == pytest.approx(classical.statistic, rel=1e-10)
+    assert p == pytest.approx(classical.pvalue, rel=1e-10)
+
+
+def test_hac_variance_uses_uniform_weights_to_lag_h_minus_1_with_the_overlap_correction():
+    """By hand on a 4-bar overlap: t = mean / sqrt(V / (share n)), V = gamma_0 + 2 (gamma_1 + gamma_2 + gamma_3),
+    share = E[V] / (n Var(mean)) under the overlap model, computed densely here."""
+    from scipy.linalg import toeplitz
+
+    n, h = 40, 4
+    x = np.random.default_rng(8).normal(0.3, 1.0, n + h).cumsum()
+    x = x[h:] - x[:-h]
+    e = x - x.mean()
+    v = (e @ e + 2 * sum(e[k:] @ e[:-k] for k in range(1, h))) / n
+    sigma = toeplitz(np.clip((h - np.arange(n)) / h, 0, None))
+    weights = toeplitz((np.arange(n) < h).astype(float))
+    p_mat = np.eye(n) - 1.0 / n
+    a = p_mat @ weights @ p_mat @ sigma
+    expected, spread = np.trace(a) / n, 2 * np.trace(a @ a) / n**2
+    share, df = expected / (sigma.sum() / n), 2 * expected**2 / spread
+    t, p = hac_mean_test(x, h)
+    assert t == pytest.approx(x.mean() / np.sqrt(v / share / n), rel=1e-10)
+    assert p == pytest.approx(scipy_stats.t(df=df).sf(t), rel=1e-10)
 
 
 def test_hac_test_rarely_rejects_on_zero_mean_noise():
     rng = np.random.default_rng(2024)
-    rejects = sum(hac_mean_test(rng.normal(0.0, 1.0, 250), lags=4)[1] < 0.05 for _ in range(200))
+    rejects = sum(hac_mean_test(rng.normal(0.0, 1.0, 250), 4)[1] < 0.05 for _ in range(200))
     assert 0.01 <= rejects / 200 <= 0.10
 
 
 def test_hac_test_finds_a_clear_positive_mean():
     x = np.random.default_rng(3).normal(0.5, 1.0, 300)
-    t, p = hac_mean_test(x, lags=4)
+    t, p = hac_mean_test(x, 4)
     assert t > 0 and p < 0.01
     # the same series tested for a negative mean is nowhere near significant
-    assert hac_mean_test(x, lags=4, alternative="less")[1] > 0.99
+    assert hac_mean_test(x, 4, alternative="less")[1] > 0.99
 
 
 def test_alternatives_are_consistent():
     x = np.random.default_rng(4).normal(-0.1, 1.0, 80)
-    _, greater = hac_mean_test(x, lags=2, alternative="greater")
-    _, less = hac_mean_test(x, lags=2, alternative="less")
-    _, both = hac_mean_test(x, lags=2, alternative="two-sided")
+    _, greater = hac_mean_test(x, 3, alternative="greater")
+    _, less = hac_mean_test(x, 3, alternative="less")
+    _, both = hac_mean_test(x, 3, alternative="two-sided")
     assert greater + less == pytest.approx(1.0)
     assert both == pytest.approx(2 * min(greater, less))
 
@@ -161,18 +180,25 @@ def test_positive_autocorrelation_shrinks_the_hac_t():
     for i in range(1, len(x)):
         x[i] = 0.8 * x[i - 1] + eps[i]
     x += 0.3
-    naive_t, _ = hac_mean_test(x, lags=0)
-    hac_t, _ = hac_mean_test(x, lags=20)
+    naive_t, _ = hac_mean_test(x, 1)
+    hac_t, _ = hac_mean_test(x, 21)
     assert 0 < hac_t < naive_t
     assert newey_west_variance(x, lags=20) > newey_west_variance(x, lags=0)
 
 
+def test_a_non_positive_uniform_estimate_falls_back_to_bartlett_at_twice_h():
+    # alternating signs: the uniform-weight sum of autocovariances to lag 1 is negative
+    x = np.tile([1.0, -1.0], 20) + 0.05
+    t, p = hac_mean_test(x, 2)
+    assert math.isfinite(t) and t > 0 and 0 < p < 1
+
+
 def test_degenerate_samples_are_not_significant():
-    assert hac_mean_test(np.array([1.0, 2.0]), lags=0)[1] == 1.0
-    t, p = hac_mean_test(np.full(10, 3.0), lags=2)
+    assert hac_mean_test(np.array([1.0, 2.0]), 1)[1] == 1.0
+    t, p = hac_mean_test(np.full(10, 3.0), 3)
     assert math.isnan(t) and p == 1.0
     # non-finite observations are ignored, not propagated
-    t, p = hac_mean_test(np.array([1.0, np.nan, 2.0, np.inf, 3.0]), lags=0)
+    t, p = hac_mean_test(np.array([1.0, np.nan, 2.0, np.inf, 3.0]), 1)
     assert math.isfinite(t) and 0 <= p <= 1
 
 

@@ -10,7 +10,8 @@ import pytest
 
 from huracan_assets.core.bars import validate_day
 from huracan_assets.core.integrity import PROBLEM_FIELDS, integrity_markdown, integrity_report
-from huracan_assets.core.reports import decision_log_lines, regime_map, to_json_bytes
+from huracan_assets.core.reports import champion_metadata, decision_log_lines, regime_map, to_json_bytes
+from huracan_assets.core.training import COLD_START
 from huracan_assets.market_sim import SECONDARY_VENDOR, SimulatedExchange
 from huracan_assets_tests.conftest import utc
 
@@ -211,3 +212,32 @@ def test_problem_levels_and_the_history_grid_cover_every_coin_day():
     ]
     assert grid == ["| BTC | \u2b1c\U0001f7e9\U0001f7e9 |", "| SOL | \U0001f7e9\U0001f7e5\U0001f7e9 |"]
     assert "| 2025-11-19 | SOL | dropped | gap of 5 bars |" in markdown
+
+
+def _champion(record_kind: str) -> dict:
+    return {
+        "coin": "BTC",
+        "horizon": "1h",
+        "engine": "flow",
+        "model_regime": "all",
+        "regime": "trend",
+        "model_day": "2026-04-01",
+        "shadow_test": {"record_kind": record_kind, "p_value": 0.001},
+        "net_edge_bps": 5.0,
+        "gross_edge_bps": 25.0,
+        "cost_bps": 20.0,
+        "capacity_gbp": 1e5,
+        "n_trades": 40,
+    }
+
+
+MODEL_META = {"feature_names": ["a"], "train_window": {"start": "s", "end": "e"}, "cutoff": "c"}
+
+
+def test_a_cold_start_champions_metadata_says_the_fold_models_earned_its_record():
+    cold = champion_metadata(_champion(COLD_START), MODEL_META, "hash")["record_earned_by"]
+    assert cold["record_kind"] == COLD_START and cold["exported_model_earned_it"] is False
+    assert "walk-forward fold models of engine flow" in cold["models"]
+    shadow = champion_metadata(_champion("shadow"), MODEL_META, "hash")["record_earned_by"]
+    assert shadow["record_kind"] == "shadow" and shadow["exported_model_earned_it"] is True
+    assert "flow@2026-04-01" in shadow["models"]

@@ -533,3 +533,18 @@ def test_shadow_record_is_empty_before_any_bar_passes_the_embargo(inputs, day30)
     record = _shadow(day30, features[early], labels, "4h")
     assert record.empty
     assert list(record.columns) == ["decision_time", "pred_bps", "label_bps", "vol_24h_bps", "regime"]
+
+
+def test_test_fraction_is_the_held_out_early_stopping_tail(inputs):
+    """``training.test_fraction`` is the share of the window held out (purged) from each pooled fit:
+    rows fitted + rows purged = int(rows x (1 - test_fraction))."""
+    before = {}
+    for fraction in (0.1, 0.4):
+        result = _train(*inputs, replace(PARAMS, test_fraction=fraction), cold_start=False)
+        before[fraction] = {
+            (m.engine, m.horizon): m.n_train + m.n_purged for m in result.models if m.regime == "all"
+        }
+    assert before[0.1] and before[0.1].keys() == before[0.4].keys()
+    for key, n_before_tail in before[0.1].items():
+        rows = n_before_tail / 0.9
+        assert abs(before[0.4][key] - rows * 0.6) <= 2, (key, before[0.4][key], rows)
