@@ -122,3 +122,17 @@ def edge_spread(candles: pd.DataFrame, interval: str, tick_size: float = float("
     bound = s2 - EDGE_Z * se if np.isfinite(se) else s2
     lower = float(np.sqrt(max(bound, 0.0)) * 1e4)
     return SpreadEstimate(max(point, floor), max(lower, floor), interval, n, tick_bps)
+
+
+def tick_from_prices(prices: np.ndarray) -> float:
+    """A price tick read off the price grid (where no ``exchangeInfo`` is known: archives).
+
+    The smallest positive gap between distinct prices, rounded down to a power of ten (Binance's
+    ticks are powers of ten); NaN with fewer than two distinct prices.
+    """
+    values = np.unique(np.asarray(prices, dtype=float))
+    values = values[np.isfinite(values) & (values > 0)]
+    if len(values) < 2:
+        return float("nan")
+    gap = float(np.diff(values).min())
+    return float(10.0 ** np.floor(np.log10(gap))) if gap > 0 else float("nan")
