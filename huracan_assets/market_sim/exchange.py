@@ -43,8 +43,8 @@ What it models (all deterministic from ``seed``; the same call always returns th
   which would bias a spread estimate); each minute holds ``PRINTS_PER_MINUTE`` trades at the mid
   plus or minus half the bar's true spread (the side drawn per trade), the mid kept half a
   spread inside the bar's range. So the minutes aggregate back to the bar's high, low and
-  volumes exactly and to its open and close within half a spread (the bars are mid prices, the
-  minutes trades), and the bid/ask bounce in them is the true spread: what a spread estimator
+  volumes exactly and to its open and close within half a spread (a whole one where the bar
+  opens or closes at its high or low: the bars are mid prices, the minutes trades), and the bid/ask bounce in them is the true spread: what a spread estimator
   should recover.
 * **Price ticks**: each market's ``tick_size`` (its ``PRICE_FILTER``) is a power of ten about
   1e-6 of its first price (0.01 for BTC at 60,000): a fraction of a bp.
@@ -668,15 +668,19 @@ class SimulatedExchange:
             down = np.where(trough < body_low, (body_low - bottom) / (body_low - trough), 1.0)
         mid = np.where(mid > body_high, body_high + (mid - body_high) * up, mid)
         mid = np.where(mid < body_low, body_low - (body_low - mid) * down, mid)
-        mid = np.clip(mid, bottom, top)[:, 1:]
+        # prints at steps 0 .. steps-1 and the close at the last: the bar's first and last trades
+        # are its open and close mid plus or minus half a spread
+        mid = np.clip(np.concatenate([mid[:, :1], mid[:, 2:]], axis=1), bottom, top)
         side = np.where(rng.uniform(size=mid.shape) < 0.5, -1.0, 1.0)
         rows = np.arange(n_bars)
-        # the bar's high and low are trades: a buy at the mid's peak, a sell at its trough (a
-        # bar without an excursion gets them at a random step)
-        at_peak = np.where(peak[:, 0] > body_high[:, 0], mid.argmax(axis=1), rng.integers(0, steps, n_bars))
-        at_trough = np.where(
-            trough[:, 0] < body_low[:, 0], mid.argmin(axis=1), rng.integers(0, steps, n_bars)
-        )
+        # the bar's high and low are trades: a buy at the mid's peak, a sell at its trough, never
+        # the bar's first or last trade (a bar without an excursion gets them at a random step)
+        inner = mid[:, 1:-1] if steps > 2 else mid
+        shift = 1 if steps > 2 else 0
+        anywhere = rng.integers(0, inner.shape[1], n_bars) + shift
+        at_peak = np.where(peak[:, 0] > body_high[:, 0], inner.argmax(axis=1) + shift, anywhere)
+        at_trough = np.where(trough[:, 0] < body_low[:, 0], inner.argmin(axis=1) + shift, anywhere)
+        at_trough = np.where((at_trough == at_peak) & (steps > 3), np.where(at_peak > 1, 1, 2), at_trough)
         mid[rows, at_peak], side[rows, at_peak] = top[:, 0], 1.0
         mid[rows, at_trough], side[rows, at_trough] = bottom[:, 0], -1.0
         prints = np.exp(mid + side * half[:, None]).reshape(n_bars * per_bar, k)
