@@ -79,6 +79,8 @@ class Outcome:
     passed: bool
     description: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    # None: the check's own severity; WARN reports a failure that must not block (a look-back day)
+    severity: dg.AssetCheckSeverity | None = None
 
 
 def _run_keys(context: dg.AssetCheckExecutionContext) -> list[str]:
@@ -103,7 +105,7 @@ def check_results(
         outcome = outcomes[str(context.partition_key)]
         yield dg.AssetCheckResult(
             passed=outcome.passed,
-            severity=severity,
+            severity=outcome.severity or severity,
             description=outcome.description,
             metadata=outcome.metadata,
         )
@@ -112,7 +114,7 @@ def check_results(
     per_partition = len(outcomes) <= PER_PARTITION_RESULTS_MAX
     yield dg.AssetCheckResult(
         passed=summary.passed,
-        severity=severity,
+        severity=summary.severity or severity,
         description=summary.description,
         metadata={
             "scope": f"run summary over {len(outcomes)} partitions"
@@ -130,7 +132,7 @@ def check_results(
             passed=outcome.passed,
             metadata=outcome.metadata,
             target_materialization_data=targets.get(key),
-            severity=severity,
+            severity=outcome.severity or severity,
             description=outcome.description,
             blocking=spec.blocking,
             partition=key,
@@ -379,29 +381,51 @@ def _day_list(days: list[str]) -> str:
 
 
 def universe_outcomes(keys: list[str], coin_universe: pd.DataFrame) -> tuple[dict[str, Outcome], Outcome]:
-    """Each day of the run: is any coin eligible?"""
+    """Each day of the run: is any coin eligible? Only the run day (the newest day of the run) blocks.
+
+    The earlier days of a range run are look-back days: a look-back day with no eligible coin is
+    reported (a failed WARN evaluation, named in the summary) and its coin-days follow the usual
+    gap rules downstream; the run fails only when the run day itself has no eligible coin.
+    """
     frame = coin_universe if coin_universe is not None else pd.DataFrame()
     if len(keys) == 1 and len(frame) and "date" not in frame:
         frame = frame.assign(date=keys[0])
     eligible = frame[frame["eligible"]] if len(frame) else frame
     eligible_by_day = eligible.groupby("date").size().to_dict() if len(eligible) else {}
     markets_by_day = frame.groupby("date").size().to_dict() if len(frame) else {}
+    run_day = max(keys)
     per_partition = {}
     for day in keys:
         count = int(eligible_by_day.get(day, 0))
+        look_back = day != run_day
+        description = f"{count} eligible coin(s) on {day}" if count else f"no eligible coin on {day}"
+        if not count and look_back:
+            description += f" (a look-back day of {run_day}: reported, not blocking)"
         per_partition[day] = Outcome(
             count > 0,
-            f"{count} eligible coin(s) on {day}" if count else f"no eligible coin on {day}",
+            description,
             {"eligible_coins": count, "markets": int(markets_by_day.get(day, 0))},
+            severity=dg.AssetCheckSeverity.WARN if look_back else None,
         )
     empty_days = sorted(d for d, o in per_partition.items() if not o.passed)
+    empty_look_back = [d for d in empty_days if d != run_day]
+    run_day_empty = not per_partition[run_day].passed
+    parts = []
+    if run_day_empty:
+        parts.append(f"no eligible coin on the run day {run_day}")
+    if empty_look_back:
+        parts.append(
+            f"look-back day(s) without an eligible coin (not blocking): {_day_list(empty_look_back)}"
+        )
     summary = Outcome(
-        not empty_days,
-        f"no eligible coin on {_day_list(empty_days)}" if empty_days else "every day has eligible coins",
+        not run_day_empty,
+        "; ".join(parts) or "every day has eligible coins",
         {
+            "run_day": run_day,
             "eligible_coins": int(len(eligible)),
             "markets": int(len(frame)),
             "days_without_eligible": len(empty_days),
+            "look_back_days_without_eligible": dg.MetadataValue.json(empty_look_back),
         },
     )
     return per_partition, summary
@@ -476,7 +500,8 @@ def build(partitions: Partitions) -> list[dg.AssetChecksDefinition]:
         asset="coin_universe",
         partitions_def=partitions.days,
         blocking=True,
-        description="Blocking: a day with no eligible coin cannot be trained. One outcome per day.",
+        description="Blocking on the run day (the newest day of the run): a day with no eligible coin cannot "
+        "be trained. An earlier (look-back) day without one is a failed WARN evaluation, reported, not blocking.",
     )
     def coin_universe_not_empty(
         context: dg.AssetCheckExecutionContext, coin_universe: pd.DataFrame

@@ -10,15 +10,17 @@ _UNIVERSE_TYPES = {
     "quote_volume_usdt": "float64",
     "quote_volume_gbp": "float64",
     "spread_bps": "float64",
+    "spread_lower_bps": "float64",
     "usdt_per_gbp": "float64",
     "listed_at": "datetime64[ns, UTC]",
     "eligible": "bool",
 }
 _UNIVERSE_DESCRIPTIONS = {
     "quote_volume_gbp": "24h quote volume in GBP",
-    "spread_bps": "quoted bid/ask spread (or an estimate from candles), bps",
-    "spread_source": "quoted, or how the spread was estimated",
-    "eligible": "volume >= min_liquidity_gbp and spread <= max_spread_bps",
+    "spread_bps": "quoted bid/ask spread, or the EDGE estimate from candles floored at one tick, bps",
+    "spread_lower_bps": "the quote, or the estimate's lower bound (3 standard errors), bps",
+    "spread_source": "quote, or edge:<candles> (the estimator and the candles it used)",
+    "eligible": "volume >= min_liquidity_gbp and spread (an estimate's lower bound) <= max_spread_bps",
     "reason": "why a market is not eligible",
 }
 

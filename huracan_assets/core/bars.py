@@ -377,19 +377,3 @@ def _compare_vendors(
     quality.mismatch_times = [
         f"{t:%Y-%m-%dT%H:%M}Z ({d:.0f} bps)" for t, d in zip(at[bad], diff[bad], strict=True)
     ][:10]
-
-
-def corwin_schultz_spread_bps(high: pd.Series, low: pd.Series) -> float:
-    """Corwin–Schultz (2012) bid/ask spread estimate from consecutive high/low pairs, in bps.
-
-    Negative two-bar estimates are set to zero, as the paper recommends; returns the mean.
-    """
-    h, lo = np.log(high.to_numpy(dtype=float)), np.log(low.to_numpy(dtype=float))
-    if len(h) < 3:
-        return float("nan")
-    beta = (h[1:] - lo[1:]) ** 2 + (h[:-1] - lo[:-1]) ** 2
-    gamma = (np.maximum(h[1:], h[:-1]) - np.minimum(lo[1:], lo[:-1])) ** 2
-    k = 3 - 2 * np.sqrt(2)
-    alpha = (np.sqrt(2 * beta) - np.sqrt(beta)) / k - np.sqrt(gamma / k)
-    spread = 2 * (np.exp(alpha) - 1) / (1 + np.exp(alpha))
-    return float(np.nanmean(np.clip(spread, 0, None)) * 1e4)

@@ -4,6 +4,12 @@ A coin is eligible when its market is trading, its base is not a stablecoin, fia
 leveraged token, its 24h quote volume converted to GBP is at least ``min_liquidity_gbp`` and
 its bid/ask spread is at most ``max_spread_bps``. ``max_coins`` (optional) keeps only the
 most liquid eligible coins. Every market stays in the output with ``eligible`` and ``reason``.
+
+Spread: the quoted bid/ask when a book is available (``spread_source`` "quote"); otherwise the
+EDGE estimate from the day's finest candles (``core/spread.py``; ``spread_source`` "edge:1m" or
+"edge:<base timeframe>"), floored at one price tick. An estimate excludes a coin only when its
+lower bound (``spread_lower_bps``) is above ``max_spread_bps``: a noisy estimate from coarse
+candles never excludes a deep market.
 """
 
 from __future__ import annotations
@@ -11,12 +17,25 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from huracan_assets.core.bars import corwin_schultz_spread_bps
+from huracan_assets.core.spread import edge_spread
 
-TICKER_COLUMNS = ["symbol", "quote_volume", "bid", "ask", "last", "estimated_spread_bps", "volume_source"]
+TICKER_COLUMNS = [
+    "symbol",
+    "quote_volume",
+    "bid",
+    "ask",
+    "last",
+    "estimated_spread_bps",
+    "estimated_spread_lower_bps",
+    "estimate_source",
+    "volume_source",
+]
 VOLUME_FROM_TICKER = "ticker:24h"
 VOLUME_FROM_BARS = "bars:24h sum"
-SPREAD_ESTIMATE = "estimated:corwin-schultz"
+SPREAD_QUOTE = "quote"
+FINE_INTERVAL = "1m"
+# 1-minute candles must cover at least half the day to be used for the spread (else the base timeframe)
+MIN_FINE_SHARE = 0.5
 
 UNIVERSE_COLUMNS = [
     "coin",
@@ -25,6 +44,7 @@ UNIVERSE_COLUMNS = [
     "quote_volume_usdt",
     "quote_volume_gbp",
     "spread_bps",
+    "spread_lower_bps",
     "spread_source",
     "volume_source",
     "usdt_per_gbp",
@@ -73,18 +93,29 @@ def gbp_rate(tickers: pd.DataFrame, fallback: float) -> tuple[float, str]:
     return float(fallback), "config:usdt_per_gbp_fallback"
 
 
-def liquidity_from_bars(bars: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.DataFrame:
+def liquidity_from_bars(
+    bars: dict[str, pd.DataFrame],
+    as_of: pd.Timestamp,
+    *,
+    timeframe: str = "1h",
+    fine_bars: dict[str, pd.DataFrame] | None = None,
+    tick_sizes: dict[str, float] | None = None,
+) -> pd.DataFrame:
     """Tickers estimated from candles when no 24 h ticker exists (archives, past days).
 
-    ``bars``: symbol -> candles (``RAW_COLUMNS``, any timeframe). Per symbol, over the 24 h
-    before ``as_of``: ``quote_volume`` = sum of the candles' quote volume (quote currency),
-    ``last`` = the last close, ``bid``/``ask`` = NaN (no book), ``estimated_spread_bps`` = the
-    Corwin-Schultz estimate from consecutive high/low pairs (bps), ``volume_source`` =
-    ``"bars:24h sum"``. Columns ``TICKER_COLUMNS``;
-    a symbol without a valid candle in the window is left out.
+    ``bars``: symbol -> candles of the base ``timeframe`` (``RAW_COLUMNS``); ``fine_bars``:
+    symbol -> 1-minute candles where the source has them; ``tick_sizes``: symbol -> price tick
+    (quote currency). Per symbol, over the 24 h before ``as_of``: ``quote_volume`` = sum of the
+    base candles' quote volume, ``last`` = the last close, ``bid``/``ask`` = NaN (no book),
+    ``estimated_spread_bps`` / ``estimated_spread_lower_bps`` = the EDGE estimate and its lower
+    bound (bps, floored at one tick) from the 1-minute candles when they cover at least half
+    the day, else from the base candles; ``estimate_source`` = "edge:1m" or "edge:<timeframe>";
+    ``volume_source`` = ``"bars:24h sum"``. Columns ``TICKER_COLUMNS``; a symbol without a valid
+    candle in the window is left out.
     """
     rows = []
     start = as_of - pd.Timedelta(days=1)
+    minutes_per_day = int(pd.Timedelta(days=1) / pd.Timedelta(FINE_INTERVAL))
     for symbol, frame in bars.items():
         if frame is None or frame.empty:
             continue
@@ -94,7 +125,14 @@ def liquidity_from_bars(bars: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> p
         if valid.empty:
             continue
         valid = valid.sort_values("open_time").drop_duplicates("open_time", keep="last")
-        high, low = (pd.to_numeric(valid[c]) for c in ("high", "low"))
+        tick = float((tick_sizes or {}).get(symbol, np.nan))
+        fine = (fine_bars or {}).get(symbol)
+        if fine is not None and len(fine):
+            fine = fine[(fine["open_time"] >= start) & (fine["open_time"] < as_of)]
+        if fine is not None and len(fine) >= MIN_FINE_SHARE * minutes_per_day:
+            estimate = edge_spread(fine, FINE_INTERVAL, tick)
+        else:
+            estimate = edge_spread(valid, timeframe, tick)
         rows.append(
             {
                 "symbol": symbol,
@@ -102,7 +140,9 @@ def liquidity_from_bars(bars: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> p
                 "bid": np.nan,
                 "ask": np.nan,
                 "last": float(pd.to_numeric(valid["close"]).iloc[-1]),
-                "estimated_spread_bps": corwin_schultz_spread_bps(high, low),
+                "estimated_spread_bps": estimate.spread_bps,
+                "estimated_spread_lower_bps": estimate.lower_bps,
+                "estimate_source": estimate.source,
                 "volume_source": VOLUME_FROM_BARS,
             }
         )
@@ -118,9 +158,12 @@ def select_universe(
     min_liquidity_gbp: float,
     max_spread_bps: float,
     max_coins: int | None = None,
-    estimated_spread_bps: dict[str, float] | None = None,
 ) -> pd.DataFrame:
-    """Eligibility of every USDT spot market (columns ``UNIVERSE_COLUMNS``), most liquid first."""
+    """Eligibility of every USDT spot market (columns ``UNIVERSE_COLUMNS``), most liquid first.
+
+    ``tickers`` may carry ``estimated_spread_bps``, ``estimated_spread_lower_bps`` and
+    ``estimate_source`` (from :func:`liquidity_from_bars`); a quote always wins over an estimate.
+    """
     usdt = markets[(markets["quote"] == "USDT") & (markets["base"] != "GBP")]
     frame = usdt.merge(tickers, on="symbol", how="left")
     frame = frame.rename(columns={"base": "coin", "quote_volume": "quote_volume_usdt"})
@@ -129,13 +172,16 @@ def select_universe(
     mid = (frame["bid"] + frame["ask"]) / 2
     quoted = (frame["ask"] - frame["bid"]) / mid * 1e4
     frame["spread_bps"] = quoted
-    frame["spread_source"] = np.where(quoted.notna(), "quoted", "")
-    estimate = frame["coin"].map(estimated_spread_bps or {})
-    if "estimated_spread_bps" in frame:
-        estimate = estimate.fillna(frame["estimated_spread_bps"])
+    frame["spread_lower_bps"] = quoted
+    frame["spread_source"] = np.where(quoted.notna(), SPREAD_QUOTE, "")
+    nothing = pd.Series(np.nan, index=frame.index)
+    estimate = frame.get("estimated_spread_bps", nothing)
+    lower = frame.get("estimated_spread_lower_bps", estimate)
     use = frame["spread_bps"].isna() & estimate.notna()
-    frame.loc[use, "spread_bps"] = estimate[use]
-    frame.loc[use, "spread_source"] = SPREAD_ESTIMATE
+    frame.loc[use, "spread_bps"] = estimate[use].astype(float)
+    frame.loc[use, "spread_lower_bps"] = lower[use].fillna(estimate[use]).astype(float)
+    estimate_source = frame.get("estimate_source", nothing)
+    frame.loc[use, "spread_source"] = estimate_source[use].fillna("edge").astype(str)
     source = frame["volume_source"] if "volume_source" in frame else pd.Series(np.nan, index=frame.index)
     frame["volume_source"] = np.where(
         frame["quote_volume_usdt"].isna(), "", source.fillna(VOLUME_FROM_TICKER).astype(str)
@@ -161,8 +207,13 @@ def select_universe(
             )
         elif not np.isfinite(row.spread_bps):
             reasons.append("no spread: neither a quote nor an estimate")
-        elif row.spread_bps > max_spread_bps:
+        elif row.spread_source == SPREAD_QUOTE and row.spread_bps > max_spread_bps:
             reasons.append(f"spread {row.spread_bps:.1f} bps > max_spread_bps {max_spread_bps:g}")
+        elif row.spread_source != SPREAD_QUOTE and row.spread_lower_bps > max_spread_bps:
+            reasons.append(
+                f"estimated spread {row.spread_bps:.1f} bps ({row.spread_source}, lower bound "
+                f"{row.spread_lower_bps:.1f} bps) > max_spread_bps {max_spread_bps:g}"
+            )
         else:
             reasons.append("")
     frame["reason"] = reasons

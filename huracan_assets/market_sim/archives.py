@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from huracan_assets.core.klines import frame_to_klines
-from huracan_assets.market_sim.exchange import SimulatedExchange
+from huracan_assets.market_sim.exchange import MINUTE, SimulatedExchange
 
 FUTURES_HEADER = (
     "open_time,open,high,low,close,volume,close_time,quote_volume,count,"
@@ -83,9 +83,11 @@ def write_kline_archives(
 
     ``cadence``: "monthly" (one file per calendar month, clipped to the days asked) or "daily".
     ``skip_days``: coin -> days left out of its files (a file with a missing day).
+    ``interval="1m"`` writes the simulator's 1-minute candles (the trades inside its bars).
     """
     folder = Path(folder)
-    bar = exchange.bar
+    minutes = interval == "1m" and exchange.bar != MINUTE
+    bar = MINUTE if minutes else exchange.bar
     paths = []
     periods: list[tuple[str, date, date]] = []
     day = first_day
@@ -97,11 +99,16 @@ def write_kline_archives(
             month_end = date(day.year, day.month, calendar.monthrange(day.year, day.month)[1])
             periods.append((f"{day.year:04d}-{day.month:02d}", day, min(month_end, last_day)))
             day = month_end + timedelta(days=1)
-    names = [*coins, "GBP"] if include_gbp else list(coins)
+    names = [*coins, "GBP"] if include_gbp and not minutes else list(coins)
     for coin in names:
         for period, a, b in periods:
             start, end = _day_start(a), _day_start(b) + timedelta(days=1)
-            bars = exchange.gbp_ohlcv(start, end) if coin == "GBP" else exchange.ohlcv(coin, start, end)
+            if coin == "GBP":
+                bars = exchange.gbp_ohlcv(start, end)
+            elif minutes:
+                bars = exchange.minute_candles(coin, start, end)
+            else:
+                bars = exchange.ohlcv(coin, start, end)
             bars = bars.sort_values("open_time").drop_duplicates("open_time", keep="last")
             skipped = set((skip_days or {}).get(coin, []))
             if skipped:

@@ -8,10 +8,12 @@ Endpoints (Binance's paths, parameters and JSON shapes; only what Huracan's clie
 =============================  ==================================================================
 ``/api/v3/ping``, ``/time``     liveness and the server's clock (``now``)
 ``/api/v3/exchangeInfo``        every simulated coin as ``<COIN>USDT`` (``TRADING``, or ``BREAK``
-                                once delisted) plus ``GBPUSDT``
+                                once delisted) plus ``GBPUSDT``; ``PRICE_FILTER.tickSize`` is the
+                                simulator's tick of the coin
 ``/api/v3/ticker/24hr``         rolling 24 h quote volume and last price at ``now``
 ``/api/v3/ticker/bookTicker``   best bid/ask at ``now``
-``/api/v3/klines``              ``symbol``, ``interval`` (a whole multiple of the simulator's bar),
+``/api/v3/klines``              ``symbol``, ``interval`` (a whole multiple of the simulator's bar,
+                                or of 1m below it: the simulator's 1-minute candles),
                                 ``startTime``/``endTime`` (ms, inclusive on open time), ``limit``
                                 (default 500, at most 1000); only candles closed by ``now``
 ``/fapi/v1/exchangeInfo``       a USDT-margined perpetual per coin
@@ -38,7 +40,7 @@ import pandas as pd
 
 from huracan_assets.config.settings import parse_duration
 from huracan_assets.core.klines import frame_to_klines
-from huracan_assets.market_sim.exchange import SimulatedExchange
+from huracan_assets.market_sim.exchange import MINUTE, SimulatedExchange
 
 FAULT_KINDS = ("429", "5xx", "malformed", "empty", "unknown_symbol", "missing_field", "bad_value")
 MAX_KLINES = 1000
@@ -147,7 +149,9 @@ class BinanceStandIn:
                 {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000}
             ],
             "exchangeFilters": [],
-            "symbols": [_spot_symbol(row.base, row.quote, row.status) for row in markets.itertuples()],
+            "symbols": [
+                _spot_symbol(row.base, row.quote, row.status, row.tick_size) for row in markets.itertuples()
+            ],
         }
 
     def futures_info(self) -> dict[str, Any]:
@@ -210,7 +214,8 @@ class BinanceStandIn:
 
     def klines(self, coin: str, params: dict[str, str]) -> list[list]:
         interval = parse_duration(params.get("interval", "1h"))
-        if interval % self.exchange.bar:
+        minutes = interval < self.exchange.bar and coin != "GBP"
+        if interval % (MINUTE if minutes else self.exchange.bar):
             raise _ApiError(400, -1120, "Invalid interval.")
         limit = min(int(params.get("limit", 500)), MAX_KLINES)
         now = self.now
@@ -225,8 +230,13 @@ class BinanceStandIn:
             return []
         window = (start.to_pydatetime(), (end + pd.Timedelta(interval)).to_pydatetime())
         with self._lock:  # the simulator caches paths: one request at a time
-            bars = self.exchange.gbp_ohlcv(*window) if coin == "GBP" else self.exchange.ohlcv(coin, *window)
-        if interval != self.exchange.bar:
+            if coin == "GBP":
+                bars = self.exchange.gbp_ohlcv(*window)
+            elif minutes:
+                bars = self.exchange.minute_candles(coin, *window)
+            else:
+                bars = self.exchange.ohlcv(coin, *window)
+        if interval != (MINUTE if minutes else self.exchange.bar):
             bars = _resample(bars, interval)
         times = pd.to_datetime(bars["open_time"], utc=True)
         bars = bars[(times >= start) & (times <= end)]
@@ -361,7 +371,7 @@ def _only(frame: pd.DataFrame, params: dict[str, str]) -> pd.DataFrame:
     return frame
 
 
-def _spot_symbol(base: str, quote: str, status: str) -> dict[str, Any]:
+def _spot_symbol(base: str, quote: str, status: str, tick_size: float = 1e-8) -> dict[str, Any]:
     return {
         "symbol": f"{base}{quote}",
         "status": status,
@@ -378,9 +388,9 @@ def _spot_symbol(base: str, quote: str, status: str) -> dict[str, Any]:
         "filters": [
             {
                 "filterType": "PRICE_FILTER",
-                "minPrice": "0.00000001",
+                "minPrice": f"{tick_size:.8f}",
                 "maxPrice": "1000000",
-                "tickSize": "0.00000001",
+                "tickSize": f"{tick_size:.8f}",
             },
             {
                 "filterType": "LOT_SIZE",

@@ -37,6 +37,17 @@ What it models (all deterministic from ``seed``; the same call always returns th
   (re-sent with a slightly different volume) and the odd out-of-order delivery.
 * **A second vendor** (``sim-secondary``) that reports the same bars with ~1 bp of price noise
   and, on about 2% of days, one bar that is clearly off (~60 bps).
+* **1-minute candles** (:meth:`SimulatedExchange.minute_candles`): the trades inside each bar.
+  The mid price is a Brownian bridge from the bar's open to its close whose excursions are
+  stretched to touch the bar's high and low (a monotone map: more local variance, no drift,
+  which would bias a spread estimate); each minute holds ``PRINTS_PER_MINUTE`` trades at the mid
+  plus or minus half the bar's true spread (the side drawn per trade), the mid kept half a
+  spread inside the bar's range. So the minutes aggregate back to the bar's high, low and
+  volumes exactly and to its open and close within half a spread (a whole one where the bar
+  opens or closes at its high or low: the bars are mid prices, the minutes trades), and the bid/ask bounce in them is the true spread: what a spread estimator
+  should recover.
+* **Price ticks**: each market's ``tick_size`` (its ``PRICE_FILTER``) is a power of ten about
+  1e-6 of its first price (0.01 for BTC at 60,000): a fraction of a bp.
 * **GBP**: a ``GBP/USDT`` market quoting USDT per GBP (around 1.27) for volume conversion.
 * **Delistings** (``delisted={"XRP": when}``): from ``when`` on the market's status is ``BREAK``,
   it has no ticker and no candles.
@@ -144,6 +155,8 @@ _REGIME_VOLUME = np.array([1.1, 0.9, 2.5, 0.15])
 _REGIME_SPREAD = np.array([1.0, 1.0, 2.0, 4.0])
 _RHO_PER_HOUR = 0.9
 _DEFAULT_FILL_DELAY = 1  # bar closes from decision to fill with 1h bars and a 1m latency
+PRINTS_PER_MINUTE = 6  # trades simulated inside each 1-minute candle
+MINUTE = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -438,7 +451,7 @@ class SimulatedExchange:
         return self.listed(spec, at) and (delisted is None or pd.Timestamp(at) < pd.Timestamp(delisted))
 
     def markets(self, as_of: datetime) -> pd.DataFrame:
-        """Spot markets at ``as_of``: symbol, base, quote, status ("TRADING"), listed_at."""
+        """Spot markets at ``as_of``: symbol, base, quote, status ("TRADING"), listed_at, tick_size (USDT)."""
         rows = [
             {
                 "symbol": s.symbol,
@@ -446,14 +459,28 @@ class SimulatedExchange:
                 "quote": "USDT",
                 "status": "TRADING" if self.trading(s, as_of) else "BREAK",
                 "listed_at": s.listed_at,
+                "tick_size": self.tick_size(s.coin),
             }
             for s in self.coins
             if self.listed(s, as_of)
         ]
         rows.append(
-            {"symbol": "GBP/USDT", "base": "GBP", "quote": "USDT", "status": "TRADING", "listed_at": None}
+            {
+                "symbol": "GBP/USDT",
+                "base": "GBP",
+                "quote": "USDT",
+                "status": "TRADING",
+                "listed_at": None,
+                "tick_size": self.tick_size("GBP"),
+            }
         )
         return pd.DataFrame(rows)
+
+    def tick_size(self, coin: str) -> float:
+        """The market's price tick (USDT): a power of ten about 1e-6 of the coin's first price."""
+        if coin == "GBP":
+            return 0.0001
+        return float(10.0 ** (math.floor(math.log10(self.coin(coin).base_price)) - 6))
 
     def tickers(self, as_of: datetime) -> pd.DataFrame:
         """24h tickers at ``as_of``: symbol, quote_volume (USDT over the last 24h), bid, ask, last."""
@@ -580,6 +607,110 @@ class SimulatedExchange:
         if vendor == PRIMARY_VENDOR and coin in self.corrupt:
             bars = _corrupt(bars, self.corrupt[coin])
         return bars
+
+    def true_spread_bps(self, coin: str, day: date) -> float:
+        """The coin's true quoted spread on ``day`` (bps of the mid; constant within a day)."""
+        spec = self.coin(coin)
+        path = self._path(spec, self._day_index(day) + 1)
+        return float(path.spread_bps[self._day_index(day) * self.bars_per_day])
+
+    def minute_candles(self, coin: str, start: datetime, end: datetime) -> pd.DataFrame:
+        """1-minute candles of trade prices with ``start <= open_time < end`` (``BAR_COLUMNS``).
+
+        Built from the true bars (no vendor faults) of every whole day the window touches, from
+        per-day seeded streams (the same minute whatever the window). See the module docstring.
+        """
+        spec = self.coin(coin)
+        start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
+        delisted = self.delisted.get(coin)
+        if delisted is not None:
+            end_ts = min(end_ts, pd.Timestamp(delisted))
+        if end_ts <= start_ts:
+            return pd.DataFrame(columns=BAR_COLUMNS)
+        days = pd.date_range(start_ts.floor("D"), (end_ts - pd.Timedelta(1, "ns")).floor("D"), freq="D")
+        frames = [self._minutes_of_day(spec, day) for day in days]
+        frames = [f for f in frames if len(f)]
+        if not frames:
+            return pd.DataFrame(columns=BAR_COLUMNS)
+        out = pd.concat(frames, ignore_index=True)
+        out = out[(out["open_time"] >= start_ts) & (out["open_time"] < end_ts)]
+        return out.reset_index(drop=True)
+
+    def _minutes_of_day(self, spec: CoinSpec, day: pd.Timestamp) -> pd.DataFrame:
+        bars = self._true_bars(spec, day, day + pd.Timedelta(days=1))
+        if bars.empty:
+            return bars
+        path = self._path(spec, self._day_index(day.date()) + 1)
+        first = int(np.searchsorted(path.open_time, bars["open_time"].iloc[0].value))
+        spread = path.spread_bps[first : first + len(bars)]
+        regime = path.regime[first : first + len(bars)]
+        rng = self._rng(4, spec.index, self._day_index(day.date()))
+        n_bars, per_bar, k = len(bars), max(1, int(self.bar / MINUTE)), PRINTS_PER_MINUTE
+        steps = per_bar * k
+        o, h, lo, c = (np.log(bars[col].to_numpy(dtype=float)) for col in ("open", "high", "low", "close"))
+        sigma = spec.daily_vol / math.sqrt(self.bars_per_day * steps) * _REGIME_VOL[regime]
+        # a bar narrower than its spread quotes inside its range: the bounce shrinks to fit
+        half = np.minimum(spread / 2e4, (h - lo) / 2)
+        top, bottom = (h - half)[:, None], (lo + half)[:, None]
+        # the mid: a Brownian bridge from the bar's open to its close, its excursions above the body
+        # stretched (or shrunk) to reach the bar's high less half a spread, and below it its low: a
+        # monotone map, so the path gains local variance but no drift (drift would bias the estimate)
+        grid = np.arange(steps + 1)[None, :] / steps
+        walk = np.cumsum(
+            np.concatenate([np.zeros((n_bars, 1)), rng.standard_normal((n_bars, steps))], axis=1), axis=1
+        )
+        walk = (walk - grid * walk[:, -1:]) * sigma[:, None]
+        mid = o[:, None] + grid * (c - o)[:, None] + walk
+        body_high, body_low = np.maximum(o, c)[:, None], np.minimum(o, c)[:, None]
+        peak, trough = mid.max(axis=1, keepdims=True), mid.min(axis=1, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            up = np.where(peak > body_high, (top - body_high) / (peak - body_high), 1.0)
+            down = np.where(trough < body_low, (body_low - bottom) / (body_low - trough), 1.0)
+        mid = np.where(mid > body_high, body_high + (mid - body_high) * up, mid)
+        mid = np.where(mid < body_low, body_low - (body_low - mid) * down, mid)
+        # prints at steps 0 .. steps-1 and the close at the last: the bar's first and last trades
+        # are its open and close mid plus or minus half a spread
+        mid = np.clip(np.concatenate([mid[:, :1], mid[:, 2:]], axis=1), bottom, top)
+        side = np.where(rng.uniform(size=mid.shape) < 0.5, -1.0, 1.0)
+        rows = np.arange(n_bars)
+        # the bar's high and low are trades: a buy at the mid's peak, a sell at its trough, never
+        # the bar's first or last trade (a bar without an excursion gets them at a random step)
+        inner = mid[:, 1:-1] if steps > 2 else mid
+        shift = 1 if steps > 2 else 0
+        anywhere = rng.integers(0, inner.shape[1], n_bars) + shift
+        at_peak = np.where(peak[:, 0] > body_high[:, 0], inner.argmax(axis=1) + shift, anywhere)
+        at_trough = np.where(trough[:, 0] < body_low[:, 0], inner.argmin(axis=1) + shift, anywhere)
+        at_trough = np.where((at_trough == at_peak) & (steps > 3), np.where(at_peak > 1, 1, 2), at_trough)
+        mid[rows, at_peak], side[rows, at_peak] = top[:, 0], 1.0
+        mid[rows, at_trough], side[rows, at_trough] = bottom[:, 0], -1.0
+        prints = np.exp(mid + side * half[:, None]).reshape(n_bars * per_bar, k)
+        open_m, close_m = prints[:, 0], prints[:, -1]
+        high_m, low_m = prints.max(axis=1), prints.min(axis=1)
+        weights = rng.gamma(2.0, size=(n_bars, per_bar))
+        weights = (weights / weights.sum(axis=1, keepdims=True)).ravel()
+        repeat = np.repeat(np.arange(n_bars), per_bar)
+        volume = bars["volume"].to_numpy()[repeat] * weights
+        quote = bars["quote_volume"].to_numpy()[repeat] * weights
+        taker = bars["taker_buy_base"].to_numpy()[repeat] * weights
+        taker_quote = bars["taker_buy_quote"].to_numpy()[repeat] * weights
+        trades = np.maximum(1, np.round(bars["trades"].to_numpy()[repeat] * weights)).astype(np.int64)
+        offsets = np.tile(np.arange(per_bar, dtype=np.int64), n_bars) * int(MINUTE.total_seconds() * 1e9)
+        times = bars["open_time"].astype("int64").to_numpy()[repeat] + offsets
+        return pd.DataFrame(
+            {
+                "open_time": pd.to_datetime(times, utc=True),
+                "open": open_m,
+                "high": high_m,
+                "low": low_m,
+                "close": close_m,
+                "volume": volume,
+                "quote_volume": quote,
+                "trades": trades,
+                "taker_buy_base": taker,
+                "taker_buy_quote": taker_quote,
+                "vendor": PRIMARY_VENDOR,
+            }
+        )[BAR_COLUMNS]
 
     def funding_rates(self, coin: str, start: datetime, end: datetime) -> pd.DataFrame:
         """Funding of the coin's USDT-margined perpetual with ``start <= funding_time < end``.

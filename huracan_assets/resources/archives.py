@@ -40,7 +40,8 @@ import pandas as pd
 
 from huracan_assets.core.bars import RAW_COLUMNS
 from huracan_assets.core.klines import empty_raw, open_time_unit, parse_kline_csv, split_binance_symbol
-from huracan_assets.core.universe import liquidity_from_bars
+from huracan_assets.core.spread import tick_from_prices
+from huracan_assets.core.universe import FINE_INTERVAL, liquidity_from_bars
 
 ARCHIVE_VENDOR = "binance-archive"
 _NAME = re.compile(
@@ -273,14 +274,23 @@ class ArchiveMarketData:
         return pd.DataFrame(rows, columns=["symbol", "base", "quote", "status", "listed_at"])
 
     def tickers(self, as_of: datetime) -> pd.DataFrame:
-        """No book in archives: quote volume summed over the last 24 h, spread estimated (Corwin-Schultz)."""
+        """No book in archives: quote volume summed over the last 24 h, spread estimated by EDGE.
+
+        The spread comes from the imported 1-minute archives (``…/klines/<SYMBOL>/1m/``) when they
+        cover the day, else from the base timeframe's candles. Archives carry no ``exchangeInfo``,
+        so the tick that floors the estimate is read off the day's price grid.
+        """
         as_of_ts = pd.Timestamp(as_of)
         start = as_of_ts - timedelta(days=1)
-        bars = {
-            f"{base}/{quote}": self.store.bars(symbol, self.timeframe, start, as_of_ts)
-            for symbol, base, quote in self._pairs()
-        }
-        return liquidity_from_bars(bars, as_of_ts)
+        bars, fine, ticks = {}, {}, {}
+        for symbol, base, quote in self._pairs():
+            name = f"{base}/{quote}"
+            bars[name] = self.store.bars(symbol, self.timeframe, start, as_of_ts)
+            if self.timeframe != FINE_INTERVAL:
+                fine[name] = self.store.bars(symbol, FINE_INTERVAL, start, as_of_ts)
+            finest = fine.get(name) if len(fine.get(name, ())) else bars[name]
+            ticks[name] = tick_from_prices(finest[["open", "high", "low", "close"]].to_numpy().ravel())
+        return liquidity_from_bars(bars, as_of_ts, timeframe=self.timeframe, fine_bars=fine, tick_sizes=ticks)
 
     def ohlcv(self, coin: str, start: datetime, end: datetime, vendor: str | None = None) -> pd.DataFrame:
         return self.store.bars(f"{coin}USDT", self.timeframe, start, end)

@@ -21,13 +21,22 @@ GBP: the universe converts quote volume with the last price of ``GBP/USDT`` (USD
 falling back to ``usdt_per_gbp_fallback`` from the settings when the exchange has no such pair.
 
 Tickers of a past day: Binance's 24 h ticker only describes the last 24 hours. For an
-``as_of`` more than ``live_ticker_tolerance`` away from the exchange's clock, quote volume and
-spread come from hourly candles of the 24 h before ``as_of`` (quote volume summed; spread by
-the Corwin-Schultz estimate), like the archives; the universe's ``spread_source`` says so.
+``as_of`` more than ``live_ticker_tolerance`` away from the exchange's clock, quote volume comes
+from hourly candles of the 24 h before ``as_of`` and the spread from the EDGE estimate
+(``core/spread.py``), like the archives; the universe's ``spread_source`` says which candles.
+
+Requests for the spread: the days within ``fine_spread_days`` of the exchange's clock (the days
+a daily run decides on) get 1-minute candles, two klines requests per market and day; older
+days use the hourly candles already fetched for their volume (one request per market per 1,000
+hours, cached). 1-minute candles for a fresh instance's whole look-back would be two requests
+per market and day: 9,000 for 30 markets over 150 days. For those days, import the 1-minute
+archives instead (``huracan import-archives``). The tick that floors the estimate is the
+market's ``PRICE_FILTER.tickSize`` (``markets()["tick_size"]``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -85,6 +94,7 @@ class BinanceApiMarketData:
         max_wait_s: float = 30.0,
         rate_limit_ms: int | None = None,
         live_ticker_tolerance: timedelta = timedelta(hours=1),
+        fine_spread_days: int = 2,
         timeout_ms: int = 10_000,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -111,6 +121,7 @@ class BinanceApiMarketData:
         self.backoff_s = backoff_s
         self.max_wait_s = max_wait_s
         self.live_ticker_tolerance = pd.Timedelta(live_ticker_tolerance)
+        self.fine_spread_days = fine_spread_days
         self.sleep = sleep
         self.retries = 0  # how many retries this client made (for tests and logs)
         self._hourly: dict[str, pd.DataFrame] = {}
@@ -154,7 +165,7 @@ class BinanceApiMarketData:
         """Spot ``…/USDT`` markets (and ``GBP/USDT``) as the exchange lists them now.
 
         Columns: symbol, base, quote, status (Binance's: TRADING, BREAK, …), listed_at (None:
-        Binance's spot exchangeInfo has no listing date).
+        Binance's spot exchangeInfo has no listing date), tick_size (``PRICE_FILTER.tickSize``).
         """
         rows = [
             {
@@ -163,11 +174,12 @@ class BinanceApiMarketData:
                 "quote": m["quote"],
                 "status": str((m.get("info") or {}).get("status", "")),
                 "listed_at": None,
+                "tick_size": _float((m.get("precision") or {}).get("price")),
             }
             for m in self._load_markets().values()
             if m.get("spot") and m.get("quote") == "USDT"
         ]
-        return pd.DataFrame(rows, columns=["symbol", "base", "quote", "status", "listed_at"])
+        return pd.DataFrame(rows, columns=["symbol", "base", "quote", "status", "listed_at", "tick_size"])
 
     def server_time(self) -> pd.Timestamp:
         ms = self._call("fetch_time", self.spot, self.spot.fetch_time)
@@ -178,15 +190,23 @@ class BinanceApiMarketData:
         markets = self.markets(as_of)
         trading = markets[markets["status"] == "TRADING"]
         as_of_ts = pd.Timestamp(as_of)
-        if abs(self.server_time() - as_of_ts) <= self.live_ticker_tolerance:
+        now = self.server_time()
+        if abs(now - as_of_ts) <= self.live_ticker_tolerance:
             return self._live_tickers(list(trading["symbol"]))
-        bars = {}
+        recent = now - as_of_ts <= pd.Timedelta(days=self.fine_spread_days)
+        bars, fine = {}, {}
         for symbol in trading["symbol"]:
             try:
                 bars[symbol] = self._hourly_bars(symbol, as_of_ts)
             except MarketDataError as error:
                 self.skipped[symbol] = str(error)  # one market's failure leaves it without a ticker
-        return liquidity_from_bars(bars, as_of_ts)
+                continue
+            if recent and not symbol.startswith("GBP/"):  # GBP/USDT is the rate, not a coin: no spread
+                # on failure the spread falls back to the hourly candles; the universe's spread_source says so
+                with contextlib.suppress(MarketDataError):
+                    fine[symbol] = self._klines(symbol, as_of_ts - pd.Timedelta(days=1), as_of_ts, "1m")
+        ticks = dict(zip(trading["symbol"], trading["tick_size"], strict=True))
+        return liquidity_from_bars(bars, as_of_ts, timeframe="1h", fine_bars=fine, tick_sizes=ticks)
 
     def _live_tickers(self, symbols: list[str]) -> pd.DataFrame:
         tickers = self._call("fetch_tickers", self.spot, lambda: self.spot.fetch_tickers())

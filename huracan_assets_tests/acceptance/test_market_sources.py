@@ -50,12 +50,13 @@ def test_the_graph_runs_through_ccxt_and_a_coin_whose_feed_keeps_failing_is_quar
 
     universe = ParquetIOManager(base_dir=str(run.storage)).read_partition(dg.AssetKey("coin_universe"), DAY)
     rows = universe.set_index("coin")
-    assert rows.loc["BTC", "spread_source"] == "quoted"  # the stand-in's clock is the end of the day
+    assert rows.loc["BTC", "spread_source"] == "quote"  # the stand-in's clock is the end of the day
     assert rows.loc["BTC", "gbp_rate_source"] == "exchange:GBP/USDT last"
     earlier = ParquetIOManager(base_dir=str(run.storage)).read_partition(
         dg.AssetKey("coin_universe"), "2025-11-15"
     )
-    assert set(earlier.loc[earlier["coin"] == "BTC", "spread_source"]) == {"estimated:corwin-schultz"}
+    # five days before the stand-in's clock: older than fine_spread_days, so hourly candles
+    assert set(earlier.loc[earlier["coin"] == "BTC", "spread_source"]) == {"edge:1h"}
 
     report = json.loads((run.export_root / DAY / "reports" / "data_integrity.json").read_text())
     history = report["history"]
@@ -82,7 +83,7 @@ def test_the_graph_runs_from_imported_archives_with_volume_and_spread_from_candl
 
     universe = ParquetIOManager(base_dir=str(run.storage)).read_partition(dg.AssetKey("coin_universe"), DAY)
     assert set(universe["coin"]) == {"BTC", "ETH", "BNB"}
-    assert set(universe["spread_source"]) == {"estimated:corwin-schultz"}
+    assert set(universe["spread_source"]) == {"edge:1h"}  # no 1-minute archives imported
     assert set(universe["volume_source"]) == {"bars:24h sum"}
     assert set(universe["gbp_rate_source"]) == {"exchange:GBP/USDT last"}
     integrity = {r["coin"]: r for r in run.result.integrity["coins"]}

@@ -257,4 +257,22 @@ def test_the_universe_check_names_each_empty_day():
     )
     per_day, summary = universe_outcomes(["2025-11-19", "2025-11-20"], universe)
     assert per_day["2025-11-19"].passed and not per_day["2025-11-20"].passed
-    assert summary.description == "no eligible coin on 2025-11-20"
+    assert per_day["2025-11-20"].severity is None  # the run day: the check's own (blocking) ERROR
+    assert summary.description == "no eligible coin on the run day 2025-11-20" and not summary.passed
+
+
+def test_only_the_run_day_blocks_an_empty_look_back_day_is_reported():
+    universe = pd.DataFrame(
+        {
+            "date": ["2025-11-18", "2025-11-19", "2025-11-20"],
+            "coin": ["BTC", "BTC", "BTC"],
+            "eligible": [True, False, True],
+        }
+    )
+    per_day, summary = universe_outcomes(["2025-11-18", "2025-11-19", "2025-11-20"], universe)
+    assert not per_day["2025-11-19"].passed
+    assert per_day["2025-11-19"].severity == dg.AssetCheckSeverity.WARN
+    assert "look-back day of 2025-11-20" in per_day["2025-11-19"].description
+    assert summary.passed
+    assert summary.description == "look-back day(s) without an eligible coin (not blocking): 2025-11-19"
+    assert summary.metadata["look_back_days_without_eligible"].value == ["2025-11-19"]

@@ -6,7 +6,6 @@ import pytest
 
 from huracan_assets.core.bars import (
     StaleDataError,
-    corwin_schultz_spread_bps,
     robust_z,
     validate_day,
 )
@@ -164,13 +163,6 @@ def test_vendor_disagreement_is_counted_and_listed(clean_day):
     assert q.vendor_max_diff_bps == pytest.approx(59.6, abs=0.5)
 
 
-def test_robust_z_and_corwin_schultz():
+def test_robust_z():
     z = robust_z(np.array([1.0, 1.1, 0.9, 1.0, 10.0]))
     assert z[-1] > 20 and abs(z[0]) < 1
-    # a quoted spread of 20 bps shows up in OHLC: highs at ask, lows at bid around a flat mid
-    mid = pd.Series(100.0, index=range(200))
-    noise = np.random.default_rng(0).normal(0, 0.0005, 200)
-    high = mid * (1 + 0.001 + np.abs(noise))
-    low = mid * (1 - 0.001 - np.abs(noise[::-1]))
-    estimate = corwin_schultz_spread_bps(high, low)
-    assert 5 < estimate < 40

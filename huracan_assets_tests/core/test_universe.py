@@ -60,7 +60,7 @@ def test_wide_spread_is_excluded_with_the_number():
     assert not u.loc["WIDE", "eligible"]
     assert u.loc["WIDE", "reason"] == "spread 40.0 bps > max_spread_bps 25"
     assert u.loc["WIDE", "spread_bps"] == pytest.approx(40.0)
-    assert u.loc["WIDE", "spread_source"] == "quoted"
+    assert u.loc["WIDE", "spread_source"] == "quote"
     assert u.loc["TIGHT", "eligible"]  # the cap is inclusive
 
 
@@ -119,24 +119,37 @@ def test_gbp_rate_from_the_ticker_else_the_config_fallback():
     assert gbp_rate(broken, fallback=1.27)[1] == "config:usdt_per_gbp_fallback"
 
 
+def estimated(base: str, volume_usdt: float, spread_bps: float, lower_bps: float, source: str) -> dict:
+    return ticker(base, volume_usdt, None) | {
+        "estimated_spread_bps": spread_bps,
+        "estimated_spread_lower_bps": lower_bps,
+        "estimate_source": source,
+    }
+
+
 def test_estimated_spread_is_used_and_labelled_when_there_is_no_book():
     u = universe(
-        [market("NOBOOK"), market("WIDEEST"), market("NOTHING"), market("BOOK")],
+        [market("NOBOOK"), market("WIDEEST"), market("NOISY"), market("NOTHING"), market("BOOK")],
         [
-            ticker("NOBOOK", 1e8, None),
-            ticker("WIDEEST", 1e8, None),
+            estimated("NOBOOK", 1e8, 7.5, 6.0, "edge:1m"),
+            estimated("WIDEEST", 1e8, 60.0, 41.0, "edge:1m"),
+            # a wide but noisy estimate from hourly candles: its lower bound is under the cap
+            estimated("NOISY", 1e8, 40.3, 3.0, "edge:1h"),
             ticker("NOTHING", 1e8, None),
-            ticker("BOOK", 1e8),
+            ticker("BOOK", 1e8) | {"estimated_spread_bps": 99.0, "estimated_spread_lower_bps": 99.0},
         ],
-        estimated_spread_bps={"NOBOOK": 7.5, "WIDEEST": 60.0, "BOOK": 99.0},
     )
-    assert u.loc["NOBOOK", "spread_bps"] == 7.5
-    assert u.loc["NOBOOK", "spread_source"] == "estimated:corwin-schultz"
+    assert u.loc["NOBOOK", "spread_bps"] == 7.5 and u.loc["NOBOOK", "spread_lower_bps"] == 6.0
+    assert u.loc["NOBOOK", "spread_source"] == "edge:1m"
     assert u.loc["NOBOOK", "eligible"]
-    assert u.loc["WIDEEST", "reason"] == "spread 60.0 bps > max_spread_bps 25"
+    assert u.loc["WIDEEST", "reason"] == (
+        "estimated spread 60.0 bps (edge:1m, lower bound 41.0 bps) > max_spread_bps 25"
+    )
+    assert u.loc["NOISY", "eligible"] and u.loc["NOISY", "spread_source"] == "edge:1h"
+    assert u.loc["NOISY", "spread_bps"] == 40.3  # costs still see the estimate
     assert u.loc["NOTHING", "reason"] == "no spread: neither a quote nor an estimate"
     # a quoted spread is never overridden by an estimate
-    assert u.loc["BOOK", "spread_source"] == "quoted" and u.loc["BOOK", "spread_bps"] == pytest.approx(2.0)
+    assert u.loc["BOOK", "spread_source"] == "quote" and u.loc["BOOK", "spread_bps"] == pytest.approx(2.0)
 
 
 def test_simulated_exchange_universe_end_to_end():

@@ -158,9 +158,31 @@ def test_archives_have_no_tickers_so_the_universe_estimates_from_candles_and_say
     ).set_index("coin")
     truth = exchange.ohlcv("ETH", as_of - timedelta(days=1), as_of)["quote_volume"].sum()
     assert universe.loc["ETH", "quote_volume_usdt"] == pytest.approx(truth, rel=1e-9)
-    assert set(universe["spread_source"]) == {"estimated:corwin-schultz"}
+    assert set(universe["spread_source"]) == {"edge:1h"}  # no 1-minute archives imported
     assert set(universe["volume_source"]) == {"bars:24h sum"}
     assert universe.loc["BTC", "listed_at"] == pd.Timestamp("2025-05-01", tz="UTC")
+
+
+def test_one_minute_archives_measure_the_spread_where_they_cover_the_day(tmp_path, exchange):
+    write_kline_archives(exchange, tmp_path / "src", ["BTC", "ETH"], date(2025, 5, 1), date(2025, 5, 10))
+    # 1-minute archives for the last day only (as daily files): the earlier days keep the hourly estimate
+    write_kline_archives(
+        exchange, tmp_path / "src", ["BTC", "ETH"], date(2025, 5, 10), date(2025, 5, 10), interval="1m"
+    )
+    store = ArchiveStore(tmp_path / "store")
+    assert not store.import_folder(tmp_path / "src").rejected
+    assert store.symbols("1m") == ["BTCUSDT", "ETHUSDT"]
+    market = MarketDataResource(source="archives", archive_dir=str(tmp_path / "store")).client()
+    covered = market.tickers(utc(date(2025, 5, 11))).set_index("symbol")
+    earlier = market.tickers(utc(date(2025, 5, 8))).set_index("symbol")
+    for coin in ("BTC", "ETH"):
+        truth = exchange.true_spread_bps(coin, date(2025, 5, 10))
+        assert covered.loc[f"{coin}/USDT", "estimate_source"] == "edge:1m"
+        assert truth / 2 < covered.loc[f"{coin}/USDT", "estimated_spread_bps"] < truth * 2
+        assert earlier.loc[f"{coin}/USDT", "estimate_source"] == "edge:1h"
+    # volumes still come from the base timeframe
+    truth = exchange.ohlcv("ETH", utc(date(2025, 5, 10)), utc(date(2025, 5, 11)))["quote_volume"].sum()
+    assert covered.loc["ETH/USDT", "quote_volume"] == pytest.approx(truth, rel=1e-9)
 
 
 def test_backfills_use_archives_where_they_cover_and_the_api_for_the_rest(tmp_path):

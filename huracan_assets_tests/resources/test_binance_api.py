@@ -36,6 +36,10 @@ def client(server: BinanceStandIn, **kw: object) -> tuple[BinanceApiMarketData, 
     return BinanceApiMarketData(**params), waits  # type: ignore[arg-type]
 
 
+def exchange_tick(coin: str) -> float:
+    return SimulatedExchange(seed=7, n_coins=5).tick_size(coin)
+
+
 def test_rebase_urls_keeps_each_path():
     urls = rebase_urls(
         {"public": "https://api.binance.com/api/v3", "fapiPublic": "https://fapi.binance.com/fapi/v1"},
@@ -51,6 +55,9 @@ def test_markets_are_usdt_spot_pairs_with_their_status(server):
     assert (markets["quote"] == "USDT").all()
     assert markets.loc["XRP/USDT", "status"] == "BREAK"  # delisted at noon
     assert markets.loc["BTC/USDT", "status"] == "TRADING"
+    # the tick of exchangeInfo's PRICE_FILTER, per market
+    assert markets.loc["BTC/USDT", "tick_size"] == pytest.approx(exchange_tick("BTC"))
+    assert markets.loc["ETH/USDT", "tick_size"] == pytest.approx(exchange_tick("ETH"))
     assert server.count("/api/v3/exchangeInfo") == 1 and server.count("/fapi/v1/exchangeInfo") == 0
 
 
@@ -75,7 +82,7 @@ def test_live_tickers_give_quote_volume_book_spread_and_the_gbp_rate(server, exc
         max_spread_bps=25,
     ).set_index("coin")
     assert (
-        universe.loc["BTC", "spread_source"] == "quoted"
+        universe.loc["BTC", "spread_source"] == "quote"
         and universe.loc["BTC", "volume_source"] == "ticker:24h"
     )
     assert universe.loc["XRP", "reason"] == "market status BREAK"
@@ -87,20 +94,43 @@ def test_past_day_tickers_come_from_candles_and_say_so(server, exchange):
     tickers = api.tickers(as_of).set_index("symbol")
     bars = exchange.ohlcv("BTC", as_of - timedelta(days=1), as_of)
     assert tickers.loc["BTC/USDT", "quote_volume"] == pytest.approx(bars["quote_volume"].sum(), rel=1e-6)
-    assert np.isnan(tickers.loc["BTC/USDT", "bid"]) and tickers.loc["BTC/USDT", "estimated_spread_bps"] > 0
+    assert np.isnan(tickers.loc["BTC/USDT", "bid"])
+    # older than fine_spread_days: EDGE on the hourly candles, floored at one tick
+    assert tickers.loc["BTC/USDT", "estimate_source"] == "edge:1h"
+    tick_bps = exchange_tick("BTC") / tickers.loc["BTC/USDT", "last"] * 1e4
+    assert tickers.loc["BTC/USDT", "estimated_spread_bps"] >= tick_bps * (1 - 1e-9)
     universe = select_universe(
         api.markets(as_of),
         tickers.reset_index(),
         usdt_per_gbp=1.27,
         gbp_rate_source="x",
         min_liquidity_gbp=1e6,
-        max_spread_bps=500,
+        max_spread_bps=25,
     ).set_index("coin")
-    assert universe.loc["BTC", "spread_source"] == "estimated:corwin-schultz"
+    assert universe.loc["BTC", "spread_source"] == "edge:1h" and universe.loc["BTC", "eligible"]
     assert universe.loc["BTC", "volume_source"] == "bars:24h sum"
     calls = server.count(KLINES)
     api.tickers(as_of + timedelta(days=1))  # the next day comes from the cached hourly candles
     assert server.count(KLINES) == calls
+
+
+def test_a_recent_past_day_measures_the_spread_on_one_minute_candles(server, exchange):
+    api, _ = client(server)
+    as_of = NOW - timedelta(hours=6)  # past the live ticker's tolerance, within fine_spread_days
+    tickers = api.tickers(as_of).set_index("symbol")
+    one_minute = [p for p, q in server.requests if p == KLINES and q.get("interval") == "1m"]
+    trading = [s for s in tickers.index if s != "GBP/USDT"]
+    # two pages of 1,000 minutes per coin for the day (not for GBP/USDT, the rate), nothing else at 1m
+    assert len(one_minute) == 2 * len(trading)
+    for symbol in trading:
+        coin = symbol.split("/")[0]
+        truth = exchange.true_spread_bps(coin, (as_of - timedelta(days=1)).date())
+        assert tickers.loc[symbol, "estimate_source"] == "edge:1m"
+        assert (
+            tickers.loc[symbol, "estimated_spread_lower_bps"] <= tickers.loc[symbol, "estimated_spread_bps"]
+        )
+        # one day of minutes: within a factor 2.5 of the true spread for every market of this test
+        assert truth / 2.5 < tickers.loc[symbol, "estimated_spread_bps"] < truth * 2.5, symbol
 
 
 def test_candles_paginate_across_many_pages_at_5m():
