@@ -145,15 +145,21 @@ def validate_day(
 
     frame = raw[RAW_COLUMNS].copy()
     quality.received_bars = len(frame)
-    frame["open_time"] = pd.to_datetime(frame["open_time"], utc=True, errors="coerce")
+    # each column is converted only when it is not already what it must be (a coin-day is small:
+    # these conversions were a sixth of the bars' history run)
+    if str(frame["open_time"].dtype) != "datetime64[ns, UTC]":
+        frame["open_time"] = pd.to_datetime(frame["open_time"], utc=True, errors="coerce")
     not_numeric: list[str] = []
-    for column in NUMERIC_COLUMNS:
-        if not pd.api.types.is_numeric_dtype(frame[column]):
+    for column, dtype in frame.dtypes[NUMERIC_COLUMNS].items():
+        if dtype == "float64":
+            continue
+        if not pd.api.types.is_numeric_dtype(dtype):
             coerced = pd.to_numeric(frame[column], errors="coerce")
             if coerced.isna().any() and not frame[column].isna().all():
                 not_numeric.append(column)
-            frame[column] = coerced
-        frame[column] = frame[column].astype("float64")
+            frame[column] = coerced.astype("float64")
+        else:
+            frame[column] = frame[column].astype("float64")
     frame = frame[(frame["open_time"] >= start) & (frame["open_time"] < end)]
     if listed_at is not None:
         frame = frame[frame["open_time"] >= grid_start]

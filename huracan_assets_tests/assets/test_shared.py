@@ -5,7 +5,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from huracan_assets.assets._shared import map_by_coin, map_by_partition, run_keys
+from huracan_assets.assets._shared import PartitionMetadata, map_by_coin, map_by_partition, run_keys
 from huracan_assets.partitions import COINS
 from huracan_assets.resources.compute import ComputeResource
 from huracan_assets.resources.storage import JsonIOManager
@@ -86,3 +86,44 @@ def test_a_failing_coin_gets_empty_outputs_and_a_named_error_while_the_others_fi
     assert any("asset=by_coin coin=BAD" in m for m in errors)
     assert any("asset=by_partition partition=2025-01-01|BAD" in m for m in errors)
     assert not any("BTC" in m or "ETH" in m for m in errors)
+
+
+WIDE_DAYS = dg.DailyPartitionsDefinition(start_date="2025-01-01", end_date="2025-03-01", timezone="UTC")
+WIDE = dg.MultiPartitionsDefinition({"date": WIDE_DAYS, "symbol": COINS})
+
+
+@dg.asset(partitions_def=WIDE, backfill_policy=dg.BackfillPolicy.single_run())
+def noted(context: dg.AssetExecutionContext) -> None:
+    keys = run_keys(context)
+    metadata = PartitionMetadata(context, len(keys), detail_limit=8)
+    for i, key in enumerate(keys):
+        metadata.add(key, {"rows": i, "coin": key.split("|")[1]}, notable=key.endswith("|BAD"))
+    metadata.flush({"partitions_in_run": len(keys)})
+
+
+def test_partition_metadata_lands_on_its_own_partitions_in_a_range_run(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    instance = dg.DagsterInstance.local_temp(str(home), overrides={"telemetry": {"enabled": False}})
+    instance.add_dynamic_partitions(COINS.name, ["BAD", "ETH"])
+    job = dg.Definitions(assets=[noted]).resolve_implicit_global_asset_job_def()
+    first, last = "2025-01-01|BAD", "2025-02-28|ETH"
+    result = job.execute_in_process(
+        instance=instance,
+        tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
+    )
+    assert result.success
+    records = instance.fetch_materializations(dg.AssetKey("noted"), limit=1000).records
+    by_key = {r.partition_key: r.asset_materialization.metadata for r in records}
+    assert len(by_key) == 59 * 2
+    for key, metadata in by_key.items():
+        assert metadata["partitions_in_run"].value == 118
+        assert metadata["notable_partitions"].value == 59
+        # more partitions than detail_limit: detail on the notable (BAD) ones only, each its own
+        if key.endswith("|BAD"):
+            assert metadata["coin"].value == "BAD"
+            assert metadata["per_partition_detail"].value == "notable only (59 partitions)"
+        else:
+            assert "coin" not in metadata and "rows" not in metadata
+    rows = sorted(by_key[k]["rows"].value for k in by_key if k.endswith("|BAD"))
+    assert len(set(rows)) == 59
