@@ -332,8 +332,8 @@ def _implausible_closes(frame: pd.DataFrame, outlier_z: float) -> tuple[pd.Serie
     for t, price in enumerate(close):
         into = math.log(price / accepted_prev)
         if len(past) >= _MIN_SCALE_RETURNS and not repaired[t]:
-            median = float(np.median(past))
-            mad = 1.4826 * float(np.median(np.abs(np.asarray(past) - median)))
+            median = _median(past)
+            mad = 1.4826 * _median([abs(r - median) for r in past])
             jump = math.log(price / delivered_prev)
             if mad > 0 and abs(into - median) > outlier_z * mad and abs(jump - median) > outlier_z * mad:
                 flags[t], held[t] = True, accepted_prev
@@ -345,6 +345,16 @@ def _implausible_closes(frame: pd.DataFrame, outlier_z: float) -> tuple[pd.Serie
     return pd.Series(flags, index=frame.index), pd.Series(held, index=frame.index)
 
 
+def _median(values: list[float]) -> float:
+    """``np.median`` of a short list, the same float (a day has at most a few dozen returns; the
+    NumPy call's overhead was most of the outlier pass)."""
+    if any(math.isnan(v) for v in values):
+        return float(np.median(values))
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
 def _compare_vendors(
     frame: pd.DataFrame, secondary: pd.DataFrame, quality: BarQuality, mismatch_bps: float
 ) -> None:
@@ -354,12 +364,21 @@ def _compare_vendors(
     columns = [c for c in PRICE_COLUMNS if c in secondary]
     if not columns:
         return
-    times = pd.to_datetime(secondary["open_time"], utc=True, errors="coerce")
+    times = secondary["open_time"]
+    if str(times.dtype) != "datetime64[ns, UTC]":
+        times = pd.to_datetime(times, utc=True, errors="coerce")
     known = times.notna().to_numpy()
     times = pd.DatetimeIndex(times[known])
     last = ~times.duplicated(keep="last")
     theirs = np.column_stack(
-        [pd.to_numeric(secondary[c], errors="coerce").to_numpy(dtype=float)[known][last] for c in columns]
+        [
+            (
+                secondary[c]
+                if secondary[c].dtype == "float64"
+                else pd.to_numeric(secondary[c], errors="coerce")
+            ).to_numpy(dtype=float)[known][last]
+            for c in columns
+        ]
     )
     position = frame.index.get_indexer(times[last])
     matched = position >= 0
