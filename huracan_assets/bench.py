@@ -30,6 +30,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from huracan_assets.automation.instance import INSTANCE_OVERRIDES
 from huracan_assets.checks.schemas import FeaturesSchema, LabelsSchema, ValidatedBarsSchema
 from huracan_assets.checks.validation import validate_partitions
 from huracan_assets.config import HuracanSettings, load_settings
@@ -305,9 +306,7 @@ def run_bench(
         )
         defs = build_definitions(settings, market_data=market, storage_dir=str(workdir / "storage"))
         (workdir / "home").mkdir()
-        instance = dg.DagsterInstance.local_temp(
-            str(workdir / "home"), overrides={"telemetry": {"enabled": False}}
-        )
+        instance = dg.DagsterInstance.local_temp(str(workdir / "home"), overrides=INSTANCE_OVERRIDES)
         runner = DayRunner(InProcessLauncher(defs), instance, settings, log=lambda _: None)
         prepared = DayResult(day=day)
         print(

@@ -325,9 +325,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         storage_dir=str(workdir / "storage"),
         publisher=PublisherResource(export_root=str(workdir / "exports")),
     )
+    from huracan_assets.automation.instance import INSTANCE_OVERRIDES
+
     (workdir / "dagster_home").mkdir()
     with dg.DagsterInstance.local_temp(
-        str(workdir / "dagster_home"), overrides={"telemetry": {"enabled": False}}
+        str(workdir / "dagster_home"), overrides=INSTANCE_OVERRIDES
     ) as instance:
         result = DayRunner(InProcessLauncher(defs), instance, settings, log=lambda _: None).run(args.date)
     rows, line = summarise(result.champions, market.exchange(), settings)

@@ -13,7 +13,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from huracan_assets.automation.instance import MINIMAL_DAGSTER_YAML
+from huracan_assets.automation.instance import INSTANCE_OVERRIDES, MINIMAL_DAGSTER_YAML
 from huracan_assets.config import HuracanSettings, load_settings
 from huracan_assets.market_sim import SimulatedExchange
 from huracan_assets_tests.dropbox_server import DropboxStandIn, make_tls_files, reserve_listener
@@ -163,6 +163,6 @@ def five_coin_instance(tmp: Path, market: Any, coins: list[str]) -> tuple[dg.Def
         storage_dir=str(tmp / "storage"),
     )
     (tmp / "home").mkdir(parents=True)
-    instance = dg.DagsterInstance.local_temp(str(tmp / "home"), overrides={"telemetry": {"enabled": False}})
+    instance = dg.DagsterInstance.local_temp(str(tmp / "home"), overrides=INSTANCE_OVERRIDES)
     instance.add_dynamic_partitions(COINS.name, coins)
     return defs, instance

@@ -35,6 +35,12 @@ MINIMAL_DAGSTER_YAML = (
     "  enabled: false\n"
 )
 
+# the same as ``overrides`` of ``DagsterInstance.local_temp`` (temporary instances in tests and benchmarks)
+INSTANCE_OVERRIDES = {
+    "instance_class": {"module": "huracan_assets.automation.instance", "class": "HuracanInstance"},
+    "telemetry": {"enabled": False},
+}
+
 
 class HuracanInstance(DagsterInstance):
     """A ``DagsterInstance`` with event batching on and ``HuracanSqliteStorage`` as default storage.

@@ -10,6 +10,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from huracan_assets.automation.instance import INSTANCE_OVERRIDES
 from huracan_assets.config import HuracanSettings
 from huracan_assets.config.settings import PublisherSettings
 from huracan_assets.core.manifest import LATEST_NAME, MANIFEST_NAME
@@ -60,7 +61,7 @@ def materialise(tmp: Path, settings: HuracanSettings, market: MarketDataResource
     )
     home = tmp / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
-    instance = dg.DagsterInstance.local_temp(str(home), overrides={"telemetry": {"enabled": False}})
+    instance = dg.DagsterInstance.local_temp(str(home), overrides=INSTANCE_OVERRIDES)
     result = DayRunner(InProcessLauncher(defs), instance, settings, log=lambda _: None).run(DAY)
     return Run(result, defs, instance, settings, export_root, storage, market.exchange())
 

@@ -6,6 +6,7 @@ import dagster as dg
 import pytest
 
 from huracan_assets.assets._shared import PartitionMetadata, map_by_coin, map_by_partition, run_keys
+from huracan_assets.automation.instance import INSTANCE_OVERRIDES
 from huracan_assets.partitions import COINS
 from huracan_assets.resources.compute import ComputeResource
 from huracan_assets.resources.storage import JsonIOManager
@@ -55,7 +56,7 @@ def test_a_failing_coin_gets_empty_outputs_and_a_named_error_while_the_others_fi
 ):
     home = tmp_path / "home"
     home.mkdir()
-    instance = dg.DagsterInstance.local_temp(str(home), overrides={"telemetry": {"enabled": False}})
+    instance = dg.DagsterInstance.local_temp(str(home), overrides=INSTANCE_OVERRIDES)
     instance.add_dynamic_partitions("coins", ["BAD", "BTC", "ETH"])
     store = JsonIOManager(base_dir=str(tmp_path / "store"))
     result = dg.materialize(
@@ -104,7 +105,7 @@ def noted(context: dg.AssetExecutionContext) -> None:
 def test_partition_metadata_lands_on_its_own_partitions_in_a_range_run(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
-    instance = dg.DagsterInstance.local_temp(str(home), overrides={"telemetry": {"enabled": False}})
+    instance = dg.DagsterInstance.local_temp(str(home), overrides=INSTANCE_OVERRIDES)
     instance.add_dynamic_partitions(COINS.name, ["BAD", "ETH"])
     job = dg.Definitions(assets=[noted]).resolve_implicit_global_asset_job_def()
     first, last = "2025-01-01|BAD", "2025-02-28|ETH"

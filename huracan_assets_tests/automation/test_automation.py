@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from huracan_assets.automation.instance import INSTANCE_OVERRIDES
 from huracan_assets.definitions import build_definitions
 from huracan_assets.partitions import build_partitions
 from huracan_assets.resources.market_data import MarketDataResource
@@ -28,7 +29,7 @@ def setup(tmp_path: Path):
     )
     home = tmp_path / "home"
     home.mkdir()
-    instance = dg.DagsterInstance.local_temp(str(home), overrides={"telemetry": {"enabled": False}})
+    instance = dg.DagsterInstance.local_temp(str(home), overrides=INSTANCE_OVERRIDES)
     return defs, instance, settings
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from huracan_assets.automation.instance import INSTANCE_OVERRIDES
 from huracan_assets.automation.jobs import range_tags
 from huracan_assets.automation.plan import plan_for
 from huracan_assets.config import load_settings
@@ -50,7 +51,7 @@ def measure(coins: int, days: int) -> tuple[int, int, float]:
     )
     home = root / "home"
     home.mkdir()
-    instance = dg.DagsterInstance.local_temp(str(home), overrides={"telemetry": {"enabled": False}})
+    instance = dg.DagsterInstance.local_temp(str(home), overrides=INSTANCE_OVERRIDES)
     launcher.execute(instance, "universe_job", {"dagster/partition": DAY}, None)
     plan = plan_for(instance, build_partitions(settings), DAY)
     instance.add_dynamic_partitions(COINS.name, list(plan.coins_to_add))

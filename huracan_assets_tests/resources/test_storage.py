@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from catboost import CatBoostRegressor
 
+from huracan_assets.automation.instance import INSTANCE_OVERRIDES
 from huracan_assets.core.regimes import RegimeThresholds
 from huracan_assets.core.training import COLD_START, LATEST_COLUMNS, RECORD_COLUMNS, CoinModels, TrainedModel
 from huracan_assets.partitions import COINS, coin_day_key
@@ -82,7 +83,7 @@ def range_tags(start: str, end: str) -> dict[str, str]:
 def instance(tmp_path: Path) -> dg.DagsterInstance:
     home = tmp_path / "home"
     home.mkdir()
-    instance = dg.DagsterInstance.local_temp(str(home), overrides={"telemetry": {"enabled": False}})
+    instance = dg.DagsterInstance.local_temp(str(home), overrides=INSTANCE_OVERRIDES)
     instance.add_dynamic_partitions("coins", ["BTC", "ETH"])
     return instance
 
