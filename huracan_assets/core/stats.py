@@ -82,6 +82,9 @@ def _overlap_moments(n: int, horizon_bars: int, weights: tuple[float, ...]) -> t
     vu = v.T @ u
     trace_sq = ws.multiply(ws.T).sum() + 2.0 * np.trace(v.T @ (ws @ u)) + np.trace(vu @ vu)
     variance = 2.0 * float(trace_sq) / n**2
+    if not (variance > 0 and expected > 0):
+        # a record no longer than its horizon: the demeaned estimate recovers nothing (no test: p = 1)
+        return float("nan"), float("nan")
     return expected / (sigma / n), 2.0 * expected**2 / variance
 
 
