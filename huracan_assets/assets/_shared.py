@@ -11,8 +11,9 @@ import pandas as pd
 
 from huracan_assets.resources.compute import ComputeResource, TaskFailure
 from huracan_assets.resources.metrics import MetricsResource
+from huracan_assets.resources.storage import UNREADABLE
 from huracan_assets.steps.frames import rows_for
-from huracan_assets.stores.files import bare_view
+from huracan_assets.stores.files import bare_view, split_key
 
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 # steps that carry yesterday's state forward (champions) run day by day
@@ -91,6 +92,25 @@ def coin_frames(frame: pd.DataFrame | None, coins: list[str]) -> dict[str, pd.Da
     return {coin: groups[coin] if coin in groups else frame.iloc[0:0] for coin in coins}
 
 
+def unreadable_coins(*windows: pd.DataFrame | None) -> dict[str, str]:
+    """``{coin: error}`` for the coins whose stored partitions these input windows left out as
+    unreadable (damaged or foreign files, moved aside by the IO manager): the step fails those
+    coins with the error, which names the file and the partition to re-materialise."""
+    out: dict[str, str] = {}
+    for window in windows:
+        if window is None:
+            continue
+        for key, error in window.attrs.get(UNREADABLE, {}).items():
+            coin = split_key(key)[1]
+            if coin is not None:
+                out.setdefault(coin, error)
+    return out
+
+
+def unreadable_failure(coin: str, error: str) -> TaskFailure:
+    return TaskFailure(key=coin, error=error, error_type="CorruptPartitionError", trace="")
+
+
 def coin_failed(context: dg.AssetExecutionContext, metrics: MetricsResource | None, detail: str) -> None:
     """One coin's work failed in this step: a log line naming it (the others go on) and the metric."""
     asset = context.asset_key.to_user_string()
@@ -107,16 +127,20 @@ def map_by_coin(
     args: dict[str, tuple],
     empty: Callable[[], Any],
     metrics: MetricsResource | None = None,
+    unreadable: dict[str, str] | None = None,
 ) -> dict[str, tuple[Any, TaskFailure | None]]:
     """Run ``fn(*args[coin])`` (-> {partition key: value}) for every coin through the compute seam.
 
     Returns partition key -> (value, failure). A coin that failed gets ``empty()`` for each of its
     partitions and its failure, logged once naming the asset and the coin; the others are untouched.
+    A coin in ``unreadable`` (:func:`unreadable_coins`) fails with its error without running.
     """
-    coins = list(groups)
+    unreadable = unreadable or {}
+    coins = [c for c in groups if c not in unreadable]
     out: dict[str, tuple[Any, TaskFailure | None]] = {}
-    results = compute.map(fn, [args[c] for c in coins], keys=coins)
-    for coin, result in zip(coins, results, strict=True):
+    results = compute.map(fn, [args[c] for c in coins], keys=coins) if coins else []
+    failed = [(c, unreadable_failure(c, unreadable[c])) for c in groups if c in unreadable]
+    for coin, result in [*zip(coins, results, strict=True), *failed]:
         if isinstance(result, TaskFailure):
             coin_failed(context, metrics, f"coin={coin} error={result}")
         for key in groups[coin]:

@@ -3,7 +3,14 @@
 import dagster as dg
 import pandas as pd
 
-from huracan_assets.assets._shared import SINGLE_RUN, PartitionMetadata, coin_frames, map_by_coin, run_keys
+from huracan_assets.assets._shared import (
+    SINGLE_RUN,
+    PartitionMetadata,
+    coin_frames,
+    map_by_coin,
+    run_keys,
+    unreadable_coins,
+)
 from huracan_assets.checks.catalog import column_schema
 from huracan_assets.checks.schemas import FeaturesSchema
 from huracan_assets.core.features import FEATURE_NAMES, features_hash
@@ -44,7 +51,16 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         args = {coin: (bars[coin], settings.bar, keys) for coin, keys in groups.items()}
         out: dict[str, pd.DataFrame] = {}
         metadata = PartitionMetadata(context, sum(len(k) for k in groups.values()))
-        mapped = map_by_coin(context, compute, groups, features_by_day, args, empty_features, metrics)
+        mapped = map_by_coin(
+            context,
+            compute,
+            groups,
+            features_by_day,
+            args,
+            empty_features,
+            metrics,
+            unreadable_coins(validated_bars),
+        )
         for key, (frame, failure) in mapped.items():
             status = f"failed: {failure}" if failure else ("ok" if len(frame) else "no validated bars")
             frame.attrs = {"features_hash": fhash, "status": status}

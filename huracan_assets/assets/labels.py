@@ -3,7 +3,14 @@
 import dagster as dg
 import pandas as pd
 
-from huracan_assets.assets._shared import SINGLE_RUN, PartitionMetadata, coin_frames, map_by_coin, run_keys
+from huracan_assets.assets._shared import (
+    SINGLE_RUN,
+    PartitionMetadata,
+    coin_frames,
+    map_by_coin,
+    run_keys,
+    unreadable_coins,
+)
 from huracan_assets.checks.catalog import column_schema
 from huracan_assets.checks.schemas import LabelsSchema
 from huracan_assets.core.labels import empty_labels
@@ -42,7 +49,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         out: dict[str, pd.DataFrame] = {}
         metadata = PartitionMetadata(context, sum(len(k) for k in groups.values()))
         for key, (frame, _) in map_by_coin(
-            context, compute, groups, labels_by_day, args, empty_labels, metrics
+            context, compute, groups, labels_by_day, args, empty_labels, metrics, unreadable_coins(features)
         ).items():
             out[key] = frame
             counts = frame["horizon"].value_counts().to_dict() if len(frame) else {}

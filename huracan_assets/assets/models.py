@@ -8,7 +8,14 @@ record. See ``core/training.py``.
 import dagster as dg
 import pandas as pd
 
-from huracan_assets.assets._shared import SINGLE_RUN, PartitionMetadata, coin_failed, coin_frames, run_keys
+from huracan_assets.assets._shared import (
+    SINGLE_RUN,
+    PartitionMetadata,
+    coin_failed,
+    coin_frames,
+    run_keys,
+    unreadable_coins,
+)
 from huracan_assets.core.features import features_hash
 from huracan_assets.core.training import CoinModels
 from huracan_assets.partitions import Partitions
@@ -60,9 +67,22 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         out: dict[str, CoinModels] = {}
         groups = keys_by_coin(keys)
         features_of, labels_of = coin_frames(features, list(groups)), coin_frames(labels, list(groups))
+        unreadable = unreadable_coins(features, labels)
         for coin, coin_keys in groups.items():
             coin_features, coin_labels = features_of[coin], labels_of[coin]
+            if coin in unreadable:
+                coin_failed(context, metrics, f"coin={coin} error={unreadable[coin]}")
             for key in coin_keys:
+                if coin in unreadable:
+                    reason = f"training failed: {unreadable[coin]}"
+                    out[key] = CoinModels(
+                        coin=coin,
+                        day=day_of(key).isoformat(),
+                        features_hash=fhash,
+                        status="skipped",
+                        reason=reason,
+                    )
+                    continue
                 day = day_of(key)
                 universe = universe_for(coin_universe, day)
                 row = universe[universe["coin"] == coin] if len(universe) else universe

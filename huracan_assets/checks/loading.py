@@ -15,9 +15,8 @@ import json
 from typing import Any
 
 import dagster as dg
-import pyarrow.parquet as pq
 
-from huracan_assets.resources.storage import ATTRS_KEY, MissingPartitionError
+from huracan_assets.resources.storage import ATTRS_KEY, CorruptPartitionError, MissingPartitionError
 
 STORED_ATTRS_LOADER = "huracan_stored_attrs_loader"
 
@@ -29,7 +28,8 @@ def read_stored_attrs(store: Any, asset_key: dg.AssetKey, partition_key: str) ->
         raise MissingPartitionError(
             f"{asset_key.to_user_string()}: partition {partition_key} was never materialised"
         )
-    raw = (pq.read_schema(path).metadata or {}).get(ATTRS_KEY)
+    # the whole file is read and checked against its digest (see stores/files.py), its pages not decoded
+    raw = (store.verified_file(asset_key, partition_key).metadata.metadata or {}).get(ATTRS_KEY)
     return json.loads(raw) if raw else {}
 
 
@@ -49,6 +49,12 @@ def stored_attrs_loader(context: dg.InputContext) -> dict[str, dict[str, Any] | 
         try:
             out[key] = read_stored_attrs(store, asset_key, key)
         except MissingPartitionError:
+            if not allow_missing:
+                raise
+            out[key] = None
+        except CorruptPartitionError as error:
+            # moved aside: it reads as missing from now on; this check names it once
+            context.log.error(f"event=partition_unreadable error={error}")
             if not allow_missing:
                 raise
             out[key] = None

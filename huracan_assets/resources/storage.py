@@ -25,7 +25,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,32 +39,44 @@ from huracan_assets.core.training import CoinModels
 from huracan_assets.stores.files import (
     ATTRS_KEY,
     CorruptFileError,
+    CorruptPartitionError,
     MissingPartitionError,
     StoredModels,
     frame_to_table,
+    move_aside,
+    partition_file_bytes,
     plain_strings,
     read_coin_models,
     read_json,
+    read_verified_table,
     save_reproducible,
     split_key,
     table_to_frame,
+    verified_partition_file,
     write_coin_models,
 )
 
 __all__ = [
     "ATTRS_KEY",
     "CorruptFileError",
+    "CorruptPartitionError",
     "JsonIOManager",
     "MissingPartitionError",
     "ModelIOManager",
     "ParquetIOManager",
     "StoredModels",
+    "UNREADABLE",
     "io_managers",
     "save_reproducible",
     "split_key",
 ]
 
 HIVE = ds.partitioning(pa.schema([("date", pa.string()), ("symbol", pa.string())]), flavor="hive")
+VERIFYING_PARQUET = ds.ParquetFileFormat(
+    default_fragment_scan_options=ds.ParquetFragmentScanOptions(page_checksum_verification=True)
+)
+# attrs key of a window frame: {partition key: error} of partitions left out as unreadable
+UNREADABLE = "huracan.unreadable"
 
 
 def default_base_dir() -> str:
@@ -178,21 +190,55 @@ class ParquetIOManager(_PartitionedIOManager):
             raise TypeError(
                 f"{asset_key.to_user_string()}[{key}]: expected a DataFrame, got {type(value).__name__}"
             )
-        sink = pa.BufferOutputStream()
-        pq.write_table(frame_to_table(value), sink, compression="zstd")
-        _atomic_write(self.partition_path(asset_key, key), sink.getvalue().to_pybytes())
+        data = partition_file_bytes(frame_to_table(value), asset_key.to_user_string(), str(key))
+        _atomic_write(self.partition_path(asset_key, key), data)
+
+    def verified_file(self, asset_key: dg.AssetKey, key: str) -> pq.ParquetFile:
+        """The partition's file once it checks out; a file that fails is moved aside and
+        :class:`CorruptPartitionError` names it and the partition to re-materialise."""
+        path = self.partition_path(asset_key, key)
+        try:
+            return verified_partition_file(path.read_bytes(), path, asset_key.to_user_string(), str(key))
+        except CorruptPartitionError as error:
+            raise error.moved(move_aside(path)) from None
 
     def read_partition(self, asset_key: dg.AssetKey, key: str) -> pd.DataFrame:
+        file = self.verified_file(asset_key, key)
         path = self.partition_path(asset_key, key)
-        return table_to_frame(pq.read_table(path))
+        try:
+            table = read_verified_table(file, path, asset_key.to_user_string(), str(key))
+        except CorruptPartitionError as error:
+            raise error.moved(move_aside(path)) from None
+        return table_to_frame(table)
 
     def read_window(self, asset_key: dg.AssetKey, keys: list[str], single: bool = False) -> pd.DataFrame:
-        """All partitions as one frame from one dataset scan, with ``date`` (and ``symbol``) columns."""
-        paths = [str(self.partition_path(asset_key, k)) for k in keys]
+        """All partitions as one frame from one dataset scan, with ``date`` (and ``symbol``) columns.
+
+        Each file is checked first (its bytes against its digest, its footer against the partition:
+        a read of bytes the scan then finds in the page cache); pages verify their checksums as the
+        scan reads them. A partition that fails is moved aside and left out, and the frame's
+        ``attrs[UNREADABLE]`` maps its key to the error: the step fails that coin only
+        (:func:`huracan_assets.assets._shared.unreadable_coins`).
+        """
+        unreadable: dict[str, str] = {}
+        paths = []
+        for key in keys:
+            try:
+                self.verified_file(asset_key, key)
+            except CorruptPartitionError as error:
+                unreadable[str(key)] = str(error)
+                continue
+            paths.append(str(self.partition_path(asset_key, key)))
+        frame = self._scan(asset_key, paths)
+        if unreadable:
+            frame.attrs[UNREADABLE] = unreadable
+        return frame
+
+    def _scan(self, asset_key: dg.AssetKey, paths: list[str]) -> pd.DataFrame:
         if not paths:
             return pd.DataFrame()
         base = str(self._asset_dir(asset_key))
-        dataset = ds.dataset(paths, format="parquet", partitioning=HIVE, partition_base_dir=base)
+        dataset = ds.dataset(paths, format=VERIFYING_PARQUET, partitioning=HIVE, partition_base_dir=base)
         try:
             table = dataset.to_table()
         except (pa.ArrowInvalid, pa.ArrowTypeError):
@@ -200,7 +246,7 @@ class ParquetIOManager(_PartitionedIOManager):
             unified = pa.unify_schemas(schemas, promote_options="permissive")
             unified = unified.append(pa.field("date", pa.string())).append(pa.field("symbol", pa.string()))
             dataset = ds.dataset(
-                paths, format="parquet", partitioning=HIVE, partition_base_dir=base, schema=unified
+                paths, format=VERIFYING_PARQUET, partitioning=HIVE, partition_base_dir=base, schema=unified
             )
             table = dataset.to_table()
         frame = plain_strings(table.to_pandas())
@@ -262,17 +308,59 @@ class ModelIOManager(_PartitionedIOManager):
             shutil.rmtree(staging, ignore_errors=True)
 
     def read_partition(self, asset_key: dg.AssetKey, key: str) -> StoredModels:
-        return read_coin_models(self.partition_path(asset_key, key))
+        return read_coin_models(self.partition_path(asset_key, key), asset_key.to_user_string(), str(key))
 
 
 def _swap_in(staging: Path, target: Path) -> None:
-    if target.exists():
-        old = target.with_name(f".{target.name}.{uuid.uuid4().hex}.old")
-        os.replace(target, old)
-        os.replace(staging, target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(staging, target)
+    """Make the complete folder ``staging`` the partition at ``target``; see :func:`_swap_steps`."""
+    for step in _swap_steps(staging, target):
+        step()
+
+
+def _swap_steps(staging: Path, target: Path) -> list[Callable[[], object]]:
+    """The swap, one atomic filesystem step each, so that at every instant ``target`` is the old
+    complete folder or the new one (a test runs them one at a time).
+
+    ``target`` is a symbolic link to a versioned sibling folder, ``.<name>.<id>.version``; the swap
+    renames the staged folder to its version name, points a new link at it and renames that link
+    over ``target`` (``os.replace`` of a link is atomic), then removes the old version. Readers go
+    through ``target`` as before (``partition_path``, ``exists``); a model folder is read from the
+    version the link named when its bundle was read (:func:`read_coin_models` resolves it), so a
+    swap under a reader never mixes two versions' files. A crash leaves at most an unreferenced
+    version or link beside ``target``, never a missing partition.
+
+    A folder from before versioned folders (a real directory at ``target``) cannot be replaced by a
+    link in one step: it is renamed to a version name first, so its first rewrite alone has the
+    old window between two renames.
+    """
+    tag = uuid.uuid4().hex
+    version = target.with_name(f".{target.name}.{tag}.version")
+    link = target.with_name(f".{target.name}.{tag}.link")
+    old: list[Path] = []
+
+    def stage_version() -> None:
+        os.replace(staging, version)
+
+    def point_link() -> None:
+        os.symlink(version.name, link, target_is_directory=True)
+
+    def retire_plain_folder() -> None:
+        if target.is_dir() and not target.is_symlink():
+            legacy = target.with_name(f".{target.name}.{tag}.legacy")
+            os.replace(target, legacy)
+            old.append(legacy)
+        elif target.is_symlink():
+            old.append(target.parent / os.readlink(target))
+
+    def flip() -> None:
+        os.replace(link, target)
+
+    def remove_old() -> None:
+        for folder in old:
+            if folder.name != version.name:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    return [stage_version, point_link, retire_plain_folder, flip, remove_old]
 
 
 def io_managers(base_dir: str | None = None) -> dict[str, dg.ConfigurableIOManager]:

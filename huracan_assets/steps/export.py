@@ -23,7 +23,7 @@ def loadable_model(stored: StoredModels, champ: dict, features: pd.DataFrame) ->
     engine, horizon, regime = champ["engine"], champ["horizon"], champ["model_regime"]
     path = stored.model_path(engine, horizon, regime)
     meta = stored.model_metadata(engine, horizon, regime)
-    blob = path.read_bytes()
+    blob = stored.read_verified(path.name)  # checked against bundle.json's digest
     rows = features[features["symbol"] == champ["coin"]] if "symbol" in features else features.iloc[0:0]
     if rows.empty:
         raise ValueError(f"no feature row of {champ['coin']} on the export day to test {path} with")
