@@ -1,6 +1,7 @@
 """Running Huracan's own commands from the tests, as a user does: free ports for the servers the
 tests start on 127.0.0.1, and ``huracan daily`` on a fresh home with small training settings."""
 
+import re
 import socket
 import subprocess
 from pathlib import Path
@@ -40,3 +41,13 @@ def huracan_daily(root: Path, day: str, **settings: str) -> tuple[subprocess.Com
         timeout=600,
     )
     return done, home / "storage" / "huracan"
+
+
+_VERSION_FOLDER = re.compile(r"^\.(symbol=[^/]+)\.[0-9a-f]+\.version$")
+
+
+def logical_model_path(relative: Path) -> str:
+    """A stored model file's path as readers see it: ``symbol=X/<file>``, whichever versioned
+    folder (``.symbol=X.<id>.version``) its link names at the moment."""
+    parts = [(_VERSION_FOLDER.match(part) or [None, part])[1] for part in Path(relative).parts]
+    return "/".join(parts)

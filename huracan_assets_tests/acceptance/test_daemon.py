@@ -31,7 +31,7 @@ from huracan_assets.automation.local_daemon import (
     start_daemon,
     start_sensors,
 )
-from huracan_assets_tests.commands import SMALL
+from huracan_assets_tests.commands import SMALL, logical_model_path
 
 pytestmark = pytest.mark.acceptance
 
@@ -148,7 +148,7 @@ def _digest(path: Path) -> str:
 
 def _models(root: Path, day: str) -> dict[str, str]:
     folder = root / "storage" / "huracan" / "models" / f"date={day}"
-    return {str(p.relative_to(folder)): _digest(p) for p in sorted(folder.rglob("*.cbm"))}
+    return {logical_model_path(p.relative_to(folder)): _digest(p) for p in sorted(folder.rglob("*.cbm"))}
 
 
 def _export(exports: Path, day: str) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -349,6 +350,22 @@ def _defs_exporting_to(run: Run, exports: Path) -> dg.Definitions:
     )
 
 
+def _folder_files(folder: Path) -> dict[str, bytes]:
+    """A model folder's files (through its link), to put back after a test damaged it."""
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+def _restore_folder(folder: Path, files: dict[str, bytes]) -> None:
+    """Put a coin-day's model folder back as it was (the damaged one may have been moved aside)."""
+    if folder.is_symlink():
+        folder.unlink()
+    elif folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir()
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+
+
 def test_a_damaged_champion_model_is_dropped_with_its_reason_and_never_published(run: Run, tmp_path: Path):
     summary = json.loads((run.export_root / DAY / "reports" / "summary.json").read_text())
     assert summary["champions_exported"] >= 1, "the fixture's day must have a champion to damage"
@@ -361,20 +378,21 @@ def test_a_damaged_champion_model_is_dropped_with_its_reason_and_never_published
         / f"symbol={coin}"
         / f"{champ['engine']}__{horizon}__{champ['model_regime']}.cbm"
     )
-    intact = model.read_bytes()
+    intact = _folder_files(model.parent)
     exports = tmp_path / "exports"
     defs = _defs_exporting_to(run, exports)
     try:
-        model.write_bytes(intact[: len(intact) // 2])  # cut in half on disk
+        model.write_bytes(intact[model.name][: len(intact[model.name]) // 2])  # cut in half on disk
         result = defs.resolve_job_def("daily_reports_job").execute_in_process(
             instance=run.instance, partition_key=DAY, asset_selection=[dg.AssetKey("dropbox_export")]
         )
     finally:
-        model.write_bytes(intact)
+        _restore_folder(model.parent, intact)
     assert result.success
     damaged = json.loads((exports / DAY / "reports" / "summary.json").read_text())
     reason = damaged["champions_dropped"][f"{coin}/{horizon}"]
-    assert str(model) in reason and "unusable" in reason
+    # the file named as stored: through the coin-day's link or in the versioned folder it names
+    assert model.name in reason and f"symbol={coin}" in reason and str(model.parent.parent) in reason
     assert damaged["champions_exported"] == summary["champions_exported"] - 1
     assert not (exports / DAY / "champions" / coin / horizon / "model.cbm").exists()
     manifest = json.loads((exports / DAY / "manifest.json").read_text())
@@ -388,18 +406,18 @@ def test_a_corrupt_model_bundle_fails_only_its_coin_and_names_the_file(run: Run,
     champion_coins = set(summary["champion_coins"])
     coin = next(c for c in sorted(run.result.champions["trained_coins"]) if c not in champion_coins)
     bundle = run.storage / "models" / f"date={DAY}" / f"symbol={coin}" / "bundle.json"
-    intact = bundle.read_bytes()
+    intact = _folder_files(bundle.parent)
     exports = tmp_path / "exports"
     defs = _defs_exporting_to(run, exports)
     try:
-        bundle.write_bytes(intact[: len(intact) // 3])
+        bundle.write_bytes(intact[bundle.name][: len(intact[bundle.name]) // 3])
         result = defs.resolve_job_def("daily_reports_job").execute_in_process(
             instance=run.instance,
             partition_key=DAY,
             asset_selection=[dg.AssetKey("champions"), dg.AssetKey("dropbox_export")],
         )
     finally:
-        bundle.write_bytes(intact)
+        _restore_folder(bundle.parent, intact)
     assert result.success
     after = json.loads((exports / DAY / "reports" / "summary.json").read_text())
     reason = after["coins_skipped"][coin]

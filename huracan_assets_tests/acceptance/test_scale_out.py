@@ -28,7 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from huracan_assets.automation.local_daemon import BIN, REPO
 from huracan_assets.resources.metrics import MetricsResource
-from huracan_assets_tests.commands import free_port, huracan_daily
+from huracan_assets_tests.commands import free_port, huracan_daily, logical_model_path
 
 pytestmark = pytest.mark.acceptance
 
@@ -186,7 +186,7 @@ def _model_files(storage: Path) -> dict[str, str]:
     """Every stored model file of the day (relative path -> sha256)."""
     folder = storage / "models" / f"date={DAY}"
     return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        logical_model_path(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
