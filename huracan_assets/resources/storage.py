@@ -32,7 +32,6 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from huracan_assets.core.training import CoinModels
@@ -71,10 +70,6 @@ __all__ = [
     "split_key",
 ]
 
-HIVE = ds.partitioning(pa.schema([("date", pa.string()), ("symbol", pa.string())]), flavor="hive")
-VERIFYING_PARQUET = ds.ParquetFileFormat(
-    default_fragment_scan_options=ds.ParquetFragmentScanOptions(page_checksum_verification=True)
-)
 # attrs key of a window frame: {partition key: error} of partitions left out as unreadable
 UNREADABLE = "huracan.unreadable"
 
@@ -202,57 +197,66 @@ class ParquetIOManager(_PartitionedIOManager):
         except CorruptPartitionError as error:
             raise error.moved(move_aside(path)) from None
 
-    def read_partition(self, asset_key: dg.AssetKey, key: str) -> pd.DataFrame:
+    def verified_table(self, asset_key: dg.AssetKey, key: str) -> pa.Table:
+        """The partition's rows, read once from the bytes that were checked (page checksums
+        verified as they decode); a file that fails is moved aside, as in :meth:`verified_file`."""
         file = self.verified_file(asset_key, key)
         path = self.partition_path(asset_key, key)
         try:
-            table = read_verified_table(file, path, asset_key.to_user_string(), str(key))
+            return read_verified_table(file, path, asset_key.to_user_string(), str(key))
         except CorruptPartitionError as error:
             raise error.moved(move_aside(path)) from None
-        return table_to_frame(table)
+
+    def read_partition(self, asset_key: dg.AssetKey, key: str) -> pd.DataFrame:
+        return table_to_frame(self.verified_table(asset_key, key))
 
     def read_window(self, asset_key: dg.AssetKey, keys: list[str], single: bool = False) -> pd.DataFrame:
-        """All partitions as one frame from one dataset scan, with ``date`` (and ``symbol``) columns.
+        """All partitions as one frame, with ``date`` (and ``symbol``) columns, as a Hive dataset
+        scan of their files gives it (the same columns, types and order).
 
-        Each file is checked first (its bytes against its digest, its footer against the partition:
-        a read of bytes the scan then finds in the page cache); pages verify their checksums as the
-        scan reads them. A partition that fails is moved aside and left out, and the frame's
-        ``attrs[UNREADABLE]`` maps its key to the error: the step fails that coin only
+        Each file is read once: its bytes are checked (against its digest, its footer against the
+        partition) and its table decoded from those same bytes, pages verifying their checksums.
+        A partition that fails is moved aside and left out, and the frame's ``attrs[UNREADABLE]``
+        maps its key to the error: the step fails that coin only
         (:func:`huracan_assets.assets._shared.unreadable_coins`).
         """
         unreadable: dict[str, str] = {}
-        paths = []
+        tables, days, symbols = [], [], []
         for key in keys:
             try:
-                self.verified_file(asset_key, key)
+                table = self.verified_table(asset_key, key)
             except CorruptPartitionError as error:
                 unreadable[str(key)] = str(error)
                 continue
-            paths.append(str(self.partition_path(asset_key, key)))
-        frame = self._scan(asset_key, paths)
+            day, symbol = split_key(str(key))
+            tables.append(table)
+            days += [day] * table.num_rows
+            symbols += [symbol] * table.num_rows
+        frame = _window_frame(tables, days, symbols)
         if unreadable:
             frame.attrs[UNREADABLE] = unreadable
         return frame
 
-    def _scan(self, asset_key: dg.AssetKey, paths: list[str]) -> pd.DataFrame:
-        if not paths:
-            return pd.DataFrame()
-        base = str(self._asset_dir(asset_key))
-        dataset = ds.dataset(paths, format=VERIFYING_PARQUET, partitioning=HIVE, partition_base_dir=base)
-        try:
-            table = dataset.to_table()
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            schemas = [fragment.physical_schema for fragment in dataset.get_fragments()]
-            unified = pa.unify_schemas(schemas, promote_options="permissive")
-            unified = unified.append(pa.field("date", pa.string())).append(pa.field("symbol", pa.string()))
-            dataset = ds.dataset(
-                paths, format=VERIFYING_PARQUET, partitioning=HIVE, partition_base_dir=base, schema=unified
-            )
-            table = dataset.to_table()
-        frame = plain_strings(table.to_pandas())
-        if "symbol" in frame and frame["symbol"].isna().all():
-            frame = frame.drop(columns="symbol")
-        return frame
+
+def _window_frame(tables: list[pa.Table], days: list[str], symbols: list[str | None]) -> pd.DataFrame:
+    """Partition tables (in key order) as one frame plus their ``date`` and ``symbol`` columns,
+    with the schemas unified permissively where they differ (what a Hive dataset scan of the
+    files gave before they were verified: the first file's schema metadata, the partition
+    columns last, as strings)."""
+    if not tables:
+        return pd.DataFrame()
+    try:
+        table = pa.concat_tables(tables)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        table = pa.concat_tables(tables, promote_options="permissive")
+    # a file's own column of that name wins over the path's value, as in the dataset scan
+    for name, values in (("date", days), ("symbol", symbols)):
+        if name not in table.column_names:
+            table = table.append_column(name, pa.array(values, pa.string()))
+    frame = plain_strings(table.to_pandas())
+    if "symbol" in frame and frame["symbol"].isna().all():
+        frame = frame.drop(columns="symbol")
+    return frame
 
 
 class JsonIOManager(_PartitionedIOManager):
