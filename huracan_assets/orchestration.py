@@ -338,6 +338,12 @@ def summary_lines(result: DayResult) -> list[str]:
         f"{totals.get('gaps_repaired', 0)} bars repaired, {totals.get('days_dropped', 0)} days dropped, "
         f"{totals.get('outliers', 0)} outliers, {totals.get('vendor_mismatches', 0)} vendor mismatches"
     )
+    empty_days = result.integrity.get("look_back_universe", {}).get("days_without_eligible", [])
+    if empty_days:
+        shown = ", ".join(empty_days[:8]) + (
+            f" and {len(empty_days) - 8} more" if len(empty_days) > 8 else ""
+        )
+        lines.append(f"  look-back days without an eligible coin (not blocking): {len(empty_days)} ({shown})")
     where = "dry run: nothing written" if export.get("dry_run") else export.get("location", "")
     lines.append(f"  export                : {where}")
     if summary:

@@ -20,6 +20,7 @@ from huracan_assets.core.integrity import (
     integrity_history,
     integrity_markdown,
     integrity_report,
+    look_back_universe,
 )
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.storage import split_key
@@ -74,7 +75,16 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                 input_manager_key=STORED_ATTRS_LOADER,
                 metadata={"allow_missing": True},
             ),
-            "coin_universe": dg.AssetIn(),
+            # the universe of every day of the window that has one: look-back days without an
+            # eligible coin are reported here (only the run day blocks, in coin_universe_not_empty)
+            "coin_universe": dg.AssetIn(
+                partition_mapping=dg.TimeWindowPartitionMapping(
+                    start_offset=-(partitions.lookback_days - 1),
+                    end_offset=0,
+                    allow_nonexistent_upstream_partitions=True,
+                ),
+                metadata={"allow_missing": True},
+            ),
         },
         deps=[
             dg.AssetDep("features", partition_mapping=partitions.by_day),
@@ -89,6 +99,10 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         coin_universe: pd.DataFrame,
     ) -> dict[str, dict]:
         out = {}
+        if coin_universe is None:
+            coin_universe = pd.DataFrame(columns=["date", "coin", "eligible"])
+        elif "date" not in coin_universe:  # one partition read on its own carries no date column
+            coin_universe = coin_universe.assign(date=context.partition_key)
         for day in run_keys(context):
             first = date.fromisoformat(day) - timedelta(days=partitions.lookback_days - 1)
             days = [(first + timedelta(days=i)).isoformat() for i in range(partitions.lookback_days)]
@@ -109,6 +123,12 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
             report = integrity_report(day, qualities, check_outcomes_for_day(context.instance, day), eligible)
             coins = sorted({q["coin"] for q in qualities})
             report["history"] = integrity_history(days, coins, cells)
+            report["look_back_universe"] = look_back_universe(
+                day, days, coin_universe[coin_universe["date"].astype(str).isin(window)]
+            )
+            report["totals"]["look_back_days_without_eligible"] = len(
+                report["look_back_universe"]["days_without_eligible"]
+            )
             out[day] = report
             context.add_asset_metadata(
                 {

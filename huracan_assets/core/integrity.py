@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 PROBLEM_FIELDS = (
     "gaps_repaired",
     "outliers",
@@ -61,6 +63,25 @@ def integrity_report(
     return {"day": day, "totals": totals, "coins": rows}
 
 
+def look_back_universe(day: str, days: list[str], universe: pd.DataFrame) -> dict[str, Any]:
+    """Which days of the look-back window had no eligible coin, from their stored universes.
+
+    ``days``: the window's ISO days, oldest first, ``day`` last; ``universe``: the stored
+    ``coin_universe`` rows of those days that exist (columns ``date``, ``coin``, ``eligible``).
+    Returns ``{"days_without_eligible": [...], "days_without_universe": [...]}`` over the days
+    before ``day``: a look-back day without an eligible coin does not block the run (its coin-days
+    follow the usual gap rules); a day whose universe was never built is not judged.
+    """
+    frame = universe if universe is not None and len(universe) else pd.DataFrame(columns=["date", "eligible"])
+    built = set(frame["date"].astype(str))
+    eligible = set(frame.loc[frame["eligible"].astype(bool), "date"].astype(str))
+    look_back = [d for d in days if d != day]
+    return {
+        "days_without_eligible": [d for d in look_back if d in built and d not in eligible],
+        "days_without_universe": [d for d in look_back if d not in built],
+    }
+
+
 def integrity_markdown(report: dict[str, Any]) -> str:
     """The day's report as a Markdown table: one row per coin, coins with problems first."""
     columns = [
@@ -82,6 +103,12 @@ def integrity_markdown(report: dict[str, Any]) -> str:
         "| " + " | ".join([*columns, "problems"]) + " |",
         "|" + "---|" * (len(columns) + 1),
     ]
+    empty_days = report.get("look_back_universe", {}).get("days_without_eligible", [])
+    if empty_days:
+        lines[1:1] = [
+            "",
+            f"look-back days without an eligible coin (not blocking): {', '.join(empty_days)}",
+        ]
     for row in sorted(report["coins"], key=lambda r: (not r["problems"], r["coin"])):
         cells = [("yes" if row[c] else "no") if c == "eligible" else str(row[c]) for c in columns]
         problems = "; ".join(row["problems"])[:160].replace("|", "/") if row["problems"] else "none"
