@@ -399,9 +399,17 @@ def cmd_import_archives(args: argparse.Namespace) -> int:
             f"unit={item.time_unit or '-'} header={item.header} checksum={item.checksum}"
             + (f" detail={detail!r}" if detail else "")
         )
+        for hole in item.holes:
+            print(
+                f"event=archive_hole file={Path(item.file).name} symbol={item.symbol} day={hole['day']} "
+                f"missing={hole['missing']} expected={hole['expected']} longest={hole['longest']} "
+                f"first_missing={hole['first_missing']}"
+            )
+    holes = [(item.symbol, hole["day"]) for item in report.imported for hole in item.holes]
     print(
         f"imported {len(report.imported)} file(s), rejected {len(report.rejected)}, into {report.store} "
-        f"({len(report.symbols_written)} symbol file(s) written)"
+        f"({len(report.symbols_written)} symbol file(s) written; {len(holes)} coin-day(s) with "
+        "intra-day holes)"
     )
     return 1 if report.rejected else 0
 

@@ -32,6 +32,7 @@ import dagster as dg
 from huracan_assets.automation.jobs import job_checks, range_tags
 from huracan_assets.automation.plan import plan_for, universe_is_current
 from huracan_assets.config import HuracanSettings
+from huracan_assets.core.integrity import window_line
 from huracan_assets.partitions import COINS, build_partitions, coin_day_key
 from huracan_assets.resources.storage import JsonIOManager
 
@@ -332,11 +333,18 @@ def summary_lines(result: DayResult) -> list[str]:
     lines.append(
         f"  do-not-trade          : {len(dnt)} coins ({', '.join(e['coin'] for e in dnt[:12])}{' …' if len(dnt) > 12 else ''})"
     )
-    totals = result.integrity.get("totals", {})
+    integrity = result.integrity
+    totals = integrity.get("day_totals", integrity.get("totals", {}))
+    if "day_totals" in integrity:
+        lines.append(
+            f"  data integrity        : {window_line(integrity['totals'], integrity.get('window', []))}"
+        )
     lines.append(
-        f"  data integrity        : {totals.get('coins_with_problems', 0)} coins with problems, "
+        f"  the day itself        : {totals.get('coins_with_problems', 0)} coins with problems, "
         f"{totals.get('gaps_repaired', 0)} bars repaired, {totals.get('days_dropped', 0)} days dropped, "
-        f"{totals.get('outliers', 0)} outliers, {totals.get('vendor_mismatches', 0)} vendor mismatches"
+        f"{totals.get('quarantined', 0)} quarantined, {totals.get('stale', 0)} stale, "
+        f"{totals.get('missing', 0)} missing, {totals.get('outliers', 0)} outliers, "
+        f"{totals.get('vendor_mismatches', 0)} vendor mismatches"
     )
     empty_days = result.integrity.get("look_back_universe", {}).get("days_without_eligible", [])
     if empty_days:

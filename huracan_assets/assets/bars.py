@@ -95,7 +95,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                     notable=quality.has_problems and quality.status != "not_listed",
                 )
         _fail_if_day_unusable(qualities)
-        bad = [q for q in qualities if q.status in ("quarantined", "stale", "dropped")]
+        bad = [q for q in qualities if q.status in ("quarantined", "stale", "missing", "dropped")]
         summary = {
             "partitions_in_run": len(out),
             "unusable_in_run": len(bad),
@@ -110,16 +110,21 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
 
 
 def _fail_if_day_unusable(qualities: list[BarQuality]) -> None:
-    """Fail fast when the feed itself is broken for a day (most coins stale), naming coins and ages."""
+    """Fail fast when the feed itself is broken for a day (most coins stale or without a candle),
+    naming the coins and the candles' ages."""
     by_day: dict[str, list[BarQuality]] = {}
     for quality in qualities:
         if quality.status not in ("not_listed", "delisted"):
             by_day.setdefault(quality.day, []).append(quality)
     for day, items in by_day.items():
         stale = [q for q in items if q.status == "stale"]
-        if len(items) >= 3 and len(stale) >= UNUSABLE_DAY_SHARE * len(items):
-            detail = "; ".join(q.reason for q in stale[:5])
+        missing = [q for q in items if q.status == "missing"]
+        if len(items) >= 3 and len(stale) + len(missing) >= UNUSABLE_DAY_SHARE * len(items):
+            parts = [f"stale for {len(stale)} of {len(items)} coins"] if stale else []
+            if missing:
+                parts.append(f"missing (no candles) for {len(missing)} of {len(items)} coins")
+            detail = "; ".join(q.reason for q in (stale + missing)[:5])
             raise dg.Failure(
-                description=f"market data for {day} is stale for {len(stale)} of {len(items)} coins: {detail}",
+                description=f"market data for {day} is {' and '.join(parts)}: {detail}",
                 allow_retries=True,
             )

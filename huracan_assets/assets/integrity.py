@@ -21,6 +21,7 @@ from huracan_assets.core.integrity import (
     integrity_markdown,
     integrity_report,
     look_back_universe,
+    window_totals,
 )
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.storage import split_key
@@ -33,11 +34,13 @@ CHECKED = {
 }
 
 
-def check_outcomes_for_day(
-    instance: dg.DagsterInstance, day: str, limit: int = 50
-) -> dict[str, dict[str, str]]:
-    """coin -> {check -> pass|fail} from the latest check evaluations in the event log covering ``day``."""
-    outcomes: dict[str, dict[str, str]] = {}
+def check_outcomes_for_days(
+    instance: dg.DagsterInstance, days: list[str], limit: int = 50
+) -> dict[str, dict[str, dict[str, str]]]:
+    """day -> coin -> {check -> pass|fail} from the latest check evaluations in the event log
+    covering ``days`` (the newest evaluation of a coin-day wins)."""
+    wanted = set(days)
+    outcomes: dict[str, dict[str, dict[str, str]]] = {}
     for asset, names in CHECKED.items():
         for name in names:
             key = dg.AssetCheckKey(dg.AssetKey(asset), name)
@@ -49,8 +52,8 @@ def check_outcomes_for_day(
                 values = getattr(per_coin, "value", None) or getattr(per_coin, "data", None) or {}
                 for partition, outcome in values.items():
                     p_day, coin = split_key(partition)
-                    if p_day == day and coin is not None:
-                        outcomes.setdefault(coin, {}).setdefault(name, outcome)
+                    if p_day in wanted and coin is not None:
+                        outcomes.setdefault(p_day, {}).setdefault(coin, {}).setdefault(name, outcome)
     return outcomes
 
 
@@ -71,7 +74,8 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         ins={
             # the quality record of every coin-day of the look-back window (Parquet footers only)
             "validated_bars": dg.AssetIn(
-                partition_mapping=partitions.days_all_coins(partitions.lookback_days - 1),
+                # the window the day's models trained on: D-lookback_days..D (models' own mapping)
+                partition_mapping=partitions.days_all_coins(partitions.lookback_days),
                 input_manager_key=STORED_ATTRS_LOADER,
                 metadata={"allow_missing": True},
             ),
@@ -79,7 +83,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
             # eligible coin are reported here (only the run day blocks, in coin_universe_not_empty)
             "coin_universe": dg.AssetIn(
                 partition_mapping=dg.TimeWindowPartitionMapping(
-                    start_offset=-(partitions.lookback_days - 1),
+                    start_offset=-partitions.lookback_days,
                     end_offset=0,
                     allow_nonexistent_upstream_partitions=True,
                 ),
@@ -90,8 +94,11 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
             dg.AssetDep("features", partition_mapping=partitions.by_day),
             dg.AssetDep("labels", partition_mapping=partitions.by_day),
         ],
-        description="Per coin: gaps repaired, days dropped and why, outliers, duplicates, vendor mismatches, "
-        "stale data and the outcomes of the Pandera checks of the day.",
+        description="Totals over every coin-day of the look-back window the day's models trained on "
+        "(repaired, dropped, quarantined, stale, missing, vendor mismatches, checks failed), the day's "
+        "own totals, per coin: gaps repaired, days dropped and why, outliers, duplicates, vendor "
+        "mismatches, stale or missing data and the outcomes of the Pandera checks of the day; look-back "
+        "days without an eligible coin.",
     )
     def data_integrity_report(
         context: dg.AssetExecutionContext,
@@ -104,8 +111,8 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         elif "date" not in coin_universe:  # one partition read on its own carries no date column
             coin_universe = coin_universe.assign(date=context.partition_key)
         for day in run_keys(context):
-            first = date.fromisoformat(day) - timedelta(days=partitions.lookback_days - 1)
-            days = [(first + timedelta(days=i)).isoformat() for i in range(partitions.lookback_days)]
+            first = date.fromisoformat(day) - timedelta(days=partitions.lookback_days)
+            days = [(first + timedelta(days=i)).isoformat() for i in range(partitions.lookback_days + 1)]
             window = set(days)
             cells: dict[tuple[str, str], dict | None] = {}
             for key, attrs in validated_bars.items():
@@ -120,9 +127,14 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
             ]
             universe = coin_universe[coin_universe["date"] == day]
             eligible = set(universe.loc[universe["eligible"], "coin"])
-            report = integrity_report(day, qualities, check_outcomes_for_day(context.instance, day), eligible)
+            outcomes = check_outcomes_for_days(context.instance, days, limit=max(50, 2 * len(days)))
+            report = integrity_report(day, qualities, outcomes.get(day, {}), eligible)
             coins = sorted({q["coin"] for q in qualities})
             report["history"] = integrity_history(days, coins, cells)
+            # the totals cover every coin-day the day's models trained on; the day's own stay beside them
+            report["window"] = [days[0], days[-1]]
+            report["day_totals"] = report["totals"]
+            report["totals"] = window_totals(days, coins, cells, outcomes)
             report["look_back_universe"] = look_back_universe(
                 day, days, coin_universe[coin_universe["date"].astype(str).isin(window)]
             )
@@ -133,6 +145,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
             context.add_asset_metadata(
                 {
                     **{k: int(v) for k, v in report["totals"].items()},
+                    **{f"day_{k}": int(v) for k, v in report["day_totals"].items()},
                     "history_days": len(report["history"]["days"]),
                     "history_coin_days_with_problems": len(report["history"]["problems"]),
                     "report": dg.MetadataValue.md(integrity_markdown(report)),

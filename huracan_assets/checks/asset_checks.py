@@ -66,7 +66,7 @@ from huracan_assets.steps.frames import markdown_table
 
 USABLE_SHARE = 0.5
 MIN_COINS_TO_JUDGE_DAY = 3
-BAD_STATUSES = ("quarantined", "dropped", "stale", "delisted")
+BAD_STATUSES = ("quarantined", "dropped", "stale", "missing", "delisted")
 LOOKUP_CHUNK = 500  # partitions per event-log query (SQLite's bound-parameter limit)
 
 CheckResults = Iterator[dg.AssetCheckResult | dg.AssetCheckEvaluation]

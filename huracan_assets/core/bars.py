@@ -49,7 +49,7 @@ class BarQuality:
 
     coin: str
     day: str
-    status: str = "ok"  # ok | repaired | dropped | quarantined | stale | delisted | not_listed
+    status: str = "ok"  # ok | repaired | dropped | quarantined | stale | missing | delisted | not_listed
     reason: str = ""
     expected_bars: int = 0
     received_bars: int = 0
@@ -163,6 +163,12 @@ def validate_day(
     frame = frame[(frame["open_time"] >= start) & (frame["open_time"] < end)]
     if listed_at is not None:
         frame = frame[frame["open_time"] >= grid_start]
+
+    if frame.empty and quality.expected_bars:
+        # no candle at all is a missing day, not a stale feed (which stopped part-way through it)
+        quality.status = "missing"
+        quality.reason = f"{coin} {day}: no candles for the day ({quality.expected_bars} expected)"
+        return empty_validated(), quality
 
     vendors = frame["vendor"].dropna().unique()
     quality.vendor = ",".join(sorted(map(str, vendors)))

@@ -58,9 +58,68 @@ def integrity_report(
     totals["days_dropped"] = sum(r["day_dropped"] for r in rows)
     totals["quarantined"] = sum(r["status"] == "quarantined" for r in rows)
     totals["stale"] = sum(r["stale"] for r in rows)
+    totals["missing"] = sum(r["status"] == "missing" for r in rows)
     totals["coins"] = len(rows)
     totals["coins_with_problems"] = sum(bool(r["problems"]) for r in rows)
     return {"day": day, "totals": totals, "coins": rows}
+
+
+# statuses of a coin-day that kept it out of training, counted in the window totals
+UNUSABLE_STATUSES = {
+    "dropped": "days_dropped",
+    "quarantined": "quarantined",
+    "stale": "stale",
+    "missing": "missing",
+    "delisted": "delisted",
+    "unreadable": "unreadable",
+}
+
+
+def window_totals(
+    days: list[str],
+    coins: list[str],
+    cells: dict[tuple[str, str], dict | None],
+    check_outcomes: dict[str, dict[str, dict[str, str]]],
+) -> dict[str, Any]:
+    """Totals over every coin-day of the look-back window the day's models trained on.
+
+    ``days``: the window's ISO days (the day's models read D-lookback_days..D); ``coins``: the
+    day's coins; ``cells``: (day, coin) -> BarQuality-like dict, or None when never built;
+    ``check_outcomes``: day -> coin -> {check -> "pass" | "fail"}, from the event log (history
+    runs record no per-partition check outcome: their raw-candle schema failures are counted
+    from the stored quality record as ``raw_schema_failed``). Counts are coin-days, except
+    ``gaps_repaired``, ``outliers``, ``duplicates_resolved``, ``out_of_order``, ``invalid_bars``
+    and ``vendor_mismatches``, which are candles.
+    """
+    totals: dict[str, Any] = {name: 0 for name in PROBLEM_FIELDS}
+    for name in ("coin_days", "coin_days_repaired", "not_built", "checks_failed", "raw_schema_failed"):
+        totals[name] = 0
+    for name in UNUSABLE_STATUSES.values():
+        totals[name] = 0
+    problem_days = 0
+    for day in days:
+        for coin in coins:
+            quality = cells.get((day, coin))
+            failed = [c for c, o in check_outcomes.get(day, {}).get(coin, {}).items() if o == "fail"]
+            totals["checks_failed"] += len(failed)
+            if quality is None:
+                totals["not_built"] += 1
+                continue
+            status = str(quality.get("status", "ok"))
+            if status == "not_listed":
+                continue
+            totals["coin_days"] += 1
+            for name in PROBLEM_FIELDS:
+                totals[name] += int(quality.get(name) or 0)
+            totals["coin_days_repaired"] += status == "repaired"
+            if status in UNUSABLE_STATUSES:
+                totals[UNUSABLE_STATUSES[status]] += 1
+            totals["raw_schema_failed"] += bool(quality.get("raw_schema_failures"))
+            problem_days += problem_level(quality) > 0 or bool(failed)
+    totals["coin_days_with_problems"] = problem_days
+    totals["coins"] = len(coins)
+    totals["window_days"] = len(days)
+    return totals
 
 
 def look_back_universe(day: str, days: list[str], universe: pd.DataFrame) -> dict[str, Any]:
@@ -82,6 +141,21 @@ def look_back_universe(day: str, days: list[str], universe: pd.DataFrame) -> dic
     }
 
 
+def window_line(totals: dict[str, Any], window: list[str]) -> str:
+    """One line of the window totals (what the CLI summary and the report's header say)."""
+    span = f"{window[0]}..{window[-1]}, " if window else ""
+    return (
+        f"look-back ({span}{totals.get('coin_days', 0)} coin-days of {totals.get('coins', 0)} coins): "
+        f"{totals.get('coin_days_with_problems', 0)} coin-days with problems, "
+        f"{totals.get('gaps_repaired', 0)} bars repaired on {totals.get('coin_days_repaired', 0)} coin-days, "
+        f"{totals.get('days_dropped', 0)} dropped, {totals.get('quarantined', 0)} quarantined, "
+        f"{totals.get('stale', 0)} stale, {totals.get('missing', 0)} missing, "
+        f"{totals.get('outliers', 0)} outliers, {totals.get('vendor_mismatches', 0)} vendor mismatches, "
+        f"{totals.get('checks_failed', 0)} checks failed, {totals.get('raw_schema_failed', 0)} coin-days "
+        "with raw-candle schema failures"
+    )
+
+
 def integrity_markdown(report: dict[str, Any]) -> str:
     """The day's report as a Markdown table: one row per coin, coins with problems first."""
     columns = [
@@ -95,14 +169,17 @@ def integrity_markdown(report: dict[str, Any]) -> str:
         "invalid_bars",
         "vendor_mismatches",
     ]
-    totals = report["totals"]
+    totals = report.get("day_totals", report["totals"])
     lines = [
         f"**{report['day']}**: {totals['coins']} coins, {totals['coins_with_problems']} with problems, "
-        f"{totals['days_dropped']} days dropped, {totals['quarantined']} quarantined, {totals['stale']} stale",
+        f"{totals['days_dropped']} days dropped, {totals['quarantined']} quarantined, {totals['stale']} stale, "
+        f"{totals.get('missing', 0)} missing",
         "",
         "| " + " | ".join([*columns, "problems"]) + " |",
         "|" + "---|" * (len(columns) + 1),
     ]
+    if "day_totals" in report:
+        lines[1:1] = ["", window_line(report["totals"], report.get("window", []))]
     empty_days = report.get("look_back_universe", {}).get("days_without_eligible", [])
     if empty_days:
         lines[1:1] = [
@@ -126,7 +203,7 @@ LEVELS = {
     0: "clean",
     1: "repaired (gaps, outliers, duplicates, invalid candles)",
     2: "vendor mismatch",
-    3: "unusable (dropped, quarantined, stale, delisted)",
+    3: "unusable (dropped, quarantined, stale, missing, delisted)",
 }
 _REPAIR_FIELDS = ("gaps_repaired", "outliers", "duplicates_resolved", "out_of_order", "invalid_bars")
 

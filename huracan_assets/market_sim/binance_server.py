@@ -24,6 +24,9 @@ Faults are injected per path (and optionally per symbol) and answer the next ``t
 matching requests: ``429`` (with ``Retry-After``), ``5xx``, ``malformed`` (a truncated JSON
 body), ``empty`` (``[]``), ``unknown_symbol`` (HTTP 400, code -1121), ``missing_field``
 (kline rows without the taker-buy fields) and ``bad_value`` (a close of ``"n/a"``).
+
+``missing_days`` (coin -> ISO days) serves a day of missing data: no kline of any interval opens
+on those UTC days for that coin, as when the exchange's feed lost a day.
 """
 
 from __future__ import annotations
@@ -73,8 +76,10 @@ class BinanceStandIn:
         now: datetime | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        missing_days: dict[str, list[str]] | None = None,
     ) -> None:
         self.exchange = exchange
+        self.missing_days = {coin: set(days) for coin, days in (missing_days or {}).items()}
         self.fixed_now = None if now is None else pd.Timestamp(now).tz_convert(UTC).to_pydatetime()
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, dict[str, str]]] = []
@@ -239,7 +244,10 @@ class BinanceStandIn:
         if interval != (MINUTE if minutes else self.exchange.bar):
             bars = _resample(bars, interval)
         times = pd.to_datetime(bars["open_time"], utc=True)
-        bars = bars[(times >= start) & (times <= end)]
+        keep = (times >= start) & (times <= end)
+        if coin in self.missing_days:
+            keep &= ~times.dt.strftime("%Y-%m-%d").isin(self.missing_days[coin])
+        bars = bars[keep]
         if "startTime" not in params:
             bars = bars.tail(limit)
         return frame_to_klines(bars.head(limit), interval)

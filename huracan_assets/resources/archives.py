@@ -65,6 +65,9 @@ class ArchiveFileReport:
     time_unit: str = ""
     checksum: str = "absent"  # verified | absent | mismatch
     missing_days: list[str] = field(default_factory=list)
+    # per day the file holds, where candles are missing inside it: {"day", "missing", "expected",
+    # "longest", "first_missing"} (candles; times HH:MM UTC)
+    holes: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -157,9 +160,47 @@ def read_archive(path: Path) -> tuple[pd.DataFrame, ArchiveFileReport]:
         )
         return empty_raw(ARCHIVE_VENDOR), report
     report.missing_days = [d.isoformat() for d in expected if d not in days]
+    report.holes = intraday_holes(frame["open_time"], report.interval)
     report.rows = len(frame)
     report.status = "imported"
     return frame, report
+
+
+def intraday_holes(open_times: pd.Series, interval: str) -> list[dict[str, Any]]:
+    """Candles missing inside each UTC day that has at least one candle, on the ``interval`` grid.
+
+    ``open_times``: UTC timestamps; ``interval``: Binance's name (``1m``, ``1h``, ...). Returns one
+    dict per day with a hole, oldest first: ``day`` (ISO), ``missing`` and ``expected`` (candles),
+    ``longest`` (the longest run of missing candles) and ``first_missing`` (``HH:MM`` UTC). Weekly
+    and monthly candles have no intra-day grid: an empty list.
+    """
+    if interval[-1] not in "smhd" or open_times.empty:
+        return []
+    step = pd.Timedelta(interval)
+    per_day = int(pd.Timedelta(days=1) / step)
+    if per_day < 1:
+        return []
+    times = pd.DatetimeIndex(open_times.dropna().unique()).sort_values()
+    holes = []
+    for day, present in pd.Series(times, index=times).groupby(times.floor("D")):
+        grid = pd.date_range(day, periods=per_day, freq=step)
+        absent = ~grid.isin(pd.DatetimeIndex(present))
+        if not absent.any():
+            continue
+        longest = run = 0
+        for flag in absent:
+            run = run + 1 if flag else 0
+            longest = max(longest, run)
+        holes.append(
+            {
+                "day": day.date().isoformat(),
+                "missing": int(absent.sum()),
+                "expected": per_day,
+                "longest": longest,
+                "first_missing": grid[absent][0].strftime("%H:%M"),
+            }
+        )
+    return holes
 
 
 def _unit_of(text: str, header: bool) -> str:

@@ -64,7 +64,7 @@ def test_a_delisted_coin_is_named_and_the_others_validate(tmp_path: Path):
     assert check(result, "validated_bars_day_usable").passed  # a delisted coin is not expected to trade
 
 
-def test_one_stale_coin_is_quarantined_with_its_age_and_a_stale_feed_fails_the_step(tmp_path: Path):
+def test_a_coin_without_candles_is_missing_and_a_stale_feed_fails_the_step_with_ages(tmp_path: Path):
     exchange = SimulatedExchange(seed=7, n_coins=5)
     fast = {"binance_rate_limit_ms": 1, "binance_backoff_s": 0.001, "binance_max_retries": 1}
     with BinanceStandIn(exchange, now=datetime(2025, 11, 21, tzinfo=UTC)) as server:
@@ -72,9 +72,10 @@ def test_one_stale_coin_is_quarantined_with_its_age_and_a_stale_feed_fails_the_s
         market = MarketDataResource(source="binance", binance_base_url=server.url, **fast)
         result, storage = validate_day_of_bars(tmp_path / "one", market)
     assert result.success
+    # no candle at all: the day is missing (a stale feed is one that stopped part-way, below)
     eth = quality(storage, "ETH")
-    assert eth["status"] == "stale" and eth["reason"].startswith(
-        "ETH 2025-11-20: newest candle is 24.0 h old"
+    assert (
+        eth["status"] == "missing" and eth["reason"] == "ETH 2025-11-20: no candles for the day (24 expected)"
     )
     assert {quality(storage, c)["status"] for c in ("BTC", "SOL", "XRP")} <= {"ok", "repaired"}
     assert check(result, "validated_bars_source_quality").description.endswith("ETH")

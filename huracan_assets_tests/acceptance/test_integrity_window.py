@@ -2,10 +2,16 @@
 models trained on, run as a user runs them: ``huracan daily`` on a small simulated instance."""
 
 import json
+from datetime import UTC, date, datetime, timedelta
 
+import dagster as dg
 import pytest
 
-from huracan_assets_tests.commands import huracan_daily
+from huracan_assets.checks.loading import read_stored_attrs
+from huracan_assets.market_sim import SimulatedExchange
+from huracan_assets.market_sim.binance_server import BinanceStandIn
+from huracan_assets.resources.storage import ParquetIOManager
+from huracan_assets_tests.commands import SMALL, huracan_daily
 
 COINS = "4"
 LOOK_BACK_DAY, DAY = "2025-11-19", "2025-11-20"
@@ -38,3 +44,70 @@ def test_an_empty_look_back_day_is_reported_not_blocking(two_days: dict):
     assert stored["totals"]["look_back_days_without_eligible"] == 1
     exported = json.loads((two_days["exports"] / DAY / "reports" / "data_integrity.json").read_text())
     assert exported["look_back_universe"]["days_without_eligible"] == [LOOK_BACK_DAY]
+
+
+MISSING_COIN, MISSING_DAY = "BTC", "2025-11-15"  # a look-back day of DAY with no candle for BTC
+
+
+@pytest.fixture(scope="module")
+def through_the_api(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """``huracan daily`` through ccxt against the Binance stand-in, which lost BTC's candles of
+    one look-back day; the stand-in counts every request it answers."""
+    root = tmp_path_factory.mktemp("api")
+    exchange = SimulatedExchange(seed=7, n_coins=4)
+    with BinanceStandIn(
+        exchange, now=datetime(2025, 11, 21, tzinfo=UTC), missing_days={MISSING_COIN: [MISSING_DAY]}
+    ) as server:
+        done, storage = huracan_daily(
+            root, DAY, MARKET_DATA__SOURCE="binance", MARKET_DATA__BINANCE_BASE_URL=server.url
+        )
+        requests = list(server.requests)
+    report = json.loads((storage / "data_integrity_report" / f"date={DAY}" / "data.json").read_text())
+    return {"done": done, "storage": storage, "report": report, "requests": requests}
+
+
+def _window(lookback_days: int) -> list[str]:
+    first = date.fromisoformat(DAY) - timedelta(days=lookback_days)
+    return [(first + timedelta(days=i)).isoformat() for i in range(lookback_days + 1)]
+
+
+def test_the_totals_cover_every_coin_day_the_models_trained_on(through_the_api: dict):
+    done, report = through_the_api["done"], through_the_api["report"]
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    days = _window(int(SMALL["LOOKBACK_DAYS"]))
+    assert report["window"] == [days[0], days[-1]] and report["history"]["days"] == days
+    # recounted from each stored coin-day's quality record (its Parquet footer)
+    store = ParquetIOManager(base_dir=str(through_the_api["storage"]))
+    coins = sorted(row["coin"] for row in report["coins"])
+    recount = {"coin_days": 0, "missing": 0, "gaps_repaired": 0, "vendor_mismatches": 0, "outliers": 0}
+    for day in days:
+        for coin in coins:
+            quality = read_stored_attrs(store, dg.AssetKey("validated_bars"), f"{day}|{coin}").get(
+                "quality"
+            ) or {"status": "ok"}
+            if quality["status"] == "not_listed":
+                continue
+            recount["coin_days"] += 1
+            recount["missing"] += quality["status"] == "missing"
+            for name in ("gaps_repaired", "vendor_mismatches", "outliers"):
+                recount[name] += int(quality.get(name) or 0)
+    totals = report["totals"]
+    assert {k: totals[k] for k in recount} == recount
+    assert totals["missing"] == 1 and report["day_totals"]["missing"] == 0
+    assert totals["coin_days"] > report["day_totals"]["coins"]
+    # the CLI summary says the same, the window first, then the day
+    line = next(x for x in done.stdout.splitlines() if x.strip().startswith("data integrity"))
+    assert f"{days[0]}..{days[-1]}, {recount['coin_days']} coin-days of {len(coins)} coins" in line
+    assert f"{recount['gaps_repaired']} bars repaired" in line and "1 missing" in line
+    day_line = next(x for x in done.stdout.splitlines() if x.strip().startswith("the day itself"))
+    assert "0 missing" in day_line
+
+
+def test_a_day_without_candles_is_missing_not_stale(through_the_api: dict):
+    report = through_the_api["report"]
+    problem = next(
+        p for p in report["history"]["problems"] if p["coin"] == MISSING_COIN and p["day"] == MISSING_DAY
+    )
+    assert problem["status"] == "missing"
+    assert problem["reason"].startswith(f"{MISSING_COIN} {MISSING_DAY}: no candles for the day")
+    assert not [p for p in report["history"]["problems"] if p["status"] == "stale"]

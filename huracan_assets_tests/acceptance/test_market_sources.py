@@ -60,14 +60,15 @@ def test_the_graph_runs_through_ccxt_and_a_coin_whose_feed_keeps_failing_is_quar
 
     report = json.loads((run.export_root / DAY / "reports" / "data_integrity.json").read_text())
     history = report["history"]
-    assert len(history["days"]) == settings.lookback_days and history["days"][-1] == DAY
+    # the window the day's models trained on: D-lookback_days..D
+    assert len(history["days"]) == settings.lookback_days + 1 and history["days"][-1] == DAY
     sol = history["levels"][history["coins"].index("SOL")]
     assert all(level == 3 for level in sol)  # unusable on every day of the look-back
     assert (run.export_root / DAY / "reports" / "data_integrity_heatmap.png").read_bytes()[:4] == b"\x89PNG"
     event = run.instance.get_latest_materialization_event(dg.AssetKey("data_integrity_report"))
     heatmap = event.asset_materialization.metadata["heatmap"].value
     sol_row = next(line for line in heatmap.splitlines() if line.startswith("| SOL |"))
-    assert sol_row == "| SOL | " + "\U0001f7e5" * settings.lookback_days + " |"
+    assert sol_row == "| SOL | " + "\U0001f7e5" * (settings.lookback_days + 1) + " |"
 
 
 def test_the_graph_runs_from_imported_archives_with_volume_and_spread_from_candles(tmp_path: Path):

@@ -111,7 +111,7 @@ def test_bad_checksum_truncated_zip_and_missing_day_each_get_their_verdict(tmp_p
     assert store.symbols("1h") == ["ETHUSDT", "SOLUSDT"]
     assert store.covered_days("ETHUSDT", "1h") == {date(2025, 3, 1), date(2025, 3, 3)}
     assert date(2025, 3, 15) not in store.covered_days("SOLUSDT", "1h")
-    # the missing day is dropped by validation with the reason, not silently filled
+    # the missing day is reported by validation with the reason, not silently filled
     market = ArchiveMarketData(store)
     _, quality = validate_day(
         market.ohlcv("SOL", utc(date(2025, 3, 15)), utc(date(2025, 3, 16))),
@@ -121,7 +121,8 @@ def test_bad_checksum_truncated_zip_and_missing_day_each_get_their_verdict(tmp_p
         max_repair_bars=3,
         outlier_z=8,
     )
-    assert quality.status == "dropped" and "gap of 24 bars" in quality.reason
+    # a day with no candle at all is missing (not a gap to repair, not a stale feed)
+    assert quality.status == "missing" and "no candles for the day (24 expected)" in quality.reason
 
 
 def test_a_futures_file_has_a_header_and_is_kept_apart_from_spot(tmp_path, exchange):
@@ -250,3 +251,37 @@ def test_import_archives_command_reports_and_fails_on_a_rejected_file(tmp_path, 
     assert "status=rejected" in out and "checksum mismatch" in out and "imported 1 file(s), rejected 1" in out
     assert (tmp_path / "store" / "spot" / "1h" / "BTCUSDT.parquet").exists()
     assert (tmp_path / "store" / "imports.jsonl").read_text().count("\n") == 1
+
+
+def test_import_archives_reports_intra_day_holes_per_coin_and_day(tmp_path, exchange):
+    import subprocess
+
+    from huracan_assets.automation.local_daemon import BIN, REPO
+
+    start = datetime(2025, 2, 1, tzinfo=UTC)
+    bars = exchange.ohlcv("ETH", start, start + timedelta(days=2))
+    bars = bars.sort_values("open_time").drop_duplicates("open_time", keep="last")
+    # three candles lost on the second day: 05:00, 06:00 and 07:00 (a hole, not a missing day)
+    hole = pd.date_range("2025-02-02T05:00Z", periods=3, freq="1h")
+    cut = bars[~bars["open_time"].isin(hole)]
+    write_archive(tmp_path / "src", "ETHUSDT", "1h", cut, exchange.bar, "2025-02")
+    done = subprocess.run(
+        [
+            str(BIN / "huracan"),
+            "import-archives",
+            str(tmp_path / "src"),
+            "--archive-dir",
+            str(tmp_path / "s"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = [line for line in done.stdout.splitlines() if line.startswith("event=archive_hole")]
+    assert lines == [
+        "event=archive_hole file=ETHUSDT-1h-2025-02.zip symbol=ETHUSDT day=2025-02-02 "
+        f"missing={len(hole)} expected=24 longest={len(hole)} first_missing={hole[0]:%H:%M}"
+    ]
+    assert "1 coin-day(s) with intra-day holes" in done.stdout
