@@ -1,6 +1,6 @@
 """The ``huracan`` command.
 
-huracan daily --date 2026-11-25 [--coins N] [--seed S] [--dry-run] [--lookback-days N]
+huracan [--verbose] daily --date 2026-11-25 [--coins N] [--seed S] [--dry-run] [--lookback-days N]
               [--source sim|binance|archives] [--binance-url URL] [--archive-dir PATH]
               [--publisher local|dropbox] [--export-root PATH] [--dropbox-root /FOLDER]
 huracan serve-exchange --port P [--now 2026-11-26T00:00:00Z] [--coins N] [--seed S]
@@ -41,9 +41,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="huracan", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print the traceback of an unexpected error (default: one line)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
+    # --verbose also after the command (huracan daily ... --verbose); SUPPRESS keeps the top-level value
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     daily = sub.add_parser(
-        "daily", help="materialise the whole graph for one day through Dagster ($DAGSTER_HOME)"
+        "daily",
+        parents=[verbose],
+        help="materialise the whole graph for one day through Dagster ($DAGSTER_HOME)",
     )
     yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
     daily.add_argument("--date", type=_date, default=yesterday, help="UTC day to build (default: yesterday)")
@@ -76,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser(
         "serve-exchange",
+        parents=[verbose],
         help="serve the simulated exchange over Binance's REST API on 127.0.0.1 (Ctrl-C stops)",
     )
     serve.add_argument("--port", type=int, default=8765)
@@ -85,13 +96,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--seed", type=int, help="simulator seed (default: simulator.seed)")
 
     archives = sub.add_parser(
-        "import-archives", help="verify and import a folder of Binance public-data kline archives (zip)"
+        "import-archives",
+        parents=[verbose],
+        help="verify and import a folder of Binance public-data kline archives (zip)",
     )
     archives.add_argument("folder", help="folder holding the .zip files (searched recursively)")
     archives.add_argument("--archive-dir", help="the archive store (default: market_data.archive_dir)")
 
     validate = sub.add_parser(
-        "validate", help="the whole graph on a market of pure random walks and planted edges, vs the truth"
+        "validate",
+        parents=[verbose],
+        help="the whole graph on a market of pure random walks and planted edges, vs the truth",
     )
     validate.add_argument("--seed", type=int, default=1)
     validate.add_argument("--coins", type=_positive, default=20)
@@ -101,7 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("--date", type=_date, default="2025-06-01")
 
-    bench = sub.add_parser("bench", help="one day for N simulated coins, through Dagster and as a plain loop")
+    bench = sub.add_parser(
+        "bench", parents=[verbose], help="one day for N simulated coins, through Dagster and as a plain loop"
+    )
     bench.add_argument("--coins", type=_positive, required=True)
     bench.add_argument("--lookback-days", type=_positive, default=60)
     bench.add_argument("--date", type=_date, default="2025-11-20")
@@ -219,10 +236,17 @@ def check_exchange_clock(day: str, settings: HuracanSettings) -> None:
     """Refuse a day the exchange's own clock has not closed (``/api/v3/time``), when candles come
     from the Binance API; an unreachable exchange is named here, before any run starts."""
     source = settings.market_data
+    if source.source == "archives" and not source.archive_fill_from_api:
+        check_archive_clock(day, settings)
+        return
     if source.source != "binance" and not (source.source == "archives" and source.archive_fill_from_api):
         return
     from huracan_assets.config.settings import last_closed_day
-    from huracan_assets.resources.binance_api import BinanceApiMarketData, MarketDataError
+    from huracan_assets.resources.binance_api import (
+        BinanceApiMarketData,
+        MarketDataError,
+        pin_server_time,
+    )
 
     where = source.binance_base_url or "Binance (api.binance.com)"
     try:
@@ -230,14 +254,34 @@ def check_exchange_clock(day: str, settings: HuracanSettings) -> None:
             base_url=source.binance_base_url, timeframe=settings.timeframe, max_retries=1, backoff_s=0.2
         ).server_time()
     except MarketDataError as error:
-        raise SettingsError(
-            f"cannot reach the exchange at {where} (market_data.binance_base_url, --binance-url): {error}"
-        ) from None
+        # "binance: cannot reach <url>: connection refused (...)" names the URL and the cause
+        raise SettingsError(f"{error} [market_data.binance_base_url, --binance-url]") from None
+    pin_server_time(source.binance_base_url, now)  # the runs, in this process, reuse this reading
     last_closed = last_closed_day(now)
     if date.fromisoformat(day) > last_closed:
         raise SettingsError(
             f"--date {day} has not closed yet by the exchange's clock ({where} says {now.isoformat()}): "
             f"the market has no whole day of data for it (latest closed day: {last_closed})"
+        )
+
+
+def check_archive_clock(day: str, settings: HuracanSettings) -> None:
+    """Refuse a day after the archives end: their clock is the close of the newest imported candle."""
+    from huracan_assets.config.settings import last_closed_day
+    from huracan_assets.resources.archives import ArchiveStore
+
+    store = ArchiveStore(Path(settings.market_data.archive_dir).resolve())
+    newest = store.newest_close(settings.timeframe)
+    if newest is None:
+        raise SettingsError(
+            f"the archive store {store.root} (market_data.archive_dir, --archive-dir) holds no "
+            f"{settings.timeframe} candles: import archives with huracan import-archives FOLDER"
+        )
+    last_closed = last_closed_day(newest.to_pydatetime())
+    if date.fromisoformat(day) > last_closed:
+        raise SettingsError(
+            f"--date {day} is past the market's clock: the archives in {store.root} end with a candle "
+            f"closing at {newest.isoformat()} (the archives' clock; latest whole day: {last_closed})"
         )
 
 
@@ -445,7 +489,21 @@ def main(argv: list[str] | None = None) -> int:
         "validate": cmd_validate,
         "bench": cmd_bench,
     }
-    return commands[args.command](args)
+    try:
+        return commands[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # an operator reads one line; --verbose shows where it came from
+        if getattr(args, "verbose", False):
+            raise
+        print(f"huracan: {one_line(error)} (--verbose shows the traceback)", file=sys.stderr)
+        return 1
+
+
+def one_line(error: BaseException) -> str:
+    """The error's own message on one line, its type when it has none."""
+    text = " ".join(str(error).split())
+    return text if text else type(error).__name__
 
 
 if __name__ == "__main__":

@@ -147,7 +147,8 @@ def window_line(totals: dict[str, Any], window: list[str]) -> str:
     return (
         f"look-back ({span}{totals.get('coin_days', 0)} coin-days of {totals.get('coins', 0)} coins): "
         f"{totals.get('coin_days_with_problems', 0)} coin-days with problems, "
-        f"{totals.get('gaps_repaired', 0)} bars repaired on {totals.get('coin_days_repaired', 0)} coin-days, "
+        f"{totals.get('coin_days_repaired', 0)} coin-days repaired "
+        f"({totals.get('gaps_repaired', 0)} gap bars filled), "
         f"{totals.get('days_dropped', 0)} dropped, {totals.get('quarantined', 0)} quarantined, "
         f"{totals.get('stale', 0)} stale, {totals.get('missing', 0)} missing, "
         f"{totals.get('outliers', 0)} outliers, {totals.get('vendor_mismatches', 0)} vendor mismatches, "

@@ -256,6 +256,25 @@ class ArchiveStore:
         times = frame["open_time"]
         return frame[(times >= pd.Timestamp(start)) & (times < pd.Timestamp(end))].reset_index(drop=True)
 
+    def newest_close(self, interval: str, market: str = "spot") -> pd.Timestamp | None:
+        """The archives' clock: the close (UTC) of the newest candle of any symbol at ``interval``,
+        or None when nothing is imported."""
+        newest = None
+        for symbol in self.symbols(interval, market):
+            last = self.frame(symbol, interval, market)["open_time"].max()
+            if pd.notna(last) and (newest is None or last > newest):
+                newest = last
+        return None if newest is None else newest + pd.Timedelta(interval)
+
+    def expected_files(self, symbol: str, interval: str, day: date) -> str:
+        """The public-data archive names that would cover ``day`` (monthly, then daily), and where
+        they go, for a message about a day the archives do not have."""
+        return (
+            f"the archives have no candle of {day}: expected in {symbol}-{interval}-{day:%Y-%m}.zip "
+            f"(monthly) or {symbol}-{interval}-{day:%Y-%m-%d}.zip (daily), imported into {self.root} "
+            "with huracan import-archives"
+        )
+
     def covered_days(self, symbol: str, interval: str) -> set[date]:
         """UTC days with at least one archived candle."""
         return set(self.frame(symbol, interval)["open_time"].dt.date)
@@ -336,6 +355,13 @@ class ArchiveMarketData:
     def ohlcv(self, coin: str, start: datetime, end: datetime, vendor: str | None = None) -> pd.DataFrame:
         return self.store.bars(f"{coin}USDT", self.timeframe, start, end)
 
+    def missing_day_hint(self, coin: str, day: date) -> str:
+        """Why ``coin`` has no candle on ``day``: the archive file that was expected."""
+        symbol = f"{coin}USDT"
+        if day in self.store.covered_days(symbol, self.timeframe):
+            return ""
+        return self.store.expected_files(symbol, self.timeframe, day)
+
 
 class ArchiveWithApiMarketData:
     """Archives where they cover the window, the live API for the rest (see the module docstring)."""
@@ -367,6 +393,11 @@ class ArchiveWithApiMarketData:
             self._api(coin, a, b) for a, b in _spans(start_ts, end_ts, lambda d: d not in covered)
         ]
         return _concat(frames)
+
+    def missing_day_hint(self, coin: str, day: date) -> str:
+        """Neither the archives nor the API had the day: name the archive file expected."""
+        hint = self.archive.missing_day_hint(coin, day)
+        return f"{hint}; the API had none either" if hint else ""
 
     def _api(self, coin: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         self.api_calls.append((coin, start.isoformat(), end.isoformat()))

@@ -55,6 +55,48 @@ KLINE_PAGE = 1000
 _RETRYABLE = (ccxt.NetworkError, ccxt.BadResponse)  # NetworkError covers 5xx, timeouts, 429/418
 
 
+DEFAULT_URL = "https://api.binance.com"
+# what a failed connection says somewhere in its chain of causes -> the one-line reason
+_UNREACHABLE = (
+    ("Connection refused", "connection refused"),
+    ("Errno 111", "connection refused"),
+    ("Name or service not known", "host name not resolved"),
+    ("Temporary failure in name resolution", "host name not resolved"),
+    ("nodename nor servname", "host name not resolved"),
+    ("No route to host", "no route to host"),
+    ("Network is unreachable", "network unreachable"),
+    ("timed out", "timed out"),
+)
+
+
+def unreachable_reason(error: BaseException | None) -> str:
+    """``connection refused``, ``timed out``, ... when ``error`` (or a cause of it) is a failed
+    connection to the exchange; ``""`` when the exchange answered (an HTTP error, a bad payload)."""
+    seen = 0
+    while error is not None and seen < 12:
+        if isinstance(error, ConnectionRefusedError):
+            return "connection refused"
+        text = str(error)
+        for marker, reason in _UNREACHABLE:
+            if marker in text:
+                return reason
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return ""
+
+
+# base URL -> the exchange's clock as the command read it before its runs (``pin_server_time``)
+_PINNED_CLOCKS: dict[str, pd.Timestamp] = {}
+
+
+def pin_server_time(base_url: str, now: pd.Timestamp) -> None:
+    """Let every client of ``base_url`` in this process use ``now`` as the exchange's clock.
+
+    ``huracan daily`` reads ``/api/v3/time`` once, before any run, and its runs execute in its
+    own process: they reuse that reading instead of asking again (one request per command).
+    """
+    _PINNED_CLOCKS[base_url] = pd.Timestamp(now)
+
+
 class MarketDataError(RuntimeError):
     """The exchange kept failing (or refused) a call; the message names the call, symbol and window."""
 
@@ -126,6 +168,8 @@ class BinanceApiMarketData:
         self.retries = 0  # how many retries this client made (for tests and logs)
         self._hourly: dict[str, pd.DataFrame] = {}
         self.skipped: dict[str, str] = {}  # symbol -> why it has no estimated ticker
+        self._server_time: pd.Timestamp | None = None
+        self.base_url = base_url
 
     # -- retries -------------------------------------------------------------------------------
     def _call(self, what: str, exchange: ccxt.Exchange, fn: Callable[[], T]) -> T:
@@ -145,6 +189,12 @@ class BinanceApiMarketData:
                     wait = max(wait, _retry_after(exchange))
                 self.retries += 1
                 self.sleep(min(wait, self.max_wait_s))
+        unreachable = unreachable_reason(last)
+        if unreachable:
+            raise MarketDataError(
+                f"binance: cannot reach {self.base_url or DEFAULT_URL}: {unreachable} "
+                f"({what}, {self.max_retries + 1} attempts)"
+            ) from last
         raise MarketDataError(
             f"binance: {what} failed after {self.max_retries + 1} attempts: {type(last).__name__}: {last}"
         ) from last
@@ -182,8 +232,16 @@ class BinanceApiMarketData:
         return pd.DataFrame(rows, columns=["symbol", "base", "quote", "status", "listed_at", "tick_size"])
 
     def server_time(self) -> pd.Timestamp:
-        ms = self._call("fetch_time", self.spot, self.spot.fetch_time)
-        return pd.Timestamp(int(ms), unit="ms", tz="UTC")
+        """The exchange's clock (``/api/v3/time``, UTC), read once per client: a client lives for
+        one step of one run, so every later question in the run gets the same answer without
+        another request (a first run asked 92 times, once per market and day). In ``huracan
+        daily``'s process the command's own reading is reused (:func:`pin_server_time`)."""
+        if self._server_time is None and self.base_url in _PINNED_CLOCKS:
+            self._server_time = _PINNED_CLOCKS[self.base_url]
+        if self._server_time is None:
+            ms = self._call("fetch_time", self.spot, self.spot.fetch_time)
+            self._server_time = pd.Timestamp(int(ms), unit="ms", tz="UTC")
+        return self._server_time
 
     def tickers(self, as_of: datetime) -> pd.DataFrame:
         """symbol, quote_volume (USDT, 24 h), bid, ask, last; ``estimated_spread_bps`` for past days."""

@@ -80,6 +80,10 @@ def validate_coin(task: CoinTask) -> dict[str, tuple[pd.DataFrame, BarQuality]]:
             quality = BarQuality(coin=task.coin, day=day.isoformat(), status="stale", reason=str(error))
             out[key] = (empty_validated(), quality)
         out[key][1].raw_schema_failures = raw_failures.get(day, [])
+        # a source that knows where the day should have come from says so (archives: the file)
+        hint = getattr(task.client, "missing_day_hint", None)
+        if out[key][1].status == "missing" and hint is not None and (where := hint(task.coin, day)):
+            out[key][1].reason += f"; {where}"
     _quarantine_schema_failures(task.coin, out)
     return out
 

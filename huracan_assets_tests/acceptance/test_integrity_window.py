@@ -2,14 +2,18 @@
 models trained on, run as a user runs them: ``huracan daily`` on a small simulated instance."""
 
 import json
+import math
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 import pytest
 
 from huracan_assets.checks.loading import read_stored_attrs
+from huracan_assets.config import load_settings
 from huracan_assets.market_sim import SimulatedExchange
 from huracan_assets.market_sim.binance_server import BinanceStandIn
+from huracan_assets.partitions import build_partitions
 from huracan_assets.resources.storage import ParquetIOManager
 from huracan_assets_tests.commands import SMALL, huracan_daily
 
@@ -52,11 +56,12 @@ MISSING_COIN, MISSING_DAY = "BTC", "2025-11-15"  # a look-back day of DAY with n
 @pytest.fixture(scope="module")
 def through_the_api(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """``huracan daily`` through ccxt against the Binance stand-in, which lost BTC's candles of
-    one look-back day; the stand-in counts every request it answers."""
+    one look-back day; the stand-in counts every request it answers. Its clock is six hours past
+    the day, so the day has no live ticker: the universe reads candles (hourly and 1-minute)."""
     root = tmp_path_factory.mktemp("api")
     exchange = SimulatedExchange(seed=7, n_coins=4)
     with BinanceStandIn(
-        exchange, now=datetime(2025, 11, 21, tzinfo=UTC), missing_days={MISSING_COIN: [MISSING_DAY]}
+        exchange, now=datetime(2025, 11, 21, 6, tzinfo=UTC), missing_days={MISSING_COIN: [MISSING_DAY]}
     ) as server:
         done, storage = huracan_daily(
             root, DAY, MARKET_DATA__SOURCE="binance", MARKET_DATA__BINANCE_BASE_URL=server.url
@@ -98,7 +103,7 @@ def test_the_totals_cover_every_coin_day_the_models_trained_on(through_the_api: 
     # the CLI summary says the same, the window first, then the day
     line = next(x for x in done.stdout.splitlines() if x.strip().startswith("data integrity"))
     assert f"{days[0]}..{days[-1]}, {recount['coin_days']} coin-days of {len(coins)} coins" in line
-    assert f"{recount['gaps_repaired']} bars repaired" in line and "1 missing" in line
+    assert f"{recount['gaps_repaired']} gap bars filled" in line and "1 missing" in line
     day_line = next(x for x in done.stdout.splitlines() if x.strip().startswith("the day itself"))
     assert "0 missing" in day_line
 
@@ -111,3 +116,25 @@ def test_a_day_without_candles_is_missing_not_stale(through_the_api: dict):
     assert problem["status"] == "missing"
     assert problem["reason"].startswith(f"{MISSING_COIN} {MISSING_DAY}: no candles for the day")
     assert not [p for p in report["history"]["problems"] if p["status"] == "stale"]
+
+
+def test_a_first_run_reads_the_clock_once_and_klines_by_the_thousand(through_the_api: dict):
+    requests = through_the_api["requests"]
+    assert through_the_api["done"].returncode == 0
+    paths = Counter(path for path, _ in requests)
+    assert paths["/api/v3/time"] == 1
+    klines = Counter(
+        (params["symbol"], params["interval"]) for path, params in requests if path == "/api/v3/klines"
+    )
+    settings = load_settings(lookback_days=int(SMALL["LOOKBACK_DAYS"]))
+    days = build_partitions(settings).history_windows(date.fromisoformat(DAY))["validated_bars"]
+    hours, minutes = 24 * (len(days) + 1), 24 * 60  # the history and the day; the day's 1m candles
+    coins = sorted({row["coin"] for row in through_the_api["report"]["coins"]})
+    for coin in coins:
+        # one request per 1,000 candles of each fetch: the history (one range run), the day's run,
+        # the universe's hourly day, its 1-minute day (1,440 candles: two pages)
+        hourly = klines[(f"{coin}USDT", "1h")]
+        assert hourly <= math.ceil(hours / 1000) + 2, (coin, hourly)
+        assert klines[(f"{coin}USDT", "1m")] == math.ceil(minutes / 1000)
+        assert hourly < len(days)  # never a request per day
+    assert sum(klines.values()) <= len(coins) * (math.ceil(hours / 1000) + 2 + 2) + 1  # + GBP/USDT

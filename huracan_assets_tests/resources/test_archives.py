@@ -285,3 +285,69 @@ def test_import_archives_reports_intra_day_holes_per_coin_and_day(tmp_path, exch
         f"missing={len(hole)} expected=24 longest={len(hole)} first_missing={hole[0]:%H:%M}"
     ]
     assert "1 coin-day(s) with intra-day holes" in done.stdout
+
+
+def test_a_day_the_archives_lack_names_the_file_expected_and_a_date_past_them_names_their_clock(
+    tmp_path, exchange
+):
+    import subprocess
+
+    from huracan_assets.automation.local_daemon import BIN, REPO, environment
+    from huracan_assets.config import load_settings
+    from huracan_assets.steps.bars import CoinTask, validate_coin
+
+    write_kline_archives(
+        exchange,
+        tmp_path / "src",
+        ["BTC", "SOL"],
+        date(2025, 3, 1),
+        date(2025, 3, 20),
+        skip_days={"SOL": [date(2025, 3, 15)]},
+    )
+    store = tmp_path / "store"
+    env = environment(tmp_path / "home")
+    imported = subprocess.run(
+        [str(BIN / "huracan"), "import-archives", str(tmp_path / "src"), "--archive-dir", str(store)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+
+    # the day SOL's monthly file lacks: missing, with the file it should have come from
+    market = ArchiveMarketData(ArchiveStore(store))
+    day = date(2025, 3, 15)
+    task = CoinTask("SOL", [(f"{day}|SOL", day, None, True, "TRADING")], market, load_settings())
+    _, quality = validate_coin(task)[f"{day}|SOL"]
+    assert quality.status == "missing"
+    assert quality.reason == (
+        "SOL 2025-03-15: no candles for the day (24 expected); the archives have no candle of 2025-03-15: "
+        f"expected in SOLUSDT-1h-2025-03.zip (monthly) or SOLUSDT-1h-2025-03-15.zip (daily), imported "
+        f"into {store} with huracan import-archives"
+    )
+
+    # a day after the archives end: refused before any run, naming the archives' clock, one line
+    done = subprocess.run(
+        [
+            str(BIN / "huracan"),
+            "daily",
+            "--source",
+            "archives",
+            "--archive-dir",
+            str(store),
+            "--date",
+            "2025-03-21",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.strip() == (
+        f"huracan: --date 2025-03-21 is past the market's clock: the archives in {store} end with a "
+        "candle closing at 2025-03-21T00:00:00+00:00 (the archives' clock; latest whole day: 2025-03-20)"
+    )
