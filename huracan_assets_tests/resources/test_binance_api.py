@@ -187,14 +187,28 @@ def test_an_unknown_symbol_fails_at_once(server):
     assert api.retries == 0
 
 
-def test_an_empty_window_is_an_empty_frame_and_validation_calls_it_stale(server):
+def test_an_empty_window_is_an_empty_frame_and_validation_calls_it_missing(server):
     api, _ = client(server)
     server.add_fault("empty", KLINES, symbol="BTCUSDT")
     bars = api.ohlcv("BTC", datetime(2025, 11, 20, tzinfo=UTC), NOW)
     assert bars.empty and list(bars.columns) == RAW_COLUMNS
-    with pytest.raises(Exception, match=r"BTC 2025-11-20: newest candle is 24.0 h old"):
+    # no candle at all is a missing day, not a stale feed (one that stopped part-way)
+    frame, quality = validate_day(
+        bars,
+        coin="BTC",
+        day=DAY,
+        bar=timedelta(hours=1),
+        max_repair_bars=3,
+        outlier_z=8,
+        max_staleness=timedelta(hours=6),
+    )
+    assert frame.empty and quality.status == "missing"
+    assert quality.reason == "BTC 2025-11-20: no candles for the day (24 expected)"
+    # the same day cut at 06:00 is stale: its newest candle is 18 h old at the end of the day
+    whole = api.ohlcv("BTC", datetime(2025, 11, 20, tzinfo=UTC), NOW)
+    with pytest.raises(Exception, match=r"BTC 2025-11-20: newest candle is 18.0 h old"):
         validate_day(
-            bars,
+            whole.head(6),
             coin="BTC",
             day=DAY,
             bar=timedelta(hours=1),
