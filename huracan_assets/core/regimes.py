@@ -6,7 +6,10 @@ out-of-sample bar never uses out-of-sample information. For each bar, the first 
 matches wins:
 
 1. ``panic``    — 24h realised volatility above the training window's 90th percentile;
-2. ``illiquid`` — 24h quote volume below the training window's 10th percentile;
+2. ``illiquid`` — 24h quote volume below ``ILLIQUID_SHARE`` (30%) of the training window's median
+   24h quote volume: relative to the coin's own usual volume, not to its own quantiles, so a deep
+   market on a quiet day (most of its usual volume) is not illiquid, and a coin whose volume
+   collapses is. A percentile rule labelled a tenth of every coin's bars illiquid, BTC's too;
 3. ``trend``    — 24h efficiency ratio |sum r| / sum |r| above 0.3;
 4. ``range``    — everything else (also bars without enough history).
 """
@@ -18,7 +21,7 @@ import pandas as pd
 
 REGIMES = ("trend", "range", "panic", "illiquid")
 PANIC_PCT = 0.90
-ILLIQUID_PCT = 0.10
+ILLIQUID_SHARE = 0.30
 TREND_EFFICIENCY = 0.30
 
 
@@ -33,12 +36,13 @@ class RegimeThresholds:
 
 
 def fit_regime_thresholds(features: pd.DataFrame) -> RegimeThresholds:
-    """Percentile thresholds of the given (training) rows."""
+    """Thresholds of the given (training) rows: the 90th percentile of 24h volatility (bps per
+    bar), ``ILLIQUID_SHARE`` of the median 24h quote volume (quote currency)."""
     vol = features["vol_24h_bps"].dropna()
     volume = features["quote_volume_24h"].dropna()
     return RegimeThresholds(
         panic_vol_bps=float(vol.quantile(PANIC_PCT)) if len(vol) else float("inf"),
-        illiquid_quote_volume=float(volume.quantile(ILLIQUID_PCT)) if len(volume) else 0.0,
+        illiquid_quote_volume=float(ILLIQUID_SHARE * volume.median()) if len(volume) else 0.0,
     )
 
 

@@ -39,9 +39,22 @@ def metrics_report(day: str, scores: pd.DataFrame) -> dict[str, Any]:
     return {"day": day, "rows": scores[columns].to_dict("records") if len(scores) else []}
 
 
-def costs_report(day: str, scores: pd.DataFrame) -> dict[str, Any]:
+def gbp_rate_used(universe: pd.DataFrame) -> dict[str, Any]:
+    """The USDT-per-GBP rate the day's GBP figures used and where it came from (the exchange's
+    ``GBP/USDT`` last price, or the configured fallback), from the day's universe."""
+    if universe is None or universe.empty or "usdt_per_gbp" not in universe:
+        return {"usdt_per_gbp": None, "source": "no universe"}
+    return {
+        "usdt_per_gbp": float(universe["usdt_per_gbp"].iloc[0]),
+        "source": str(universe["gbp_rate_source"].iloc[0]),
+    }
+
+
+def costs_report(day: str, scores: pd.DataFrame, gbp_rate: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Round-trip costs per coin x horizon x engine (pooled), with the GBP rate the capacities used."""
+    rate = {"gbp_rate": gbp_rate} if gbp_rate is not None else {}
     if scores.empty:
-        return {"day": day, "rows": []}
+        return {"day": day, "rows": [], **rate}
     pooled = scores[scores["regime"] == "all"]
     cols = [
         "coin",
@@ -56,7 +69,7 @@ def costs_report(day: str, scores: pd.DataFrame) -> dict[str, Any]:
         "net_edge_bps",
         "capacity_gbp",
     ]
-    return {"day": day, "unit": "bps per round trip", "rows": pooled[cols].to_dict("records")}
+    return {"day": day, "unit": "bps per round trip", "rows": pooled[cols].to_dict("records"), **rate}
 
 
 def regime_map(day: str, latest_regimes: dict[str, str], consensus: pd.DataFrame) -> dict[str, Any]:

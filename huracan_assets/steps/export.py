@@ -89,7 +89,9 @@ def export_files(
     day_scores = scores[scores["date"] == day] if len(scores) else scores
     day_consensus = consensus[consensus["date"] == day] if len(consensus) else consensus
     files["reports/metrics.json"] = reports.to_json_bytes(reports.metrics_report(day, day_scores))
-    files["reports/costs.json"] = reports.to_json_bytes(reports.costs_report(day, day_scores))
+    files["reports/costs.json"] = reports.to_json_bytes(
+        reports.costs_report(day, day_scores, reports.gbp_rate_used(universe))
+    )
     files["reports/regime_map.json"] = reports.to_json_bytes(
         reports.regime_map(day, champions["regimes"], day_consensus)
     )
@@ -122,6 +124,7 @@ def export_files(
         "features_hash": fhash,
         "code_hash": CODE_HASH,
         "training_window": window,
+        "gbp_rate": reports.gbp_rate_used(universe),
     }
     files["reports/summary.json"] = reports.to_json_bytes(summary)
     return files, window, dropped

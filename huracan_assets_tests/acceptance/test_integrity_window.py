@@ -68,7 +68,13 @@ def through_the_api(tmp_path_factory: pytest.TempPathFactory) -> dict:
         )
         requests = list(server.requests)
     report = json.loads((storage / "data_integrity_report" / f"date={DAY}" / "data.json").read_text())
-    return {"done": done, "storage": storage, "report": report, "requests": requests}
+    return {
+        "done": done,
+        "storage": storage,
+        "report": report,
+        "requests": requests,
+        "exports": root / "exports",
+    }
 
 
 def _window(lookback_days: int) -> list[str]:
@@ -138,3 +144,14 @@ def test_a_first_run_reads_the_clock_once_and_klines_by_the_thousand(through_the
         assert klines[(f"{coin}USDT", "1m")] == math.ceil(minutes / 1000)
         assert hourly < len(days)  # never a request per day
     assert sum(klines.values()) <= len(coins) * (math.ceil(hours / 1000) + 2 + 2) + 1  # + GBP/USDT
+
+
+def test_the_export_says_which_gbp_rate_was_used(through_the_api: dict):
+    universe = ParquetIOManager(base_dir=str(through_the_api["storage"])).read_partition(
+        dg.AssetKey("coin_universe"), DAY
+    )
+    assert set(universe["gbp_rate_source"]) == {"exchange:GBP/USDT last"}  # the stand-in lists GBPUSDT
+    used = {"usdt_per_gbp": float(universe["usdt_per_gbp"].iloc[0]), "source": "exchange:GBP/USDT last"}
+    reports = through_the_api["exports"] / DAY / "reports"
+    assert json.loads((reports / "costs.json").read_text())["gbp_rate"] == used
+    assert json.loads((reports / "summary.json").read_text())["gbp_rate"] == used
