@@ -1,12 +1,16 @@
 """coin_universe[date]: every USDT spot market with eligibility and the reason."""
 
+from datetime import datetime
+
 import dagster as dg
 import pandas as pd
 
 from huracan_assets.assets._shared import OUTSIDE_SYSTEM_RETRIES, SINGLE_RUN, run_keys
 from huracan_assets.automation.conditions import day_closed
 from huracan_assets.checks.catalog import universe_column_schema
-from huracan_assets.core.universe import gbp_rate, select_universe
+from huracan_assets.config import HuracanSettings
+from huracan_assets.core.costs import funding_bps_per_day
+from huracan_assets.core.universe import gbp_rate, select_universe, with_funding
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.market_data import MarketDataResource
 from huracan_assets.resources.metrics import MetricsResource
@@ -51,6 +55,8 @@ def build(partitions: Partitions, code_version: str | None = None) -> list[dg.As
                 max_spread_bps=settings.max_spread_bps,
                 max_coins=settings.max_coins,
             )
+            if settings.venue != "binance_spot":
+                universe = with_funding(universe, _funding(client, universe, as_of, settings))
             out[key] = universe
             ineligible = universe[~universe["eligible"]]
             context.add_asset_metadata(
@@ -80,3 +86,23 @@ def build(partitions: Partitions, code_version: str | None = None) -> list[dg.As
         return out
 
     return [coin_universe]
+
+
+def _funding(
+    client: object, universe: pd.DataFrame, as_of: datetime, settings: HuracanSettings
+) -> dict[str, tuple[float, str]]:
+    """coin -> (funding bps per day, source) for the eligible coins of a perpetuals venue: from
+    each coin's 8 h settlements over the look-back window where the source has a history."""
+    fetch = getattr(client, "funding_rates", None)
+    fallback = (settings.fee.funding_bps_per_day, f"config:fees.{settings.venue}.funding_bps_per_day")
+    end = pd.Timestamp(as_of)
+    start = end - pd.Timedelta(days=settings.lookback_days)
+    out = {}
+    for coin in universe.loc[universe["eligible"], "coin"]:
+        if fetch is None:
+            out[coin] = fallback
+            continue
+        rates = fetch(coin, start.to_pydatetime(), end.to_pydatetime())["funding_rate"]
+        bps = funding_bps_per_day(list(rates), settings.lookback_days)
+        out[coin] = (bps, f"history:{len(rates)} settlements") if pd.notna(bps) else fallback
+    return out

@@ -14,6 +14,7 @@ _UNIVERSE_TYPES = {
     "usdt_per_gbp": "float64",
     "listed_at": "datetime64[ns, UTC]",
     "eligible": "bool",
+    "funding_bps_per_day": "float64",
 }
 _UNIVERSE_DESCRIPTIONS = {
     "quote_volume_gbp": "24h quote volume in GBP",
@@ -22,6 +23,8 @@ _UNIVERSE_DESCRIPTIONS = {
     "spread_source": "quote, or edge:<candles> (the estimator and the candles it used)",
     "eligible": "volume >= min_liquidity_gbp and spread (an estimate's lower bound) <= max_spread_bps",
     "reason": "why a market is not eligible",
+    "funding_bps_per_day": "perpetuals: funding per day from the look-back's 8 h settlements, bps (spot: empty)",
+    "funding_source": "history:<N> settlements, or config:<key> where the source has no funding history",
 }
 
 

@@ -7,6 +7,10 @@ For one round trip (enter and exit, both as taker):
 * slippage  = 2 * k * sigma_daily_bps * sqrt(notional / ADV)   (square-root impact law)
 * funding   = funding_bps_per_day * holding_days               (zero for spot)
 
+On perpetuals ``funding_bps_per_day`` comes from the coin's funding history over the look-back
+window, settlement by settlement (:func:`funding_bps_per_day`); the configured constant is the
+fallback for a source without history.
+
 ``capacity`` is the notional at which the net edge falls to the required minimum.
 """
 
@@ -58,6 +62,19 @@ class CostModel:
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
+
+
+def funding_bps_per_day(rates: list[float] | tuple[float, ...], days: float) -> float:
+    """Funding per day (bps) over a window of ``days`` from each settlement's rate (a fraction per
+    settlement, every 8 h on Binance USD-M): ``sum(|rate|) * 1e4 / days``.
+
+    Absolute rates: a model trades both sides, and the side that pays is charged (conservative
+    for the side that receives). NaN when the window holds no settlement.
+    """
+    finite = [abs(float(r)) for r in rates if math.isfinite(float(r))]
+    if not finite or days <= 0:
+        return float("nan")
+    return sum(finite) * 1e4 / days
 
 
 def coin_cost_model(

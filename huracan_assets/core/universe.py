@@ -52,6 +52,8 @@ UNIVERSE_COLUMNS = [
     "listed_at",
     "eligible",
     "reason",
+    "funding_bps_per_day",
+    "funding_source",
 ]
 NOT_TRADED_BASES = frozenset(
     [
@@ -227,4 +229,19 @@ def select_universe(
         ]
         frame.loc[capped, "eligible"] = False
     frame["reason"] = frame["reason"].where(~frame["eligible"], "eligible")
+    frame["funding_bps_per_day"] = np.nan  # perpetuals: filled by with_funding
+    frame["funding_source"] = ""
     return frame[UNIVERSE_COLUMNS]
+
+
+def with_funding(universe: pd.DataFrame, funding: dict[str, tuple[float, str]]) -> pd.DataFrame:
+    """The universe with each coin's funding (bps per day) and where it came from.
+
+    ``funding``: coin -> (bps per day, source), for the coins a perpetuals venue trades.
+    """
+    out = universe.copy()
+    for coin, (bps, source) in funding.items():
+        rows = out["coin"] == coin
+        out.loc[rows, "funding_bps_per_day"] = float(bps)
+        out.loc[rows, "funding_source"] = source
+    return out

@@ -65,6 +65,9 @@ class SimulatedMarketData:
     def ohlcv(self, coin: str, start: datetime, end: datetime, vendor: str | None = None) -> pd.DataFrame:
         return self.exchange.ohlcv(coin, start, end, vendor=vendor or PRIMARY_VENDOR)
 
+    def funding_rates(self, coin: str, start: datetime, end: datetime) -> pd.DataFrame:
+        return self.exchange.funding_rates(coin, start, end)
+
 
 @lru_cache(maxsize=8)
 def _exchange(

@@ -18,7 +18,15 @@ from huracan_assets.stores.files import StoredModels
 
 
 def cost_model_for(universe_row: pd.Series, bar_vol_bps: float, settings: HuracanSettings) -> CostModel:
-    """Round-trip costs of one coin-day: venue fees and funding, the day's spread, sqrt impact."""
+    """Round-trip costs of one coin-day: venue fees and funding, the day's spread, sqrt impact.
+
+    Funding: none on spot; on perpetuals the coin's own from the universe (its funding history
+    over the look-back), else the venue's configured ``funding_bps_per_day``.
+    """
+    funding = 0.0
+    if settings.venue != "binance_spot":
+        history = float(universe_row.get("funding_bps_per_day", float("nan")))
+        funding = history if np.isfinite(history) else settings.fee.funding_bps_per_day
     return coin_cost_model(
         taker_bps=settings.fee.taker_bps,
         spread_bps=float(universe_row["spread_bps"]),
@@ -27,7 +35,7 @@ def cost_model_for(universe_row: pd.Series, bar_vol_bps: float, settings: Huraca
         bars_per_day=settings.bars_per_day,
         order_notional_usdt=settings.risk.order_notional_gbp * float(universe_row["usdt_per_gbp"]),
         slippage_k=settings.training.slippage_k,
-        funding_bps_per_day=settings.fee.funding_bps_per_day,
+        funding_bps_per_day=funding,
     )
 
 

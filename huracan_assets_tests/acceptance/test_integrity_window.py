@@ -155,3 +155,40 @@ def test_the_export_says_which_gbp_rate_was_used(through_the_api: dict):
     reports = through_the_api["exports"] / DAY / "reports"
     assert json.loads((reports / "costs.json").read_text())["gbp_rate"] == used
     assert json.loads((reports / "summary.json").read_text())["gbp_rate"] == used
+
+
+def test_perpetuals_pay_the_funding_of_their_own_history_and_spot_none(
+    tmp_path_factory: pytest.TempPathFactory, through_the_api: dict
+):
+    """The same market on Binance USD-M: each coin's funding per day is its 8 h settlements over
+    the look-back, as the stand-in serves them, and every score's funding cost follows from it."""
+    root = tmp_path_factory.mktemp("perps")
+    exchange = SimulatedExchange(seed=7, n_coins=4)
+    with BinanceStandIn(exchange, now=datetime(2025, 11, 21, 6, tzinfo=UTC)) as server:
+        done, storage = huracan_daily(
+            root,
+            DAY,
+            VENUE="binance_usdm",
+            MARKET_DATA__SOURCE="binance",
+            MARKET_DATA__BINANCE_BASE_URL=server.url,
+        )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    lookback = int(SMALL["LOOKBACK_DAYS"])
+    end = datetime(2025, 11, 21, tzinfo=UTC)
+    universe = ParquetIOManager(base_dir=str(storage)).read_partition(dg.AssetKey("coin_universe"), DAY)
+    eligible = universe[universe["eligible"]].set_index("coin")
+    assert len(eligible)
+    for coin, row in eligible.iterrows():
+        rates = exchange.funding_rates(coin, end - timedelta(days=lookback), end)["funding_rate"]
+        assert row["funding_bps_per_day"] == pytest.approx(rates.abs().sum() * 1e4 / lookback)
+        assert row["funding_source"] == f"history:{len(rates)} settlements"
+    settings = load_settings(lookback_days=lookback)
+    costs = json.loads((root / "exports" / DAY / "reports" / "costs.json").read_text())["rows"]
+    assert costs
+    for cost in costs:
+        holding_days = settings.horizon_bars[cost["horizon"]] * settings.bar / timedelta(days=1)
+        expected = eligible.loc[cost["coin"], "funding_bps_per_day"] * holding_days
+        assert cost["funding_bps"] == pytest.approx(expected)
+    # the spot run of the same market pays none
+    spot = json.loads((through_the_api["exports"] / DAY / "reports" / "costs.json").read_text())["rows"]
+    assert spot and all(c["funding_bps"] == 0 for c in spot)

@@ -297,3 +297,12 @@ def test_no_trades_gives_nan_edges_not_zero():
     assert m["n_trades"] == 0
     assert math.isnan(m["net_edge_bps"]) and math.isnan(m["hit_rate"])
     assert m["capacity_gbp"] == 0.0
+
+
+def test_funding_per_day_sums_each_settlements_absolute_rate_over_the_window():
+    from huracan_assets.core.costs import funding_bps_per_day
+
+    rates = [0.0001, -0.0002, 0.0003, float("nan")]  # three settlements in a day, one unreadable
+    assert funding_bps_per_day(rates, 1.0) == pytest.approx((0.0001 + 0.0002 + 0.0003) * 1e4)
+    assert funding_bps_per_day(rates, 2.0) == pytest.approx(3.0)
+    assert np.isnan(funding_bps_per_day([], 10.0))
