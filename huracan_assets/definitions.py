@@ -34,12 +34,15 @@ STEPS = (bars, features, labels, models, scores, consensus, champions, integrity
 
 
 def universe_code_version(market_data: MarketDataResource, settings: HuracanSettings) -> str:
-    """Code version of ``coin_universe``: which market it reads and the eligibility rules.
+    """Code version of ``coin_universe``: which market it reads, the eligibility rules and, on
+    perpetuals, the venue and the funding window.
 
     A universe day built for another market (more simulated coins, another source) is stale,
     in the UI and for the plan, and is rebuilt before coins are added.
     """
-    rules = (settings.min_liquidity_gbp, settings.max_spread_bps, settings.max_coins)
+    # on perpetuals the universe also carries each coin's funding over the look-back window
+    funding = (settings.venue, settings.lookback_days) if settings.venue != "binance_spot" else ()
+    rules = (settings.min_liquidity_gbp, settings.max_spread_bps, settings.max_coins, *funding)
     text = json.dumps([market_data.model_dump(mode="json"), rules], sort_keys=True, default=str)
     return "universe-" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
