@@ -95,21 +95,33 @@ def frame_to_table(frame: pd.DataFrame) -> pa.Table:
     """
     attrs = frame.attrs
     frame = bare_view(frame)
-    columns = [
-        (name, column.astype("string") if column.dtype == object else column)
-        for name, column in frame.items()
-    ]
-    layout = tuple((name, column.dtype) for name, column in columns)
+    # object columns of strings (or nothing) go to Arrow as they are: the same array as through
+    # ``astype("string")``, without building the pandas string column first
+    columns: list[tuple[Any, Any, Any]] = []
+    for name, column in frame.items():
+        if column.dtype == object:
+            values = column.to_numpy()
+            if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+                columns.append((name, _STRING, values))
+            else:
+                strings = column.astype("string")
+                columns.append((name, strings.dtype, strings))
+        else:
+            columns.append((name, column.dtype, column))
+    layout = tuple((name, dtype) for name, dtype, _ in columns)
     try:
         schema, pandas_meta = _layouts[layout]
     except (KeyError, TypeError):  # TypeError: a column label or dtype that does not hash
-        table = pa.Table.from_pandas(pd.DataFrame(dict(columns)), preserve_index=False)
+        table = pa.Table.from_pandas(
+            pd.DataFrame({name: pd.Series(values, dtype=dtype) for name, dtype, values in columns}),
+            preserve_index=False,
+        )
         schema, pandas_meta = table.schema, json.loads(table.schema.metadata[b"pandas"])
         with contextlib.suppress(TypeError):
             _layouts[layout] = (schema, pandas_meta)
     arrays = [
-        pa.array(column, type=field.type, from_pandas=True)
-        for (_, column), field in zip(columns, schema, strict=True)
+        pa.array(values, type=field.type, from_pandas=True)
+        for (_, _, values), field in zip(columns, schema, strict=True)
     ]
     metadata = dict(schema.metadata)
     # as from_pandas does: the frame's attrs in the pandas metadata, if they serialize
@@ -124,6 +136,7 @@ def frame_to_table(frame: pd.DataFrame) -> pa.Table:
 
 
 _layouts: dict[tuple[Any, ...], tuple[pa.Schema, dict[str, Any]]] = {}
+_STRING = pd.StringDtype()
 
 
 def plain_strings(frame: pd.DataFrame) -> pd.DataFrame:
