@@ -6,7 +6,7 @@ huracan daily --date 2026-11-25 [--coins N] [--seed S] [--dry-run] [--lookback-d
 huracan serve-exchange --port P [--now 2026-11-26T00:00:00Z] [--coins N] [--seed S]
 huracan import-archives FOLDER [--archive-dir PATH]
 huracan validate --seed S --coins N [--lookback-days N]
-huracan bench --coins N [--days D]
+huracan bench --coins N [--lookback-days D] [--workers W] [--scale 20,100,400] [--no-daemon]
 
 --publisher dropbox needs credentials in the environment: HURACAN_DROPBOX_APP_KEY,
 HURACAN_DROPBOX_APP_SECRET and HURACAN_DROPBOX_REFRESH_TOKEN (preferred), or
@@ -109,11 +109,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=_positive, default=2, help="Dask workers for dask_speedup (against 1 worker)"
     )
     bench.add_argument(
+        "--scale",
+        type=_coin_counts,
+        default=None,
+        metavar="N,N,...",
+        help="also a warm day at each of these coin counts, each in its own process (e.g. 20,100,400)",
+    )
+    bench.add_argument(
         "--no-daemon",
         action="store_true",
         help="skip daemon_ratio (the same day through a real dagster-daemon)",
     )
     return parser
+
+
+def _coin_counts(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        counts = []
+    if len(counts) < 2 or any(n <= 0 for n in counts):
+        raise argparse.ArgumentTypeError(f"{text!r}: give two or more positive coin counts, e.g. 20,100,400")
+    return counts
 
 
 def _ensure_dagster_home() -> Path:
@@ -415,6 +432,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         day=args.date,
         daemon=not args.no_daemon,
         workers=args.workers,
+        scale=args.scale,
     )
 
 
