@@ -33,7 +33,7 @@ from huracan_assets.automation.jobs import job_checks, range_tags
 from huracan_assets.automation.plan import plan_for, universe_is_current
 from huracan_assets.config import HuracanSettings
 from huracan_assets.partitions import COINS, build_partitions, coin_day_key
-from huracan_assets.resources.storage import JsonIOManager
+from huracan_assets.resources.storage import JsonIOManager, ParquetIOManager
 
 # the console shows warnings and errors; every event still goes to the instance's event log (the UI)
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -273,7 +273,12 @@ class DayRunner:
         code_version = universe.code_versions_by_key.get(dg.AssetKey("coin_universe"))
         if not universe_is_current(self.instance, day, code_version):
             self._execute("universe_job", {"dagster/partition": day}, f"coin_universe {day}", result)
-        plan = plan_for(self.instance, build_partitions(self.settings), day)
+        plan = plan_for(self.instance, build_partitions(self.settings), day, self._history_storage())
+        if plan.damaged:
+            shown = ",".join(plan.damaged[:20]) + (
+                f",+{len(plan.damaged) - 20}" if len(plan.damaged) > 20 else ""
+            )
+            self.log(f"event=stored_partitions_lost day={day} count={len(plan.damaged)} rebuild={shown}")
         if plan.coins_to_add:
             self.instance.add_dynamic_partitions(COINS.name, list(plan.coins_to_add))
             result.coins_added = list(plan.coins_to_add)
@@ -289,6 +294,11 @@ class DayRunner:
                 assets=[block.asset],
             )
         return list(plan.coins)
+
+    def _history_storage(self) -> ParquetIOManager | None:
+        """Where the look-back history is stored (the plan checks its files are whole)."""
+        storage = self.defs.resources.get("io_manager")
+        return storage if isinstance(storage, ParquetIOManager) else None
 
     def run_day(self, day: str, coins: list[str], result: DayResult) -> None:
         """The day itself: every coin in one run, then the day's reports and export."""

@@ -42,6 +42,7 @@ from huracan_assets.stores.files import (
     MissingPartitionError,
     StoredModels,
     frame_to_table,
+    looks_whole,
     move_aside,
     partition_file_bytes,
     plain_strings,
@@ -187,6 +188,11 @@ class ParquetIOManager(_PartitionedIOManager):
             )
         data = partition_file_bytes(frame_to_table(value), asset_key.to_user_string(), str(key))
         _atomic_write(self.partition_path(asset_key, key), data)
+
+    def stored_whole(self, asset_key: dg.AssetKey, key: str) -> bool:
+        """The partition's file is there and ends like a whole Parquet file (no hash; see
+        :func:`~huracan_assets.stores.files.looks_whole`)."""
+        return looks_whole(self.partition_path(asset_key, key))
 
     def verified_file(self, asset_key: dg.AssetKey, key: str) -> pq.ParquetFile:
         """The partition's file once it checks out; a file that fails is moved aside and
