@@ -21,6 +21,14 @@ from huracan_assets.steps.export import export_files
 from huracan_assets.steps.frames import CODE_HASH, CODE_VERSION
 
 
+def run_started(context: dg.AssetExecutionContext) -> float:
+    """When this run started (UTC epoch seconds): what killed runs left before it is theirs."""
+    record = context.instance.get_run_record_by_id(context.run_id)
+    if record is None:
+        return datetime.now(UTC).timestamp()
+    return record.start_time or record.create_timestamp.timestamp()
+
+
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
         retry_policy=OUTSIDE_SYSTEM_RETRIES,
@@ -90,7 +98,9 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                 training_window=window,
                 created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             )
-            result = sink.publish(plan)
+            result = sink.publish(plan, leftovers_before=run_started(context))
+            for leftover in result.leftovers:
+                context.log.warning(f"event=export_leftover day={day} action={leftover!r}")
             metrics.run.export_bytes.inc(result.bytes_written)
             out[day] = {
                 "day": day,
@@ -101,6 +111,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                 "files_reused": result.files_reused,
                 "latest": result.latest,
                 "pruned": result.pruned,
+                "leftovers": result.leftovers,
                 "plan": result.plan,
                 "features_hash": fhash,
                 "code_hash": CODE_HASH,

@@ -141,13 +141,15 @@ class PublishResult:
     latest: str | None = None
     files_reused: int = 0
     pruned: list[str] = field(default_factory=list)
+    # what killed publishes left and this one finished: "restored <folder> -> <day>", "removed <folder>"
+    leftovers: list[str] = field(default_factory=list)
 
 
 @runtime_checkable
 class Publisher(Protocol):
     """Writes an :class:`ExportPlan` somewhere: all day files, then ``manifest.json``, then ``LATEST``."""
 
-    def publish(self, plan: ExportPlan) -> PublishResult: ...
+    def publish(self, plan: ExportPlan, leftovers_before: float | None = None) -> PublishResult: ...
 
 
 @runtime_checkable
@@ -204,6 +206,11 @@ class ExportStore(Protocol):
         """Delete file or folder ``path`` with everything below it; absent is fine."""
         ...
 
+    def newest_change(self, folder: str) -> float | None:
+        """When ``folder`` or anything below it last changed (UTC epoch seconds), as far as the
+        store knows; None when it does not exist."""
+        ...
+
 
 def _ancestors(rel_path: str) -> list[str]:
     parts = rel_path.split("/")
@@ -226,6 +233,13 @@ class StorePublisher:
        folder older than the newest N; the folder LATEST names is always kept.
 
     ``dry_run=True`` writes nothing (it reads ``LATEST`` to report it) and returns the plan.
+
+    Before step 1, ``leftovers_before`` (UTC epoch seconds, the current run's start) lets a publish
+    finish what a killed one left: a ``.replaced-<day>…`` folder whose ``<day>/`` is gone (killed
+    between the two renames of a same-day replace; ``LATEST`` may name that day) is renamed back
+    to ``<day>/``; any other ``.replaced-`` folder, and every ``.staging-`` folder but the one this
+    publish resumes, is deleted. Only folders that last changed before ``leftovers_before`` are
+    touched, so a publish running now elsewhere keeps its own.
     """
 
     def __init__(
@@ -237,7 +251,7 @@ class StorePublisher:
         self.dry_run = dry_run
         self.retain_versions = retain_versions
 
-    def publish(self, plan: ExportPlan) -> PublishResult:
+    def publish(self, plan: ExportPlan, leftovers_before: float | None = None) -> PublishResult:
         location = self.store.location(plan.day)
         if self.dry_run:
             return PublishResult(
@@ -251,6 +265,7 @@ class StorePublisher:
             )
 
         staging = self.store.staging_folder(plan.day)
+        leftovers = self.finish_leftovers(leftovers_before, keep=staging) if leftovers_before else []
         try:
             files_written, bytes_written, files_reused = self._stage(plan, staging)
             self._promote(staging, plan.day)
@@ -284,7 +299,28 @@ class StorePublisher:
             latest=latest,
             files_reused=files_reused,
             pruned=pruned,
+            leftovers=leftovers,
         )
+
+    def finish_leftovers(self, before: float, keep: str = "") -> list[str]:
+        """Complete or remove what killed publishes left (see the class docstring); returns one
+        ``<what> <folder>`` line per folder handled, also logged."""
+        done = []
+        for name in self.store.list_folders(""):
+            if name == keep or not name.startswith((STAGING_PREFIX, REPLACED_PREFIX)):
+                continue
+            changed = self.store.newest_change(name)
+            if changed is None or changed >= before:
+                continue  # gone meanwhile, or a publish running now
+            day = name.removeprefix(REPLACED_PREFIX)[:10]
+            if name.startswith(REPLACED_PREFIX) and is_day(day) and not self.store.is_folder(day):
+                self.store.move(name, day)
+                done.append(f"restored {name} -> {day}")
+            else:
+                self.store.delete(name)
+                done.append(f"removed {name}")
+            log.warning("event=export_leftover action=%s", done[-1])
+        return done
 
     def _stage(self, plan: ExportPlan, staging: str) -> tuple[int, int, int]:
         present, folders = self.store.list_tree(staging)
@@ -483,6 +519,17 @@ class LocalFolderStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         os.rename(source, target)
         _fsync_dir(target.parent)
+
+    def newest_change(self, folder: str) -> float | None:
+        base = self._path(folder)
+        try:
+            newest = base.lstat().st_mtime
+        except FileNotFoundError:
+            return None
+        for entry in base.rglob("*"):
+            with contextlib.suppress(FileNotFoundError):
+                newest = max(newest, entry.lstat().st_mtime)
+        return newest
 
     def delete(self, path: str) -> None:
         target = self._path(path)
