@@ -1,0 +1,58 @@
+"""Deterministic exports (issue 12, item 7), through ``huracan daily`` as a user runs it: the same day
+run again gives the same bytes, and its Dropbox export (the real SDK against the local stand-in on
+127.0.0.1) is byte for byte its local one, apart from the manifest's ``created_at``."""
+
+import json
+import shutil
+from pathlib import Path
+
+from huracan_assets.core.manifest import LATEST_NAME, MANIFEST_NAME
+from huracan_assets_tests.commands import huracan_daily
+
+DAY = "2025-11-20"
+COINS = "4"
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _without_time(files: dict[str, bytes]) -> dict[str, bytes]:
+    """The files with the manifest's ``created_at`` (the one timestamp) blanked."""
+    manifest = json.loads(files[MANIFEST_NAME])
+    assert manifest.pop("created_at")
+    return {**files, MANIFEST_NAME: json.dumps(manifest, sort_keys=True).encode()}
+
+
+def test_a_day_run_again_and_exported_to_dropbox_gives_the_same_bytes(tmp_path, dropbox_account):
+    done, _ = huracan_daily(tmp_path, DAY, SIMULATOR__N_COINS=COINS)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    local = _tree(tmp_path / "exports" / DAY)
+    shutil.rmtree(tmp_path / "exports")
+
+    done, _ = huracan_daily(
+        tmp_path,
+        DAY,
+        fresh=False,
+        SIMULATOR__N_COINS=COINS,
+        PUBLISHER__KIND="dropbox",
+        PUBLISHER__DROPBOX_ROOT="/huracan",
+        PUBLISHER__DROPBOX_CA_CERTS=dropbox_account.ca_certs,
+        PUBLISHER__CHUNK_SIZE_BYTES=str(16 * 1024),  # models go through upload sessions too
+        DROPBOX_APP_KEY=dropbox_account.app_key,
+        DROPBOX_APP_SECRET=dropbox_account.app_secret,
+        DROPBOX_REFRESH_TOKEN=dropbox_account.refresh_token,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    remote = {
+        path.removeprefix(f"/huracan/{DAY}/"): data for path, data in dropbox_account.server.files().items()
+    }
+    assert remote.pop(f"/huracan/{LATEST_NAME}") == f"{DAY}\n".encode()
+
+    assert sorted(remote) == sorted(local)
+    differ = [p for p in local if local[p] != remote[p]]
+    assert differ == [MANIFEST_NAME], {
+        p: (local[p][:2000], remote[p][:2000]) for p in differ if p != MANIFEST_NAME
+    }
+    assert _without_time(remote) == _without_time(local)
+    assert not any(secret in done.stdout + done.stderr for secret in dropbox_account.secrets)
