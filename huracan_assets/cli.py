@@ -101,6 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("--date", type=_date, default="2025-06-01")
 
+    keygen = sub.add_parser(
+        "signing-key",
+        help="make an Ed25519 key pair for signed exports: the private key into a new file (mode 0600), "
+        "the public key (for Hamilton) printed",
+    )
+    keygen.add_argument("--out", required=True, help="file to create for the private key (must not exist)")
+
     bench = sub.add_parser("bench", help="one day for N simulated coins, through Dagster and as a plain loop")
     bench.add_argument("--coins", type=_positive, required=True)
     bench.add_argument("--lookback-days", type=_positive, default=60)
@@ -258,9 +265,38 @@ def check_export_root(settings: HuracanSettings) -> None:
         ) from None
 
 
+def check_signing_key() -> None:
+    """``HURACAN_EXPORT_SIGNING_KEY``, when set, is an Ed25519 private key (checked before any
+    compute; the error names the variable, never its value)."""
+    from huracan_assets.core.signing import SigningKeyError, signer_from_env
+
+    try:
+        signer_from_env(os.environ)
+    except SigningKeyError as error:
+        raise SettingsError(str(error)) from None
+
+
+def cmd_signing_key(args: argparse.Namespace) -> int:
+    from huracan_assets.core.signing import generate_signer
+
+    signer, private = generate_signer()
+    try:
+        # created with 0600 from the start: the key is never readable by others, even briefly
+        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as error:
+        print(f"huracan: cannot create {args.out}: {error.strerror or error}", file=sys.stderr)
+        return 2
+    with os.fdopen(fd, "w") as handle:
+        handle.write(private + "\n")
+    print(f"private key: {args.out} (key id {signer.key_id}); export it as HURACAN_EXPORT_SIGNING_KEY")
+    print(f"public key for Hamilton: {signer.public_key}")
+    return 0
+
+
 def cmd_daily(args: argparse.Namespace) -> int:
     try:
         settings = daily_settings(args)
+        check_signing_key()
         check_day(args.date, settings)
         check_export_root(settings)
         check_exchange_clock(args.date, settings)
@@ -436,6 +472,7 @@ def main(argv: list[str] | None = None) -> int:
         "import-archives": cmd_import_archives,
         "validate": cmd_validate,
         "bench": cmd_bench,
+        "signing-key": cmd_signing_key,
     }
     return commands[args.command](args)
 

@@ -4,6 +4,7 @@ Where the bytes go (a local folder or Dropbox) is the ``publisher`` resource's b
 layout, order and retention are the same for both (:mod:`huracan_assets.core.publishing`).
 """
 
+import os
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -12,6 +13,7 @@ import pandas as pd
 from huracan_assets.assets._shared import ONE_DAY_PER_RUN, OUTSIDE_SYSTEM_RETRIES, run_keys
 from huracan_assets.core.features import features_hash
 from huracan_assets.core.publishing import ExportPlan
+from huracan_assets.core.signing import signer_from_env
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.publisher import PublisherResource
@@ -74,6 +76,8 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         integrity_by_day = data_integrity_report if len(keys) > 1 else {keys[0]: data_integrity_report}
         fhash = features_hash()
         sink = publisher.publisher(dry_run=settings.dry_run)
+        # the private key comes from the environment only and never leaves this object
+        signer = signer_from_env(os.environ)
         out = {}
         for day in keys:
             universe = coin_universe[coin_universe["date"] == day]
@@ -97,6 +101,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                 code_hash=CODE_HASH,
                 training_window=window,
                 created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                signer=signer,
             )
             result = sink.publish(plan, leftovers_before=run_started(context))
             for leftover in result.leftovers:
@@ -116,6 +121,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                 "features_hash": fhash,
                 "code_hash": CODE_HASH,
                 "champions_dropped": dropped,
+                "signed_by": signer.key_id if signer is not None else "",
             }
             context.log.info(
                 f"event=export day={day} location={result.location} dry_run={result.dry_run} "
@@ -136,6 +142,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                     "champions_dropped": "; ".join(f"{k}: {v}" for k, v in dropped.items()) or "none",
                     "features_hash": fhash,
                     "code_hash": CODE_HASH,
+                    "signed_by": signer.key_id if signer is not None else "unsigned",
                     "plan": dg.MetadataValue.md(
                         "\n".join(f"- `{p['path']}` ({p['bytes']} B)" for p in result.plan)
                     ),

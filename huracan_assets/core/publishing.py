@@ -34,6 +34,7 @@ from huracan_assets.core.manifest import (
     validate_day,
     verify_file,
 )
+from huracan_assets.core.signing import SIGNATURE_NAME, ManifestSigner
 
 STAGING_PREFIX = ".staging-"
 REPLACED_PREFIX = ".replaced-"
@@ -56,9 +57,13 @@ class ExportPlan:
     day: str
     files: Mapping[str, bytes]
     manifest: dict[str, Any]
+    # manifest.json.sig (core/signing.py): written right after manifest.json when exports are signed
+    signature: bytes | None = None
 
     def __post_init__(self) -> None:
         validate_day(self.day)
+        if SIGNATURE_NAME in self.files:
+            raise ValueError(f"{SIGNATURE_NAME} is reserved for the manifest's signature")
         # A frozen plan must not change under a publisher's feet: keep a private read-only copy.
         object.__setattr__(self, "files", MappingProxyType({p: bytes(b) for p, b in self.files.items()}))
         if self.manifest.get("day") != self.day:
@@ -83,8 +88,10 @@ class ExportPlan:
         training_window: Mapping[str, str],
         created_at: str,
         extra: Mapping[str, Any] | None = None,
+        signer: ManifestSigner | None = None,
     ) -> ExportPlan:
-        """Build the plan and its manifest (see :func:`huracan_assets.core.manifest.build_manifest`)."""
+        """Build the plan and its manifest (see :func:`huracan_assets.core.manifest.build_manifest`),
+        signed by ``signer`` when given."""
         manifest = build_manifest(
             day,
             files,
@@ -94,7 +101,8 @@ class ExportPlan:
             created_at=created_at,
             extra=extra,
         )
-        return cls(day=day, files=files, manifest=manifest)
+        signature = signer.signature_bytes(manifest_bytes(manifest)) if signer is not None else None
+        return cls(day=day, files=files, manifest=manifest, signature=signature)
 
     @property
     def manifest_bytes(self) -> bytes:
@@ -107,9 +115,12 @@ class ExportPlan:
         return f"{self.day}\n".encode()
 
     def all_files(self) -> list[tuple[str, bytes]]:
-        """The day folder's files in write order: sorted by path, ``manifest.json`` last."""
+        """The day folder's files in write order: sorted by path, ``manifest.json`` last (then its
+        signature, when signed)."""
         ordered = [(path, self.files[path]) for path in sorted(self.files)]
         ordered.append((MANIFEST_NAME, self.manifest_bytes))
+        if self.signature is not None:
+            ordered.append((SIGNATURE_NAME, self.signature))
         return ordered
 
     def describe(self) -> list[dict[str, Any]]:
