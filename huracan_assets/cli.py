@@ -62,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     daily.add_argument("--dry-run", action="store_true", help="run the whole cycle, publish nothing")
     daily.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another day is running on this instance, wait for it (default: refuse, naming it)",
+    )
+    daily.add_argument(
         "--lookback-days", type=_positive, help="training window in days (default: lookback_days)"
     )
     daily.add_argument(
@@ -306,7 +311,14 @@ def cmd_daily(args: argparse.Namespace) -> int:
     home = _ensure_dagster_home()
     import dagster as dg
 
-    from huracan_assets.orchestration import CodeLocationLauncher, DayRunner, RunFailedError, summary_lines
+    from huracan_assets.orchestration import (
+        CodeLocationLauncher,
+        DayInProgressError,
+        DayRunner,
+        RunFailedError,
+        one_day_at_a_time,
+        summary_lines,
+    )
 
     print(
         f"DAGSTER_HOME={home}  day={args.date}  source={settings.market_data.source}  "
@@ -319,11 +331,14 @@ def cmd_daily(args: argparse.Namespace) -> int:
         flush=True,
     )
     launcher = CodeLocationLauncher(working_directory=str(Path.cwd()))
+    log = lambda line: print(line, flush=True)  # noqa: E731
     with dg.DagsterInstance.get() as instance:
         try:
-            result = DayRunner(launcher, instance, settings, log=lambda line: print(line, flush=True)).run(
-                args.date
-            )
+            with one_day_at_a_time(home, args.date, instance, wait=args.wait, log=log):
+                result = DayRunner(launcher, instance, settings, log=log).run(args.date)
+        except DayInProgressError as error:
+            print(f"huracan: {error}", file=sys.stderr)
+            return 3
         except RunFailedError as error:
             print(f"huracan: {error}", file=sys.stderr)
             return 1
