@@ -30,13 +30,29 @@ def to_json_bytes(obj: Any) -> bytes:
     return (json.dumps(_clean(obj), indent=1, sort_keys=True, allow_nan=False) + "\n").encode()
 
 
+# what identifies a row of a report; rows are written in this order, so a re-run of the day gives
+# the same bytes whatever order the coins finished in
+ROW_KEYS = ("coin", "horizon", "engine", "regime", "model_regime", "model_day", "record_kind", "test")
+
+
+def in_row_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` sorted by the :data:`ROW_KEYS` it has (stable, so equal keys keep their order)."""
+    keys = [k for k in ROW_KEYS if k in frame.columns]
+    return frame.sort_values(keys, kind="mergesort") if keys and len(frame) else frame
+
+
+def sorted_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``records`` in :data:`ROW_KEYS` order (missing keys sort first)."""
+    return sorted(records, key=lambda r: tuple(str(r.get(k, "")) for k in ROW_KEYS))
+
+
 def metrics_report(day: str, scores: pd.DataFrame) -> dict[str, Any]:
     columns = [
         c
         for c in scores.columns
         if c not in ("date", "symbol", "fees_bps", "spread_bps", "slippage_bps", "funding_bps")
     ]
-    return {"day": day, "rows": scores[columns].to_dict("records") if len(scores) else []}
+    return {"day": day, "rows": in_row_order(scores[columns]).to_dict("records") if len(scores) else []}
 
 
 def costs_report(day: str, scores: pd.DataFrame) -> dict[str, Any]:
@@ -56,7 +72,7 @@ def costs_report(day: str, scores: pd.DataFrame) -> dict[str, Any]:
         "net_edge_bps",
         "capacity_gbp",
     ]
-    return {"day": day, "unit": "bps per round trip", "rows": pooled[cols].to_dict("records")}
+    return {"day": day, "unit": "bps per round trip", "rows": in_row_order(pooled[cols]).to_dict("records")}
 
 
 def regime_map(day: str, latest_regimes: dict[str, str], consensus: pd.DataFrame) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from huracan_assets.hamilton.interface import (
     HamiltonInterface,
     IntegrityError,
     RankingEntry,
+    RollbackError,
     StaleExportWarning,
 )
 
@@ -27,5 +28,6 @@ __all__ = [
     "HamiltonInterface",
     "IntegrityError",
     "RankingEntry",
+    "RollbackError",
     "StaleExportWarning",
 ]

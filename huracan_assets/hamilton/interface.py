@@ -41,6 +41,7 @@ from huracan_assets.core.manifest import (
     verify_file,
 )
 from huracan_assets.core.publishing import LocalFolderStore
+from huracan_assets.core.signing import SIGNATURE_NAME, SignatureError, load_public_key, verify_signature
 from huracan_assets.hamilton.cache import ContentCache
 
 log = logging.getLogger("huracan.hamilton")
@@ -71,6 +72,10 @@ class ChampionNotFoundError(HamiltonError):
 
 class ExportUnavailableError(HamiltonError):
     """The place the export lives could not be read (network, permissions, retries used up)."""
+
+
+class RollbackError(IntegrityError):
+    """``LATEST`` names a day older than one this interface already served (signed mode)."""
 
 
 class StaleExportWarning(UserWarning):
@@ -134,6 +139,8 @@ class HamiltonInterface:
         *,
         source: ExportSource | None = None,
         cache_dir: str | Path | None = None,
+        public_key: str | bytes | None = None,
+        state_file: str | Path | None = None,
     ) -> None:
         if (model_base_path is None) == (source is None):
             raise ValueError("give either model_base_path (a local folder) or source, not both or neither")
@@ -142,7 +149,17 @@ class HamiltonInterface:
         self._cache = ContentCache(cache_dir) if cache_dir is not None else None
         self._lock = threading.RLock()
         self._models: dict[tuple[str, str, str], tuple[CatBoostRegressor, dict[str, Any]]] = {}
-        self._day, self._manifest, self._manifest_raw = self._select(self._read_latest(), newer_than=None)
+        # signed mode: every manifest must carry a valid signature by this key, and LATEST never
+        # moves back behind a day already served (remembered in state_file across restarts)
+        self._public_key = load_public_key(public_key) if public_key is not None else None
+        self._state_file = Path(state_file) if state_file is not None else None
+        self._served = self._read_served()
+        latest = self._read_latest()
+        self._refuse_rollback(latest, self._served)
+        self._day, self._manifest, self._manifest_raw = self._select(
+            latest, newer_than=None, at_least=self._served
+        )
+        self._remember_served(self._day)
 
     @classmethod
     def from_dropbox(
@@ -154,6 +171,8 @@ class HamiltonInterface:
         timeout_s: float = 30.0,
         max_attempts: int = 5,
         retry_base_delay_s: float = 1.0,
+        public_key: str | bytes | None = None,
+        state_file: str | Path | None = None,
     ) -> HamiltonInterface:
         """Read the export straight from the Dropbox folder ``root``.
 
@@ -173,7 +192,7 @@ class HamiltonInterface:
             retry=RetryPolicy(max_attempts=max_attempts, base_delay_s=retry_base_delay_s),
             ca_certs=ca_certs,
         )
-        return cls(source=store, cache_dir=cache_dir)
+        return cls(source=store, cache_dir=cache_dir, public_key=public_key, state_file=state_file)
 
     # -- export -------------------------------------------------------------------------------
 
@@ -211,6 +230,7 @@ class HamiltonInterface:
             latest = self._read_latest()
             if latest == current_day and self._read(f"{latest}/{MANIFEST_NAME}") == current_raw:
                 return current_day
+            self._refuse_rollback(latest, current_day)
             day, manifest, raw = self._select(latest, newer_than=current_day)
         except HamiltonError as exc:
             self._warn_stale(current_day, [str(exc)])
@@ -218,7 +238,32 @@ class HamiltonInterface:
         with self._lock:
             self._day, self._manifest, self._manifest_raw = day, manifest, raw
             self._models = {key: value for key, value in self._models.items() if key[0] == day}
+        self._remember_served(day)
         return day
+
+    def _refuse_rollback(self, latest: str, served: str | None) -> None:
+        if self._public_key is not None and served is not None and latest < served:
+            raise RollbackError(
+                f"{self._source.location(LATEST_NAME)} names {latest}, older than {served} already served: "
+                "refused (rollback)"
+            )
+
+    def _read_served(self) -> str | None:
+        if self._state_file is None:
+            return None
+        try:
+            text = self._state_file.read_text().strip()
+        except FileNotFoundError:
+            return None
+        return text if is_day(text) else None
+
+    def _remember_served(self, day: str) -> None:
+        if self._state_file is None or (self._served is not None and day <= self._served):
+            return
+        self._served = day
+        tmp = self._state_file.with_name(f".{self._state_file.name}.tmp")
+        tmp.write_text(day + "\n")
+        tmp.replace(self._state_file)
 
     def _read(self, path: str) -> bytes | None:
         try:
@@ -242,9 +287,12 @@ class HamiltonInterface:
             )
         return day
 
-    def _select(self, latest: str, newer_than: str | None) -> tuple[str, dict[str, Any], bytes]:
+    def _select(
+        self, latest: str, newer_than: str | None, at_least: str | None = None
+    ) -> tuple[str, dict[str, Any], bytes]:
         """Open the export ``latest`` names or, if it is broken, the newest older one that verifies
-        (only days after ``newer_than`` when given). Warns about each broken one it skipped."""
+        (only days after ``newer_than``, and not before ``at_least``, when given). Warns about each
+        broken one it skipped."""
         problems: list[str] = []
         first_error: HamiltonError | None = None
         candidates: list[str] = [latest]
@@ -261,7 +309,10 @@ class HamiltonInterface:
                     older = (
                         name
                         for name in self._source_folders()
-                        if is_day(name) and name < latest and (newer_than is None or name > newer_than)
+                        if is_day(name)
+                        and name < latest
+                        and (newer_than is None or name > newer_than)
+                        and (at_least is None or name >= at_least)
                     )
                     candidates.extend(sorted(older, reverse=True))
                 continue
@@ -300,6 +351,11 @@ class HamiltonInterface:
             raise IntegrityError(
                 f"{self._source.location(manifest_path)} is for day {manifest['day']!r}, its folder is {day!r}"
             )
+        if self._public_key is not None:
+            try:
+                verify_signature(raw, self._read(f"{day}/{SIGNATURE_NAME}"), self._public_key)
+            except SignatureError as exc:
+                raise IntegrityError(f"refusing {self._source.location(manifest_path)}: {exc}") from None
         for entry in manifest["files"]:
             self._fetch(day, manifest, entry["path"])
         return manifest, raw

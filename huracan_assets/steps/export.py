@@ -99,7 +99,7 @@ def export_files(
         files["reports/data_integrity_heatmap.png"] = heatmap_png(integrity["history"])
     files["reports/ranking.json"] = reports.to_json_bytes({"day": day, "entries": champions["ranking"]})
     files["reports/shadow_tests.json"] = reports.to_json_bytes(
-        {"day": day, "tests": champions.get("tests", [])}
+        {"day": day, "tests": reports.sorted_records(champions.get("tests", []))}
     )
     files["reports/do_not_trade.json"] = reports.to_json_bytes(
         {"day": day, "entries": champions["do_not_trade"]}

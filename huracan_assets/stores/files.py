@@ -402,6 +402,24 @@ def partition_file_bytes(table: pa.Table, asset: str, partition: str) -> bytes:
     return bytes(data)
 
 
+def looks_whole(path: Path) -> bool:
+    """Whether a stored partition file is there and ends like a whole Parquet file: its last 8
+    bytes are a footer length that fits the file and the ``PAR1`` magic. One ``stat`` and one
+    8-byte read, no hash: the day's plan runs it over every file of its look-back window to find
+    partitions that are gone, moved aside or cut short (a flipped byte is caught when the file is
+    read, and then moved aside, so the next plan finds it missing)."""
+    try:
+        with path.open("rb") as handle:
+            size = handle.seek(0, 2)
+            if size < 12:
+                return False
+            handle.seek(size - 8)
+            tail = handle.read(8)
+    except OSError:
+        return False
+    return tail[4:] == b"PAR1" and int.from_bytes(tail[:4], "little") <= size - 12
+
+
 def verified_partition_file(data: bytes, path: Path, asset: str, partition: str) -> pq.ParquetFile:
     """The Parquet file in ``data`` once its digest and partition check out (pages verify as read).
 
