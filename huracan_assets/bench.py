@@ -20,7 +20,6 @@ what each run costs and not the sensors' polling; the daemon's time until the ex
 printed beside it.
 """
 
-import gc
 import json
 import resource
 import shutil
@@ -304,9 +303,9 @@ class _Prepared:
     coins: list[str]
 
 
-def _prepare(coins: int, lookback_days: int, day: str, workdir: Path) -> _Prepared:
-    """An instance in ``workdir`` holding the history of the look-back window and the day before
-    (the coins' cold start), ready for ``day`` as an ordinary warm day; not timed."""
+def _open(coins: int, lookback_days: int, day: str, workdir: Path) -> _Prepared:
+    """The bench's settings, definitions, instance (``workdir/home``, created when missing) and
+    runner; ``coins`` is filled by whoever prepares the day."""
     settings = load_settings(
         lookback_days=lookback_days,
         simulator={"n_coins": coins},
@@ -316,49 +315,45 @@ def _prepare(coins: int, lookback_days: int, day: str, workdir: Path) -> _Prepar
         sim_coins=coins, timeframe=settings.timeframe, sim_seed=settings.simulator.seed
     )
     defs = build_definitions(settings, market_data=market, storage_dir=str(workdir / "storage"))
-    (workdir / "home").mkdir()
+    (workdir / "home").mkdir(exist_ok=True)
     instance = dg.DagsterInstance.local_temp(str(workdir / "home"), overrides=INSTANCE_OVERRIDES)
     runner = DayRunner(InProcessLauncher(defs), instance, settings, log=lambda _: None)
+    return _Prepared(settings, market, runner, [])
+
+
+def _prepare(coins: int, lookback_days: int, day: str, workdir: Path) -> _Prepared:
+    """An instance in ``workdir`` holding the history of the look-back window and the day before
+    (the coins' cold start), ready for ``day`` as an ordinary warm day; not timed."""
+    ready = _open(coins, lookback_days, day, workdir)
     prepared = DayResult(day=day)
     print(
         f"preparing {coins} coins x {lookback_days} days of history and the day before (cold start), not timed ...",
         flush=True,
     )
     previous = _days_back(day, 1)[0]
-    runner.prepare(previous, prepared)
-    runner.run_day(previous, list(instance.get_dynamic_partitions("coins")), prepared)
-    return _Prepared(settings, market, runner, runner.prepare(day, prepared))
-
-
-def _reset_peak_rss() -> bool:
-    """Restart this process's peak-RSS count (Linux: ``/proc/self/clear_refs`` 5); False elsewhere."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
-def _peak_rss_mb() -> float:
-    """Peak RSS since the last reset (``VmHWM``), else since the process started."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    ready.runner.prepare(previous, prepared)
+    ready.runner.run_day(previous, list(ready.runner.instance.get_dynamic_partitions("coins")), prepared)
+    ready.coins = ready.runner.prepare(day, prepared)
+    return ready
 
 
 def warm_day(coins: int, lookback_days: int, day: str) -> dict[str, float]:
-    """One warm day of ``coins`` simulated coins through Dagster (``huracan daily``'s runs, in this
-    process): its wall and CPU time and the process's peak RSS during the day only. A run that
+    """One warm day of ``coins`` simulated coins through Dagster (``huracan daily``'s runs), as a
+    day starts in production: in a fresh process, on an instance another process prepared. Its
+    wall and CPU time and this process's peak RSS (imports, definitions and the day). A run that
     fails raises (``RunFailedError``), so every figure is of a complete day."""
     workdir = Path(tempfile.mkdtemp(prefix="huracan-warm-day-"))
     try:
-        ready = _prepare(coins, lookback_days, day, workdir)
-        gc.collect()
-        reset = _reset_peak_rss()
+        command = [sys.executable, "-m", "huracan_assets.bench", "--prepare"]
+        command += [str(coins), str(lookback_days), day, str(workdir)]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+        if done.returncode != 0 or not lines:
+            raise RuntimeError(
+                f"preparing {coins} coins failed (rc {done.returncode}): {done.stderr[-2000:]}"
+            )
+        ready = _open(coins, lookback_days, day, workdir)
+        ready.coins = json.loads(lines[-1])["coins"]
         started, cpu = time.perf_counter(), time.process_time()
         result = DayResult(day=day)
         ready.runner.run_day(day, ready.coins, result)
@@ -368,8 +363,7 @@ def warm_day(coins: int, lookback_days: int, day: str) -> dict[str, float]:
             "wall_s": round(wall, 2),
             "cpu_s": round(cpu, 2),
             "s_per_coin": round(wall / max(len(ready.coins), 1), 4),
-            "peak_rss_mb": round(_peak_rss_mb(), 1),
-            "rss_of_day_only": reset,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "runs": len(result.runs),
             "champions": len(result.champions.get("champions", [])),
         }
@@ -461,10 +455,11 @@ def run_bench(
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-if (
-    __name__ == "__main__"
-):  # the scale table's child process: python -m huracan_assets.bench --warm-day N L DAY
+if __name__ == "__main__":  # the scale table's child processes (``scale_table``, ``warm_day``)
     if len(sys.argv) == 5 and sys.argv[1] == "--warm-day":
         print(json.dumps(warm_day(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])), flush=True)
+    elif len(sys.argv) == 6 and sys.argv[1] == "--prepare":
+        prepared = _prepare(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], Path(sys.argv[5]))
+        print(json.dumps({"coins": prepared.coins}), flush=True)
     else:
         sys.exit("usage: python -m huracan_assets.bench --warm-day COINS LOOKBACK_DAYS DAY")
