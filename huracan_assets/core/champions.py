@@ -17,9 +17,28 @@ trade" when the coin has none. A challenger is promoted only if
   (``metrics.independent_trades``).
 
 The best qualifying challenger (highest net edge) of a coin x horizon becomes the champion; when
-none qualifies the previous champion persists (until it is older than ``max_age_days``). Every
-test, its p-value and decision is recorded. Every active coin without a champion gets a
-written reason naming the closest miss.
+none qualifies the previous champion persists (until it is older than ``max_age_days``) if it
+passes its daily re-test (:func:`retest_champion`). Every test, its p-value and decision is
+recorded. Every active coin without a champion gets a written reason naming the closest miss.
+
+Re-test. Every day each champion is judged on its own out-of-sample record since promotion: its
+model's predictions on the decisions made after the promotion day (and after its cut-off plus
+embargo) whose labels have resolved, at today's costs, under the same trade rule. With the same
+tests as promotion it is demoted, with the reason written down, when
+
+* the record is significantly below the minimum edge: one-sided HAC test (``alternative="less"``)
+  of the per-decision net return minus ``min_edge_after_cost_bps`` on every trade, p < ``alpha``
+  (checked from the first day, whatever the record's size); or
+* the record has reached the promotion's sample size (``min_trades`` trades, of which
+  ``min_effective_samples`` independent) and no longer passes the promotion's bar against "no
+  trade": net edge per trade >= ``min_edge_after_cost_bps`` and one-sided HAC p < ``alpha``.
+
+One hypothesis per champion a day, so no Benjamini–Hochberg across champions and no deflated
+Sharpe (nothing is selected among trials here). While the record is younger than the promotion's
+sample size the champion is kept on its promotion test, and its exported edge, trades and p-value
+are the promotion record's (marked ``edge_record: "promotion"``); from then on they are today's
+record since promotion (``edge_record: "since promotion"``). The re-test's own figures are
+exported every day under ``retest``.
 """
 
 import math
@@ -75,6 +94,7 @@ class ChampionDecision:
     ranking: list[dict[str, Any]] = field(default_factory=list)
     do_not_trade: list[dict[str, Any]] = field(default_factory=list)
     tests: list[dict[str, Any]] = field(default_factory=list)
+    demotions: list[dict[str, Any]] = field(default_factory=list)
     challengers: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,6 +105,7 @@ class ChampionDecision:
             "ranking": self.ranking,
             "do_not_trade": self.do_not_trade,
             "tests": self.tests,
+            "demotions": self.demotions,
             "challengers": self.challengers,
         }
 
@@ -204,6 +225,102 @@ def test_challengers(
         )
 
 
+RETEST_NAME = (
+    "daily re-test of the champion's record since promotion: one-sided HAC t-test (uniform weights to "
+    "lag h-1) of per-decision net returns at today's costs against 'no trade', and of the shortfall "
+    "from min_edge_after_cost_bps per trade"
+)
+
+
+def retest_champion(
+    record: pd.DataFrame,
+    *,
+    since: str,
+    cost: CostModel,
+    horizon_bars: int,
+    holding_days: float,
+    min_edge_bps: float,
+    usdt_per_gbp: float,
+    alpha: float,
+    min_trades: int,
+    min_effective_samples: float,
+) -> dict[str, Any]:
+    """Today's re-test of a champion (module docstring, "Re-test").
+
+    ``record``: decision_time, pred_bps, label_bps (+ vol_24h_bps, regime) of the champion's model
+    on the decisions after its promotion day, labels resolved by today; ``since``: the first day
+    of that record (UTC). Returns the figures (bps per trade, p-values), ``status`` ("young",
+    "supported" or "demoted") and, when demoted, ``reason``.
+    """
+    total = cost.total_bps(holding_days)
+    record = record.sort_values("decision_time").drop_duplicates("decision_time")
+    pred = record["pred_bps"].to_numpy(dtype=float)
+    returns = decision_returns(pred, record["label_bps"].to_numpy(dtype=float), total)
+    traded = np.abs(pred) > total
+    n_decisions = len(returns)
+    if n_decisions:
+        m = metrics_bundle(
+            record,
+            cost=cost,
+            horizon_bars=horizon_bars,
+            holding_days=holding_days,
+            min_edge_bps=min_edge_bps,
+            usdt_per_gbp=usdt_per_gbp,
+        )
+        n_trades, net, gross, capacity = (
+            m["n_trades"],
+            m["net_edge_bps"],
+            m["gross_edge_bps"],
+            m["capacity_gbp"],
+        )
+    else:
+        n_trades, net, gross, capacity = 0, float("nan"), float("nan"), float("nan")
+    t, p = hac_mean_test(returns, horizon_bars, "greater") if n_trades else (float("nan"), 1.0)
+    shortfall = returns - min_edge_bps * traded
+    t_short, p_short = hac_mean_test(shortfall, horizon_bars, "less") if n_trades else (float("nan"), 1.0)
+    independent = independent_trades(traded, horizon_bars)
+    mature = n_trades >= min_trades and independent >= min_effective_samples
+    out: dict[str, Any] = {
+        "test": RETEST_NAME,
+        "since": since,
+        "n_decisions": int(n_decisions),
+        "n_trades": int(n_trades),
+        "n_independent_trades": int(independent),
+        "net_edge_bps": float(net),
+        "gross_edge_bps": float(gross),
+        "cost_bps": float(total),
+        "capacity_gbp": float(capacity),
+        "t_stat": float(t),
+        "p_value": float(p),
+        "shortfall_t_stat": float(t_short),
+        "shortfall_p_value": float(p_short),
+        "alpha": alpha,
+        "mature": bool(mature),
+    }
+    where = f"record since {since}: {n_trades} trades ({independent} independent) in {n_decisions} decisions"
+    if p_short < alpha:
+        out["status"] = "demoted"
+        out["reason"] = (
+            f"re-test failed: {where} net {net:.2f} bps per trade after {total:.1f} bps of costs, "
+            f"significantly below min_edge_after_cost_bps={min_edge_bps} (one-sided HAC p={p_short:.3g} < alpha={alpha})"
+        )
+    elif mature and not net >= min_edge_bps:
+        out["status"] = "demoted"
+        out["reason"] = (
+            f"re-test failed: {where} net {net:.2f} bps per trade after {total:.1f} bps of costs "
+            f"< min_edge_after_cost_bps={min_edge_bps}"
+        )
+    elif mature and not p < alpha:
+        out["status"] = "demoted"
+        out["reason"] = (
+            f"re-test failed: {where} net {net:.2f} bps per trade, no longer significant against no trade "
+            f"(one-sided HAC p={p:.3g} >= alpha={alpha})"
+        )
+    else:
+        out["status"] = "supported" if mature else "young"
+    return out
+
+
 def choose_champions(
     day: str,
     challengers: list[Challenger],
@@ -221,11 +338,15 @@ def choose_champions(
     dsr_min: float,
     max_age_days: int,
     min_effective_samples: float = 20.0,
+    retests: dict[tuple[str, str], dict[str, Any]] | None = None,
 ) -> ChampionDecision:
     """The day's champions. ``incumbents``: (coin, horizon) -> yesterday's champion record.
 
     ``coin_status``: coin -> reason it could not be trained; ``pending``: coin -> why it has no
     challenger today (in shadow). ``consensus``: live rows coin, horizon, S, confidence.
+    ``retests``: (coin, horizon) -> today's :func:`retest_champion` of the incumbent; a demoted
+    incumbent is not kept (its challengers must then have been tested against "no trade").
+    Every incumbent that does not stay is listed in ``demotions`` with the reason.
     """
     decision = ChampionDecision(day=day, challengers=len(challengers))
     test_challengers(
@@ -256,6 +377,9 @@ def choose_champions(
     for coin in sorted(active):
         if coin in coin_status:
             decision.no_champion[coin] = coin_status[coin]
+            for (c, _), incumbent in sorted(incumbents.items()):
+                if c == coin:
+                    decision.demotions.append(_demotion(incumbent, coin_status[coin]))
             continue
         horizons = sorted({h for (c, h) in by_key if c == coin} | {h for (c, h) in incumbents if c == coin})
         chosen = []
@@ -266,15 +390,29 @@ def choose_champions(
                 key=lambda c: (-c.net_edge_bps, c.test["q_value"]),
             )
             incumbent = incumbents.get((coin, horizon))
+            retest = (retests or {}).get((coin, horizon))
+            failed = retest is not None and retest["status"] == "demoted"
             if winners:
                 best = winners[0]
                 chosen.append(_champion(best, regimes.get(coin, "range"), day, conf, "promoted"))
-            elif incumbent is not None and incumbent["model_day"] >= oldest:
-                kept = dict(incumbent)
-                kept["shadow_test"] = {**incumbent["shadow_test"], "decision": "kept", "kept_on": day}
-                kept["regime"] = regimes.get(coin, kept.get("regime", "range"))
-                kept["confidence"] = _confidence(conf, coin, horizon)
-                chosen.append(kept)
+                if incumbent is not None:
+                    why = (
+                        retest["reason"]
+                        if failed
+                        else f"replaced by challenger {best.engine}@{best.model_day}, which beat it on the same decisions"
+                    )
+                    decision.demotions.append(_demotion(incumbent, why, retest))
+            elif incumbent is None:
+                continue
+            elif incumbent["model_day"] < oldest:
+                why = f"older than max_age_days={max_age_days} (trained {incumbent['model_day']}) and no challenger qualified"
+                decision.demotions.append(_demotion(incumbent, why, retest))
+            elif failed:
+                decision.demotions.append(_demotion(incumbent, retest["reason"], retest))
+            else:
+                chosen.append(
+                    _kept(incumbent, retest, regimes.get(coin, incumbent.get("regime", "range")), day, conf)
+                )
         if chosen:
             decision.champions.extend(chosen)
             continue
@@ -308,6 +446,40 @@ def choose_champions(
     return decision
 
 
+def _demotion(incumbent: dict[str, Any], reason: str, retest: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "coin": incumbent["coin"],
+        "horizon": incumbent["horizon"],
+        "engine": incumbent["engine"],
+        "model_day": incumbent["model_day"],
+        "promoted_on": incumbent.get("shadow_test", {}).get("promoted_on"),
+        "reason": reason,
+        "retest": retest,
+    }
+
+
+_FIGURES = ("net_edge_bps", "gross_edge_bps", "cost_bps", "n_trades", "capacity_gbp", "p_value")
+
+
+def _kept(
+    incumbent: dict[str, Any], retest: dict[str, Any] | None, regime: str, day: str, conf: pd.DataFrame | None
+) -> dict[str, Any]:
+    """Yesterday's champion, kept: today's re-test, and today's figures once its record is mature."""
+    kept = dict(incumbent)
+    kept["shadow_test"] = {**incumbent["shadow_test"], "decision": "kept", "kept_on": day}
+    kept["regime"] = regime
+    kept["confidence"] = _confidence(conf, incumbent["coin"], incumbent["horizon"])
+    kept["retest"] = retest or {"status": "no record", "since": None}
+    if retest is not None and retest["mature"]:
+        kept.update({k: retest[k] for k in _FIGURES})
+        kept["edge_record"] = "since promotion"
+    else:
+        promotion = incumbent.get("promotion") or {k: incumbent.get(k) for k in _FIGURES}
+        kept.update(promotion)
+        kept["edge_record"] = "promotion"
+    return kept
+
+
 def _confidence(conf: pd.DataFrame | None, coin: str, horizon: str) -> float:
     if conf is not None and (coin, horizon) in conf.index:
         return float(conf.loc[(coin, horizon), "confidence"])
@@ -315,7 +487,7 @@ def _confidence(conf: pd.DataFrame | None, coin: str, horizon: str) -> float:
 
 
 def _champion(c: Challenger, regime: str, day: str, conf: pd.DataFrame | None, how: str) -> dict[str, Any]:
-    return {
+    champion = {
         "coin": c.coin,
         "horizon": c.horizon,
         "engine": c.engine,
@@ -327,9 +499,14 @@ def _champion(c: Challenger, regime: str, day: str, conf: pd.DataFrame | None, h
         "cost_bps": float(c.cost_bps),
         "n_trades": int(c.n_trades),
         "capacity_gbp": float(c.capacity_gbp),
+        "p_value": float(c.test["p_value"]),
         "confidence": _confidence(conf, c.coin, c.horizon),
         "shadow_test": {**c.test, "decision": how, "promoted_on": day},
+        "edge_record": "promotion",
+        "retest": None,
     }
+    champion["promotion"] = {k: champion[k] for k in _FIGURES}
+    return champion
 
 
 def _closest_miss(

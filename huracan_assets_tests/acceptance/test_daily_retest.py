@@ -1,0 +1,127 @@
+"""Champions are re-tested every day: ``huracan daily`` over four consecutive days on one small
+simulated instance, asserting on the exported files and the printed summary.
+
+Day 1 promotes champions from their cold-start records; days 2 and 3 re-test them on their
+record since promotion (kept, with today's figures once the record is mature); on day 4 the
+operator raises ``min_edge_after_cost_bps`` far above what any record earns, and every champion
+whose record since promotion traded is demoted by its re-test, with the reason in the decision
+log, the reports and the summary.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from huracan_assets_tests.commands import huracan_daily
+
+pytestmark = pytest.mark.acceptance
+
+DAYS = ["2025-11-20", "2025-11-21", "2025-11-22", "2025-11-23"]
+MARKET = {
+    "SIMULATOR__N_COINS": "5",
+    "SIMULATOR__PLANTED_EDGE_BPS": "60",
+    "SIMULATOR__PLANTED_FRACTION": "1.0",
+    "LOOKBACK_DAYS": "30",
+}
+RAISED_MIN_EDGE = 300.0
+
+
+class Day:
+    def __init__(self, root: Path, day: str, stdout: str) -> None:
+        self.day = day
+        self.folder = root / "exports" / day
+        self.stdout = stdout
+        self.summary = json.loads((self.folder / "reports" / "summary.json").read_text())
+        self.events = [
+            json.loads(line)
+            for line in (self.folder / "reports" / "champion_events.jsonl").read_text().splitlines()
+        ]
+        self.champions = {
+            (p.parent.parent.name, p.parent.name): json.loads(p.read_text())
+            for p in (self.folder / "champions").glob("*/*/metadata.json")
+        }
+
+
+@pytest.fixture(scope="module")
+def days(tmp_path_factory) -> list[Day]:
+    root = tmp_path_factory.mktemp("retest")
+    out = []
+    for i, day in enumerate(DAYS):
+        raised = {"MIN_EDGE_AFTER_COST_BPS": str(RAISED_MIN_EDGE)} if i == len(DAYS) - 1 else {}
+        done, _ = huracan_daily(root, day, **MARKET, **raised)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        out.append(Day(root, day, done.stdout))
+    return out
+
+
+def test_day_one_promotes_champions_on_their_promotion_record(days):
+    first = days[0]
+    assert first.champions, first.stdout
+    for meta in first.champions.values():
+        assert meta["shadow_test"]["promoted_on"] == first.day
+        assert meta["edge_record"] == "promotion" and meta["retest"] is None
+        assert meta["net_edge_bps"] == meta["promotion"]["net_edge_bps"]
+        assert meta["n_trades"] == meta["shadow_test"]["n_trades"] == meta["promotion"]["n_trades"]
+        assert meta["p_value"] == meta["shadow_test"]["p_value"]
+
+
+def test_every_kept_champion_is_retested_on_its_record_since_promotion_every_day(days):
+    for before, today in zip(days[:-2], days[1:-1], strict=True):
+        for key, meta in today.champions.items():
+            retest = meta["retest"]
+            if meta["shadow_test"]["promoted_on"] == today.day:
+                continue
+            promoted = meta["shadow_test"]["promoted_on"]
+            assert retest["since"] > promoted and retest["status"] in ("young", "supported")
+            assert retest["n_decisions"] > 0 and retest["test"].startswith("daily re-test")
+            # the record grows day by day
+            if key in before.champions and before.champions[key].get("retest"):
+                assert retest["n_decisions"] > before.champions[key]["retest"]["n_decisions"]
+            keeps = [e for e in today.events if e["kind"] == "keep" and (e["coin"], e["horizon"]) == key]
+            assert [e["retest"] for e in keeps] == [retest["status"]]
+        # yesterday's champions are all accounted for: kept today, or demoted with a reason
+        demoted = {(d["coin"], d["horizon"]) for d in today.summary["demotions"]}
+        assert set(before.champions) <= set(today.champions) | demoted
+
+
+def test_a_mature_record_exports_todays_edge_trades_and_p_value(days):
+    mature = [
+        (day, meta)
+        for day in days[1:-1]
+        for meta in day.champions.values()
+        if meta["retest"] and meta["retest"]["mature"]
+    ]
+    assert mature, "no champion's record since promotion reached the promotion's sample size"
+    for day, meta in mature:
+        retest = meta["retest"]
+        assert meta["edge_record"] == "since promotion"
+        assert meta["net_edge_bps"] == retest["net_edge_bps"] != meta["promotion"]["net_edge_bps"]
+        assert meta["n_trades"] == retest["n_trades"] and meta["p_value"] == retest["p_value"]
+        ranked = {
+            (e["coin"], e["horizon"]): e
+            for e in json.loads((day.folder / "reports" / "ranking.json").read_text())["entries"]
+        }
+        assert ranked[(meta["coin"], meta["horizon"])]["net_edge_bps"] == pytest.approx(
+            retest["net_edge_bps"], abs=1e-4
+        )
+
+
+def test_a_raised_minimum_edge_demotes_every_traded_champion_with_its_reason(days):
+    before, last = days[-2], days[-1]
+    demotions = {(d["coin"], d["horizon"]): d for d in last.summary["demotions"]}
+    assert last.summary["champions_demoted_today"] == len(demotions) >= 1
+    for key, meta in before.champions.items():
+        if key in last.champions:
+            # kept only when its record since promotion has not traded enough to say anything
+            retest = last.champions[key]["retest"]
+            assert retest["shortfall_p_value"] >= 0.05 and retest["status"] in ("young", "supported")
+            continue
+        reason = demotions[key]["reason"]
+        assert reason.startswith("re-test failed: record since ")
+        assert f"min_edge_after_cost_bps={RAISED_MIN_EDGE}" in reason
+        # the decision log and the run summary say the same
+        (event,) = [e for e in last.events if e["kind"] == "demotion" and (e["coin"], e["horizon"]) == key]
+        assert event["reason"] == reason and float(event["retest_shortfall_p_value"]) < 0.05
+        assert f"{key[0]}/{key[1]} ({meta['engine']}@{meta['model_day']}): {reason}" in last.stdout
+    assert f"champions demoted     : {len(demotions)}" in last.stdout
