@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from huracan_assets.core.consensus import ActingRule
 from huracan_assets.core.costs import CostModel
 from huracan_assets.core.metrics import decision_returns, independent_trades, metrics_bundle
 from huracan_assets.core.stats import (
@@ -84,6 +85,7 @@ class Challenger:
     capacity_gbp: float
     all_decisions_gross_bps: float
     test: dict[str, Any] = field(default_factory=dict)
+    trade_rule: dict[str, Any] = field(default_factory=dict)  # the rule its returns and edge are of
 
 
 @dataclass
@@ -125,14 +127,20 @@ def challenger_from_record(
     usdt_per_gbp: float,
     baseline: pd.Series | None = None,
     baseline_name: str = "no trade",
+    rule: ActingRule | None = None,
 ) -> Challenger:
-    """A challenger from its record (decision_time, pred_bps, label_bps) and, when there is a
-    champion, the champion's per-decision net returns (bps, indexed by decision time); the
-    challenger is then judged on the decisions both have."""
+    """A challenger from its record (decision_time, pred_bps, label_bps, vol_24h_bps) and, when
+    there is a champion, the champion's per-decision net returns (bps, indexed by decision time);
+    the challenger is then judged on the decisions both have.
+
+    ``rule``: the consensus's acting rule (the rule the consumer trades by); its returns, trades
+    and edge are that rule's. Without it: trade when the predicted move beats the cost.
+    """
     total = cost.total_bps(holding_days)
     record = record.sort_values("decision_time").drop_duplicates("decision_time")
     returns = pd.Series(
-        decision_returns(record["pred_bps"], record["label_bps"], total), index=record["decision_time"]
+        decision_returns(record["pred_bps"], record["label_bps"], total, _positions(record, total, rule)),
+        index=record["decision_time"],
     )
     if baseline is not None:
         common = returns.index.intersection(baseline.index)
@@ -147,6 +155,7 @@ def challenger_from_record(
         holding_days=holding_days,
         min_edge_bps=min_edge_bps,
         usdt_per_gbp=usdt_per_gbp,
+        rule=rule,
     )
     return Challenger(
         coin=coin,
@@ -164,7 +173,23 @@ def challenger_from_record(
         cost_bps=total,
         capacity_gbp=m["capacity_gbp"],
         all_decisions_gross_bps=m["all_decisions_gross_bps"],
+        trade_rule=trade_rule_of(rule, total),
     )
+
+
+def _positions(record: pd.DataFrame, cost_bps: float, rule: ActingRule | None) -> np.ndarray | None:
+    if rule is None:
+        return None
+    return rule.positions(
+        record["pred_bps"].to_numpy(dtype=float), cost_bps, record["vol_24h_bps"].to_numpy(dtype=float)
+    )
+
+
+def trade_rule_of(rule: ActingRule | None, cost_bps: float) -> dict[str, Any]:
+    """The trade rule behind a record's returns, as exported in ``metadata.json``."""
+    if rule is None:
+        return {"rule": "act when |pred_bps| > cost_bps", "cost_bps": cost_bps, "min_abs_pred_bps": cost_bps}
+    return rule.describe(cost_bps)
 
 
 def test_challengers(
@@ -244,8 +269,9 @@ def retest_champion(
     alpha: float,
     min_trades: int,
     min_effective_samples: float,
+    rule: ActingRule | None = None,
 ) -> dict[str, Any]:
-    """Today's re-test of a champion (module docstring, "Re-test").
+    """Today's re-test of a champion (module docstring, "Re-test"), under ``rule`` (as its challenger).
 
     ``record``: decision_time, pred_bps, label_bps (+ vol_24h_bps, regime) of the champion's model
     on the decisions after its promotion day, labels resolved by today; ``since``: the first day
@@ -255,8 +281,9 @@ def retest_champion(
     total = cost.total_bps(holding_days)
     record = record.sort_values("decision_time").drop_duplicates("decision_time")
     pred = record["pred_bps"].to_numpy(dtype=float)
-    returns = decision_returns(pred, record["label_bps"].to_numpy(dtype=float), total)
-    traded = np.abs(pred) > total
+    pos = _positions(record, total, rule) if len(record) else None
+    returns = decision_returns(pred, record["label_bps"].to_numpy(dtype=float), total, pos)
+    traded = (np.abs(pred) > total) if pos is None else (pos != 0)
     n_decisions = len(returns)
     if n_decisions:
         m = metrics_bundle(
@@ -266,6 +293,7 @@ def retest_champion(
             holding_days=holding_days,
             min_edge_bps=min_edge_bps,
             usdt_per_gbp=usdt_per_gbp,
+            rule=rule,
         )
         n_trades, net, gross, capacity = (
             m["n_trades"],
@@ -296,6 +324,7 @@ def retest_champion(
         "shortfall_p_value": float(p_short),
         "alpha": alpha,
         "mature": bool(mature),
+        "trade_rule": trade_rule_of(rule, total),
     }
     where = f"record since {since}: {n_trades} trades ({independent} independent) in {n_decisions} decisions"
     if p_short < alpha:
@@ -470,6 +499,8 @@ def _kept(
     kept["regime"] = regime
     kept["confidence"] = _confidence(conf, incumbent["coin"], incumbent["horizon"])
     kept["retest"] = retest or {"status": "no record", "since": None}
+    if retest is not None:
+        kept["trade_rule"] = retest["trade_rule"]  # today's cost and reference volatility
     if retest is not None and retest["mature"]:
         kept.update({k: retest[k] for k in _FIGURES})
         kept["edge_record"] = "since promotion"
@@ -504,6 +535,7 @@ def _champion(c: Challenger, regime: str, day: str, conf: pd.DataFrame | None, h
         "shadow_test": {**c.test, "decision": how, "promoted_on": day},
         "edge_record": "promotion",
         "retest": None,
+        "trade_rule": c.trade_rule,
     }
     champion["promotion"] = {k: champion[k] for k in _FIGURES}
     return champion

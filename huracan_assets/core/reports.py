@@ -108,6 +108,7 @@ def champion_metadata(
         "p_value": champion.get("p_value", champion["shadow_test"].get("p_value")),
         "edge_record": champion.get("edge_record", "promotion"),
         "retest": champion.get("retest"),
+        "trade_rule": champion.get("trade_rule"),
         "promotion": champion.get("promotion"),
         "gross_edge_bps": champion["gross_edge_bps"],
         "cost_bps": champion["cost_bps"],

@@ -13,6 +13,7 @@ from huracan_assets.hamilton.interface import (
     IntegrityError,
     RankingEntry,
     StaleExportWarning,
+    TradeRule,
 )
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "IntegrityError",
     "RankingEntry",
     "StaleExportWarning",
+    "TradeRule",
 ]

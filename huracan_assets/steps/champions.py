@@ -15,6 +15,7 @@ from huracan_assets.core.champions import (
     choose_champions,
     retest_champion,
 )
+from huracan_assets.core.consensus import ActingRule
 from huracan_assets.core.costs import CostModel
 from huracan_assets.core.metrics import decision_returns
 from huracan_assets.core.shadow import shadow_record
@@ -35,6 +36,7 @@ def _challenger(
     cost: CostModel,
     settings: HuracanSettings,
     usdt_per_gbp: float,
+    rule: ActingRule,
 ) -> Challenger:
     h_bars = settings.horizon_bars[horizon]
     return challenger_from_record(
@@ -51,7 +53,16 @@ def _challenger(
         usdt_per_gbp=usdt_per_gbp,
         baseline=baseline,
         baseline_name=baseline_name,
+        rule=rule,
     )
+
+
+def acting_rule(coin_features: pd.DataFrame, day: str, settings: HuracanSettings) -> ActingRule:
+    """The consensus's acting rule for a coin on ``day``: the risk preset's threshold and, as the
+    ``consensus`` step uses, the median 24h volatility of the coin's feature rows of that day."""
+    rows = coin_features[coin_features["date"].astype(str) == day] if len(coin_features) else coin_features
+    reference = float(np.nanmedian(rows["vol_24h_bps"])) if len(rows) else float("nan")
+    return ActingRule(base_threshold=settings.risk.signal_threshold, reference_vol_bps=reference)
 
 
 def champions_for_day(
@@ -114,6 +125,7 @@ def champions_for_day(
             else float(np.nanmedian(today[coin].record.get("vol_24h_bps", pd.Series([np.nan]))))
         )
         cost = cost_model_for(row, vol, settings)
+        rule = acting_rule(f, day, settings)
         has_incumbent = any(k[0] == coin for k in incumbents)
         if today[coin].record_kind and not has_incumbent:
             record = today[coin].record
@@ -131,6 +143,7 @@ def champions_for_day(
                         cost,
                         settings,
                         float(row["usdt_per_gbp"]),
+                        rule,
                     )
                 )
             continue
@@ -175,7 +188,16 @@ def champions_for_day(
                     )
                     total = cost.total_bps(settings.horizon_bars[horizon] * settings.bar / timedelta(days=1))
                     baseline = pd.Series(
-                        decision_returns(inc_record["pred_bps"], inc_record["label_bps"], total),
+                        decision_returns(
+                            inc_record["pred_bps"],
+                            inc_record["label_bps"],
+                            total,
+                            rule.positions(
+                                inc_record["pred_bps"].to_numpy(dtype=float),
+                                total,
+                                inc_record["vol_24h_bps"].to_numpy(dtype=float),
+                            ),
+                        ),
                         index=inc_record["decision_time"],
                     )
                     baseline_name = f"champion {incumbent['engine']}@{incumbent['model_day']}"
@@ -192,6 +214,7 @@ def champions_for_day(
                     cost,
                     settings,
                     float(row["usdt_per_gbp"]),
+                    rule,
                 )
             )
     regimes = {
@@ -308,6 +331,7 @@ def _retests(
             alpha=settings.risk.alpha,
             min_trades=settings.champions.min_trades,
             min_effective_samples=settings.champions.min_effective_samples,
+            rule=acting_rule(recent_features[recent_features["symbol"] == coin], day, settings),
         )
     return out
 

@@ -1,5 +1,5 @@
 """Champions are re-tested every day: ``huracan daily`` over four consecutive days on one small
-simulated instance, asserting on the exported files and the printed summary.
+simulated instance, asserting on the exported files, the printed summary and what Hamilton reads.
 
 Day 1 promotes champions from their cold-start records; days 2 and 3 re-test them on their
 record since promotion (kept, with today's figures once the record is mature); on day 4 the
@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from huracan_assets.config import load_settings
+from huracan_assets.core.consensus import ACTING_RULE
+from huracan_assets.hamilton import HamiltonInterface
 from huracan_assets_tests.commands import huracan_daily
 
 pytestmark = pytest.mark.acceptance
@@ -41,6 +44,9 @@ class Day:
             (p.parent.parent.name, p.parent.name): json.loads(p.read_text())
             for p in (self.folder / "champions").glob("*/*/metadata.json")
         }
+        # what the consumer sees right after the day's run (Hamilton reads LATEST)
+        hamilton = HamiltonInterface(model_base_path=root / "exports")
+        self.rules = {key: hamilton.get_trade_rule(*key) for key in hamilton.list_champions()}
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +131,26 @@ def test_a_raised_minimum_edge_demotes_every_traded_champion_with_its_reason(day
         assert event["reason"] == reason and float(event["retest_shortfall_p_value"]) < 0.05
         assert f"{key[0]}/{key[1]} ({meta['engine']}@{meta['model_day']}): {reason}" in last.stdout
     assert f"champions demoted     : {len(demotions)}" in last.stdout
+
+
+def test_each_champion_states_the_rule_the_consensus_acts_on_and_hamilton_exposes_it(days):
+    base = load_settings().risk.signal_threshold
+    for day in days:
+        assert set(day.rules) == set(day.champions)
+        for key, meta in day.champions.items():
+            stated, rule = meta["trade_rule"], day.rules[key]
+            assert stated["rule"] == ACTING_RULE == rule.rule and stated["base_threshold"] == base
+            assert rule.cost_bps == stated["cost_bps"] and rule.min_abs_pred_bps == stated["min_abs_pred_bps"]
+            edge = rule.min_abs_pred_bps
+            assert [rule.position(edge * 1.01), rule.position(-edge * 1.01), rule.position(edge * 0.99)] == [
+                1,
+                -1,
+                0,
+            ]
+            # a volatile bar raises the threshold: the same prediction no longer acts
+            assert rule.position(edge * 1.01, vol_24h_bps=2 * rule.reference_vol_bps) == 0
+            # the exported edge is measured under the stated rule (today's costs)
+            if meta["shadow_test"]["promoted_on"] == day.day or meta["edge_record"] == "since promotion":
+                assert meta["cost_bps"] == pytest.approx(stated["cost_bps"])
+            if meta["edge_record"] == "since promotion":
+                assert stated == meta["retest"]["trade_rule"]
