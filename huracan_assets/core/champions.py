@@ -16,6 +16,24 @@ trade" when the coin has none. A challenger is promoted only if
   (of it or its baseline) are independent: non-overlapping, h bars apart or more
   (``metrics.independent_trades``).
 
+Trials over a coin's history. Every coin x engine x horizon keeps a persistent count of the
+trials it has been tested in (``doc["trials"]``, carried from day to day in the stored
+``champions`` partition). Daily tests on rolling shadow records overlap, so a test counts as the
+share of its decisions that no earlier test of the same key covered (a cold-start record, or a
+shadow record of fresh bars, counts 1; tomorrow's record, 6/7 the same, counts about 1/7). With K
+effective trials so far (this one included) and k = ceil(K):
+
+* significance: the key spends its ``alpha`` over its history, ``6 / (pi^2 k^2)`` of it at its
+  k-th trial (these shares sum to 1 over k = 1, 2, ...). The test's p-value is divided by that
+  share (``p_history``) before Benjamini–Hochberg across the day's challengers; re-tests within
+  one record length of data share one k;
+* deflated Sharpe: the number of trials is the sum of K over the day's challengers (at least
+  their number), not the day's count alone.
+
+A coin's cold-start record is tested once per listing: a coin whose cold-start record was tested
+within the last ``lookback_days`` (it dropped out of the universe and came back) is not tested
+on a new cold-start record, which would overlap the old one; it continues in shadow.
+
 The best qualifying challenger (highest net edge) of a coin x horizon becomes the champion; when
 none qualifies the previous champion persists (until it is older than ``max_age_days``) if it
 passes its daily re-test (:func:`retest_champion`). Every test, its p-value and decision is
@@ -86,6 +104,7 @@ class Challenger:
     all_decisions_gross_bps: float
     test: dict[str, Any] = field(default_factory=dict)
     trade_rule: dict[str, Any] = field(default_factory=dict)  # the rule its returns and edge are of
+    decision_times: pd.DatetimeIndex | None = None  # of ``returns`` (UTC); what the trial count covers
 
 
 @dataclass
@@ -97,6 +116,7 @@ class ChampionDecision:
     do_not_trade: list[dict[str, Any]] = field(default_factory=list)
     tests: list[dict[str, Any]] = field(default_factory=list)
     demotions: list[dict[str, Any]] = field(default_factory=list)
+    trials: dict[str, dict[str, Any]] = field(default_factory=dict)
     challengers: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -108,6 +128,7 @@ class ChampionDecision:
             "do_not_trade": self.do_not_trade,
             "tests": self.tests,
             "demotions": self.demotions,
+            "trials": self.trials,
             "challengers": self.challengers,
         }
 
@@ -174,7 +195,45 @@ def challenger_from_record(
         capacity_gbp=m["capacity_gbp"],
         all_decisions_gross_bps=m["all_decisions_gross_bps"],
         trade_rule=trade_rule_of(rule, total),
+        decision_times=pd.DatetimeIndex(pd.to_datetime(returns.index, utc=True)),
     )
+
+
+def trial_key(coin: str, engine: str, horizon: str) -> str:
+    return f"{coin}|{engine}|{horizon}"
+
+
+def alpha_share(effective_trials: float) -> float:
+    """The share of ``alpha`` a key spends at its k-th trial, k = ceil(effective trials): 6 / (pi^2 k^2)."""
+    k = max(1, math.ceil(effective_trials - 1e-9))
+    return 6.0 / (math.pi**2 * k**2)
+
+
+def new_share(times: pd.DatetimeIndex | None, covered_until: str | None) -> float:
+    """The share of a record's decisions after ``covered_until`` (ISO UTC; None: nothing covered yet)."""
+    if times is None or len(times) == 0:
+        return 0.0
+    if covered_until is None:
+        return 1.0
+    return float(np.mean(times > pd.Timestamp(covered_until)))
+
+
+def updated_trials(
+    trials: dict[str, dict[str, Any]], challengers: list["Challenger"], day: str
+) -> dict[str, dict[str, Any]]:
+    """The persistent trial count after the day's tests (``test_challengers`` filled ``test``)."""
+    out = {k: dict(v) for k, v in trials.items()}
+    for c in challengers:
+        key = trial_key(c.coin, c.engine, c.horizon)
+        entry = out.setdefault(key, {"tests": 0, "effective": 0.0, "covered_until": None, "first_day": day})
+        entry["tests"] += 1
+        entry["effective"] = c.test["trials_effective"]
+        entry["last_day"] = day
+        if c.decision_times is not None and len(c.decision_times):
+            last = c.decision_times.max().isoformat()
+            if entry["covered_until"] is None or pd.Timestamp(last) > pd.Timestamp(entry["covered_until"]):
+                entry["covered_until"] = last
+    return out
 
 
 def _positions(record: pd.DataFrame, cost_bps: float, rule: ActingRule | None) -> np.ndarray | None:
@@ -200,15 +259,26 @@ def test_challengers(
     min_edge_bps: float,
     dsr_min: float,
     min_effective_samples: float,
+    trials: dict[str, dict[str, Any]] | None = None,
 ) -> None:
     """Fill ``test`` of every challenger: paired HAC p, BH q, deflated Sharpe, qualification.
+
+    ``trials``: the persistent count per coin x engine x horizon before today (module docstring,
+    "Trials over a coin's history"); None: every key is at its first trial.
 
     Overlapping trades are not independent: a record of n decisions of an h-bar horizon counts
     as n / h effective samples for the deflated Sharpe ratio; ``min_effective_samples`` is a
     count of independent trades (non-overlapping, where the challenger or its baseline is in the
     market); the t-test takes its own degrees of freedom (``hac_mean_test``).
     """
+    history = trials or {}
+    effective = []
     for c in challengers:
+        before = history.get(trial_key(c.coin, c.engine, c.horizon), {})
+        share = new_share(c.decision_times, before.get("covered_until")) if before else 1.0
+        effective.append((float(before.get("effective", 0.0)) + share, share, int(before.get("tests", 0))))
+    n_trials = max(len(challengers), math.ceil(sum(k for k, _, _ in effective) - 1e-9))
+    for c, (k_effective, share, tested) in zip(challengers, effective, strict=True):
         diff = c.returns - c.baseline_returns
         n_eff = max(len(c.returns) / max(c.horizon_bars, 1), 2.0)
         t, p = (
@@ -217,9 +287,8 @@ def test_challengers(
         # the threshold is the expected best Sharpe of the day's trials if none had any edge: the
         # sampling variance of a no-edge Sharpe estimate is 1 / n_effective (the trials' cross-sectional
         # variance instead would punish every true signal for the strength of the others)
-        dsr = deflated_sharpe(
-            c.returns, n_trials=len(challengers), sr_variance=1.0 / n_eff, n_effective=n_eff
-        )
+        dsr = deflated_sharpe(c.returns, n_trials=n_trials, sr_variance=1.0 / n_eff, n_effective=n_eff)
+        weight = alpha_share(k_effective)
         c.test = {
             "test": TEST_NAME,
             "baseline": c.baseline,
@@ -232,12 +301,17 @@ def test_challengers(
             "deflated_sharpe": dsr["dsr"],
             "sharpe": dsr["sharpe"],
             "sharpe_threshold": dsr["sr0"],
-            "n_trials": len(challengers),
+            "n_trials": n_trials,
+            "trials_tested_before": tested,
+            "trial_share": share,
+            "trials_effective": k_effective,
+            "alpha_share": weight,
+            "p_history": min(1.0, p / weight),
             "n_effective": n_eff,
             "n_independent_trades": independent_trades(diff != 0, c.horizon_bars),
             "alpha": alpha,
         }
-    q = benjamini_hochberg(np.array([c.test["p_value"] for c in challengers])) if challengers else []
+    q = benjamini_hochberg(np.array([c.test["p_history"] for c in challengers])) if challengers else []
     for c, q_value in zip(challengers, q, strict=True):
         c.test["q_value"] = float(q_value)
         c.test["qualifies"] = bool(
@@ -368,6 +442,7 @@ def choose_champions(
     max_age_days: int,
     min_effective_samples: float = 20.0,
     retests: dict[tuple[str, str], dict[str, Any]] | None = None,
+    trials: dict[str, dict[str, Any]] | None = None,
 ) -> ChampionDecision:
     """The day's champions. ``incumbents``: (coin, horizon) -> yesterday's champion record.
 
@@ -385,7 +460,9 @@ def choose_champions(
         min_edge_bps=min_edge_bps,
         dsr_min=dsr_min,
         min_effective_samples=min_effective_samples,
+        trials=trials,
     )
+    decision.trials = updated_trials(trials or {}, challengers, day)
     decision.tests = [
         {
             "coin": c.coin,
@@ -570,7 +647,8 @@ def _closest_miss(
     if best.test["q_value"] >= alpha:
         return (
             f"best challenger {where} nets {best.net_edge_bps:.2f} bps but is not significant: "
-            f"p={best.test['p_value']:.3g}, BH q={best.test['q_value']:.3g} >= alpha={alpha}"
+            f"p={best.test['p_value']:.3g}, p_history={best.test['p_history']:.3g} at its "
+            f"{best.test['trials_effective']:.2f} effective trials, BH q={best.test['q_value']:.3g} >= alpha={alpha}"
         )
     return (
         f"best challenger {where} nets {best.net_edge_bps:.2f} bps but its deflated Sharpe "

@@ -111,6 +111,9 @@ def champions_for_day(
     baselines = {k: v for k, v in incumbents.items() if retests.get(k, {}).get("status") != "demoted"}
     shadow_day = (date.fromisoformat(day) - timedelta(days=settings.champions.shadow_days)).isoformat()
     challengers, pending = [], {}
+    # a coin's cold-start record is tested once per listing (core/champions.py, "Trials")
+    cold_starts = dict((previous or {}).get("cold_starts", {}))
+    returned: dict[str, str] = {}
     extra = embargo_extra(settings)
     for coin in active:
         if coin in coin_status:
@@ -127,7 +130,19 @@ def champions_for_day(
         cost = cost_model_for(row, vol, settings)
         rule = acting_rule(f, day, settings)
         has_incumbent = any(k[0] == coin for k in incumbents)
-        if today[coin].record_kind and not has_incumbent:
+        tested = cold_starts.get(coin)
+        if (
+            today[coin].record_kind
+            and not has_incumbent
+            and tested is not None
+            and (date.fromisoformat(day) - date.fromisoformat(tested)).days <= settings.lookback_days
+        ):
+            returned[coin] = (
+                f"cold-start record already tested on {tested}, within lookback_days={settings.lookback_days} "
+                "(once per listing); it continues in shadow"
+            )
+        elif today[coin].record_kind and not has_incumbent:
+            cold_starts[coin] = day
             record = today[coin].record
             for (engine, horizon), frame in record.groupby(["engine", "horizon"]):
                 challengers.append(
@@ -154,6 +169,8 @@ def champions_for_day(
             )
             ready = (date.fromisoformat(first) + timedelta(days=settings.champions.shadow_days)).isoformat()
             pending[coin] = f"challengers in shadow: the first cohort (trained {first}) is tested on {ready}"
+            if coin in returned:
+                pending[coin] = f"{returned[coin]}: {pending[coin]}"
             continue
         for meta in cohort.pooled():
             horizon, engine = meta["horizon"], meta["engine"]
@@ -240,6 +257,7 @@ def champions_for_day(
         max_age_days=settings.champions.max_age_days,
         min_effective_samples=settings.champions.min_effective_samples,
         retests=retests,
+        trials=(previous or {}).get("trials", {}),
     )
     for champ in left:
         reasons = universe.loc[universe["coin"] == champ["coin"], "reason"]
@@ -262,6 +280,7 @@ def champions_for_day(
     doc["regimes"] = regimes
     doc["markets"] = len(universe)
     doc["demoted"] = len(decision.demotions)
+    doc["cold_starts"] = cold_starts
     doc["promoted"] = sum(
         c["shadow_test"].get("decision") == "promoted" and c["shadow_test"].get("promoted_on") == day
         for c in decision.champions

@@ -101,6 +101,13 @@ def export_files(
     files["reports/shadow_tests.json"] = reports.to_json_bytes(
         {"day": day, "tests": champions.get("tests", [])}
     )
+    files["reports/trials.json"] = reports.to_json_bytes(
+        {
+            "day": day,
+            "trials": champions.get("trials", {}),
+            "cold_starts": champions.get("cold_starts", {}),
+        }
+    )
     files["reports/champion_events.jsonl"] = reports.champion_event_lines(day, champions.get("events", []))
     files["reports/do_not_trade.json"] = reports.to_json_bytes(
         {"day": day, "entries": champions["do_not_trade"]}

@@ -2,13 +2,16 @@
 simulated instance, asserting on the exported files, the printed summary and what Hamilton reads.
 
 Day 1 promotes champions from their cold-start records; days 2 and 3 re-test them on their
-record since promotion (kept, with today's figures once the record is mature); on day 4 the
+record since promotion (kept, with today's figures once the record is mature). On day 2 the
+least liquid coin drops out of the universe; on day 3 it is back and, its cold-start record
+tested on day 1, is not tested on a new one (trials are counted over its history). On day 4 the
 operator raises ``min_edge_after_cost_bps`` far above what any record earns, and every champion
 whose record since promotion traded is demoted by its re-test, with the reason in the decision
 log, the reports and the summary.
 """
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -28,6 +31,8 @@ MARKET = {
     "LOOKBACK_DAYS": "30",
 }
 RAISED_MIN_EDGE = 300.0
+# day 2 caps the universe at 4 coins: the least liquid coin drops out for a day and comes back
+DAY_SETTINGS = [{}, {"MAX_COINS": "4"}, {}, {"MIN_EDGE_AFTER_COST_BPS": str(RAISED_MIN_EDGE)}]
 
 
 class Day:
@@ -40,6 +45,12 @@ class Day:
             json.loads(line)
             for line in (self.folder / "reports" / "champion_events.jsonl").read_text().splitlines()
         ]
+        self.tests = json.loads((self.folder / "reports" / "shadow_tests.json").read_text())["tests"]
+        self.trials = json.loads((self.folder / "reports" / "trials.json").read_text())
+        self.do_not_trade = {
+            e["coin"]
+            for e in json.loads((self.folder / "reports" / "do_not_trade.json").read_text())["entries"]
+        }
         self.champions = {
             (p.parent.parent.name, p.parent.name): json.loads(p.read_text())
             for p in (self.folder / "champions").glob("*/*/metadata.json")
@@ -53,9 +64,8 @@ class Day:
 def days(tmp_path_factory) -> list[Day]:
     root = tmp_path_factory.mktemp("retest")
     out = []
-    for i, day in enumerate(DAYS):
-        raised = {"MIN_EDGE_AFTER_COST_BPS": str(RAISED_MIN_EDGE)} if i == len(DAYS) - 1 else {}
-        done, _ = huracan_daily(root, day, **MARKET, **raised)
+    for day, extra in zip(DAYS, DAY_SETTINGS, strict=True):
+        done, _ = huracan_daily(root, day, **MARKET, **extra)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         out.append(Day(root, day, done.stdout))
     return out
@@ -154,3 +164,37 @@ def test_each_champion_states_the_rule_the_consensus_acts_on_and_hamilton_expose
                 assert meta["cost_bps"] == pytest.approx(stated["cost_bps"])
             if meta["edge_record"] == "since promotion":
                 assert stated == meta["retest"]["trade_rule"]
+
+
+def test_trials_are_counted_over_the_coins_history_and_persist_from_day_to_day(days):
+    first = days[0]
+    assert first.tests
+    for t in first.tests:
+        entry = first.trials["trials"][f"{t['coin']}|{t['engine']}|{t['horizon']}"]
+        assert entry["tests"] == 1 and entry["effective"] == t["trials_effective"] == 1.0
+        assert t["alpha_share"] == pytest.approx(6 / math.pi**2)
+        assert t["p_history"] == pytest.approx(min(1.0, t["p_value"] * math.pi**2 / 6))
+    cold = {t["coin"] for t in first.tests if t["record_kind"] == "walk_forward_cold_start"}
+    assert first.trials["cold_starts"] == dict.fromkeys(cold, first.day)
+    # no challenger on the next days (their shadow cohorts are a week away): the count is carried unchanged
+    for day in days[1:]:
+        assert not day.tests
+        assert day.trials["trials"] == first.trials["trials"]
+        assert day.trials["cold_starts"] == first.trials["cold_starts"]
+
+
+def test_a_coin_back_within_the_look_back_is_not_cold_start_tested_again(days):
+    first, out, back = days[0], days[1], days[2]
+    (coin,) = out.do_not_trade - first.do_not_trade
+    assert coin not in back.do_not_trade
+    assert any(t["coin"] == coin and t["record_kind"] == "walk_forward_cold_start" for t in first.tests)
+    # its champions left with the coin, each with the reason
+    for key in (k for k in first.champions if k[0] == coin):
+        assert key not in out.champions
+        (gone,) = [d for d in out.summary["demotions"] if (d["coin"], d["horizon"]) == key]
+        assert gone["reason"].startswith("coin no longer eligible")
+    # back the next day with a fresh cold-start record (no models of the day it was out), it is not tested on it
+    assert not [t for t in back.tests if t["coin"] == coin]
+    reason = back.summary["coins_skipped"][coin]
+    assert reason.startswith(f"cold-start record already tested on {first.day}")
+    assert "continues in shadow" in reason

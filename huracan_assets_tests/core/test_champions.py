@@ -270,8 +270,12 @@ def test_significant_challenger_is_promoted_with_its_test_recorded(decision):
 
 
 def test_q_values_are_benjamini_hochberg_across_every_challenger_of_the_day(decision):
+    # every key is at its first trial: its p-value is divided by its alpha share 6 / pi^2 first
     p = np.array([t["p_value"] for t in decision.tests])
-    np.testing.assert_allclose([t["q_value"] for t in decision.tests], hand_bh(p), rtol=1e-9)
+    np.testing.assert_allclose([t["p_history"] for t in decision.tests], np.minimum(1.0, p * np.pi**2 / 6))
+    np.testing.assert_allclose(
+        [t["q_value"] for t in decision.tests], hand_bh(np.minimum(1.0, p * np.pi**2 / 6)), rtol=1e-9
+    )
     assert len(decision.tests) == decision.challengers
 
 
@@ -386,7 +390,7 @@ def test_benjamini_hochberg_makes_a_marginal_p_insignificant(decision):
         [challenger("XRP", "1h", "flow", returns_with_t(9, 2.3))], active=["XRP"], coin_status={}, pending={}
     )
     assert [(c["coin"], c["engine"]) for c in alone.champions] == [("XRP", "flow")]
-    assert alone.champions[0]["shadow_test"]["q_value"] == pytest.approx(test["p_value"])
+    assert alone.champions[0]["shadow_test"]["q_value"] == pytest.approx(test["p_value"] * np.pi**2 / 6)
 
 
 def test_every_active_coin_has_a_champion_or_a_reason(decision):
