@@ -47,9 +47,10 @@ tests as promotion it is demoted, with the reason written down, when
 * the record is significantly below the minimum edge: one-sided HAC test (``alternative="less"``)
   of the per-decision net return minus ``min_edge_after_cost_bps`` on every trade, p < ``alpha``
   (checked from the first day, whatever the record's size); or
-* the record has reached the promotion's sample size (``min_trades`` trades, of which
-  ``min_effective_samples`` independent) and no longer passes the promotion's bar against "no
-  trade": net edge per trade >= ``min_edge_after_cost_bps`` and one-sided HAC p < ``alpha``.
+* the record has reached the promotion's sample size (as long as a challenger's shadow record,
+  ``min_decisions``, with ``min_trades`` trades, of which ``min_effective_samples`` independent)
+  and no longer passes the promotion's bar against "no trade": net edge per trade >=
+  ``min_edge_after_cost_bps`` and one-sided HAC p < ``alpha``.
 
 One hypothesis per champion a day, so no Benjamini–Hochberg across champions and no deflated
 Sharpe (nothing is selected among trials here). While the record is younger than the promotion's
@@ -344,6 +345,7 @@ def retest_champion(
     min_trades: int,
     min_effective_samples: float,
     rule: ActingRule | None = None,
+    min_decisions: int = 0,
 ) -> dict[str, Any]:
     """Today's re-test of a champion (module docstring, "Re-test"), under ``rule`` (as its challenger).
 
@@ -381,7 +383,9 @@ def retest_champion(
     shortfall = returns - min_edge_bps * traded
     t_short, p_short = hac_mean_test(shortfall, horizon_bars, "less") if n_trades else (float("nan"), 1.0)
     independent = independent_trades(traded, horizon_bars)
-    mature = n_trades >= min_trades and independent >= min_effective_samples
+    # as much evidence as a challenger's shadow record: a strong champion is not demoted for the
+    # low power of a day's record (only the shortfall test acts before that)
+    mature = n_decisions >= min_decisions and n_trades >= min_trades and independent >= min_effective_samples
     out: dict[str, Any] = {
         "test": RETEST_NAME,
         "since": since,

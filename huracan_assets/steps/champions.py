@@ -351,6 +351,10 @@ def _retests(
             min_trades=settings.champions.min_trades,
             min_effective_samples=settings.champions.min_effective_samples,
             rule=acting_rule(recent_features[recent_features["symbol"] == coin], day, settings),
+            # the decisions of a full shadow record: shadow_days of bars less the embargo (horizon +
+            # latency) at its start and the labels (latency + horizon) not yet resolved at its end
+            min_decisions=settings.champions.shadow_days * settings.bars_per_day
+            - 2 * (h_bars + settings.fill_delay_bars),
         )
     return out
 

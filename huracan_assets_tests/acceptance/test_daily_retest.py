@@ -4,7 +4,8 @@ simulated instance, asserting on the exported files, the printed summary and wha
 Day 1 promotes champions from their cold-start records; days 2 and 3 re-test them on their
 record since promotion (kept, with today's figures once the record is mature). On day 2 the
 least liquid coin drops out of the universe; on day 3 it is back and, its cold-start record
-tested on day 1, is not tested on a new one (trials are counted over its history). On day 4 the
+tested on day 1, continues its shadow record instead of a new cold start. Challengers run two
+days in shadow, so days 3 and 4 test them and the trial count grows. On day 4 the
 operator raises ``min_edge_after_cost_bps`` far above what any record earns, and every champion
 whose record since promotion traded is demoted by its re-test, with the reason in the decision
 log, the reports and the summary.
@@ -29,6 +30,8 @@ MARKET = {
     "SIMULATOR__PLANTED_EDGE_BPS": "60",
     "SIMULATOR__PLANTED_FRACTION": "1.0",
     "LOOKBACK_DAYS": "30",
+    # challengers run two days in shadow, so days 3 and 4 test the cohorts of days 1 and 2
+    "CHAMPIONS__SHADOW_DAYS": "2",
 }
 RAISED_MIN_EDGE = 300.0
 # day 2 caps the universe at 4 coins: the least liquid coin drops out for a day and comes back
@@ -176,14 +179,32 @@ def test_trials_are_counted_over_the_coins_history_and_persist_from_day_to_day(d
         assert t["p_history"] == pytest.approx(min(1.0, t["p_value"] * math.pi**2 / 6))
     cold = {t["coin"] for t in first.tests if t["record_kind"] == "walk_forward_cold_start"}
     assert first.trials["cold_starts"] == dict.fromkeys(cold, first.day)
-    # no challenger on the next days (their shadow cohorts are a week away): the count is carried unchanged
-    for day in days[1:]:
-        assert not day.tests
-        assert day.trials["trials"] == first.trials["trials"]
-        assert day.trials["cold_starts"] == first.trials["cold_starts"]
+    # days 3 and 4 test the shadow cohorts of days 1 and 2: each key's count grows by the share
+    # of its record no earlier test covered, and sets its alpha share and the DSR's trials
+    for before, today in zip(days[:-1], days[1:], strict=True):
+        tested = set()
+        for t in today.tests:
+            key = f"{t['coin']}|{t['engine']}|{t['horizon']}"
+            tested.add(key)
+            prior = before.trials["trials"].get(key, {"tests": 0, "effective": 0.0})
+            assert t["trials_tested_before"] == prior["tests"]
+            assert today.trials["trials"][key]["tests"] == prior["tests"] + 1
+            assert t["trials_effective"] == pytest.approx(prior["effective"] + t["trial_share"])
+            k = math.ceil(t["trials_effective"] - 1e-9)
+            assert t["alpha_share"] == pytest.approx(6 / (math.pi**2 * k**2))
+            assert t["n_trials"] == max(
+                len(today.tests), math.ceil(sum(x["trials_effective"] for x in today.tests) - 1e-9)
+            )
+        for key in set(before.trials["trials"]) - tested:
+            assert today.trials["trials"][key] == before.trials["trials"][key]
+    # the history is really carried: day 3 tests keys first tested on day 1 (a fresh record: a
+    # whole trial), day 4 a record that half overlaps day 3's (a fraction of one)
+    assert days[2].tests and all(t["trials_tested_before"] >= 1 for t in days[2].tests)
+    assert any(t["trials_effective"] == pytest.approx(2.0) for t in days[2].tests)
+    assert any(0 < t["trial_share"] < 1 for t in days[3].tests)
 
 
-def test_a_coin_back_within_the_look_back_is_not_cold_start_tested_again(days):
+def test_a_coin_back_within_the_look_back_continues_its_shadow_record_instead_of_a_new_cold_start(days):
     first, out, back = days[0], days[1], days[2]
     (coin,) = out.do_not_trade - first.do_not_trade
     assert coin not in back.do_not_trade
@@ -193,8 +214,9 @@ def test_a_coin_back_within_the_look_back_is_not_cold_start_tested_again(days):
         assert key not in out.champions
         (gone,) = [d for d in out.summary["demotions"] if (d["coin"], d["horizon"]) == key]
         assert gone["reason"].startswith("coin no longer eligible")
-    # back the next day with a fresh cold-start record (no models of the day it was out), it is not tested on it
-    assert not [t for t in back.tests if t["coin"] == coin]
-    reason = back.summary["coins_skipped"][coin]
-    assert reason.startswith(f"cold-start record already tested on {first.day}")
-    assert "continues in shadow" in reason
+    # back with a fresh cold-start record (no models of the day it was out), it is tested on the
+    # shadow record of its day-1 models instead, and its cold start stays the one of day 1
+    back_tests = [t for t in back.tests if t["coin"] == coin]
+    assert back_tests
+    assert all(t["record_kind"] == "shadow" and t["model_day"] == first.day for t in back_tests)
+    assert back.trials["cold_starts"][coin] == first.day

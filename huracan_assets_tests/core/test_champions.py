@@ -488,7 +488,7 @@ def since_promotion_record(seed: int, edge_bps: float, *, days: int, h_bars: int
     )
 
 
-def retest(record, h_bars=1):
+def retest(record, h_bars=1, min_decisions=0):
     return retest_champion(
         record,
         since="2025-03-01",
@@ -500,6 +500,7 @@ def retest(record, h_bars=1):
         alpha=ALPHA,
         min_trades=MIN_TRADES,
         min_effective_samples=MIN_EFF,
+        min_decisions=min_decisions,
     )
 
 
@@ -561,3 +562,14 @@ def test_a_failed_retest_demotes_the_incumbent_and_the_day_says_why(yesterday):
     assert sol["promotion"]["net_edge_bps"] == incumbents[("SOL", "1h")]["net_edge_bps"]
     # the two-month-old incumbent is retired with its age as the reason
     assert "max_age_days" in gone[("BNB", "1h")]["reason"]
+
+
+def test_a_record_shorter_than_a_shadow_record_is_young_however_many_trades_it_has():
+    """A day of a strong champion's record has the trades but not the length (power) of the
+    shadow record it was promoted on: it is not yet held to significance."""
+    cost = RETEST_COST.total_bps(1 / 24)
+    day = since_promotion_record(5, cost + 10.0, days=2, sd=120.0)
+    short = retest(day, min_decisions=164)
+    assert short["n_trades"] >= MIN_TRADES and short["n_independent_trades"] >= MIN_EFF
+    assert short["p_value"] >= ALPHA and not short["mature"] and short["status"] == "young"
+    assert retest(day)["status"] == "demoted"  # the same record, held to the bar without the length
