@@ -68,7 +68,7 @@ def days(tmp_path_factory) -> list[Day]:
     root = tmp_path_factory.mktemp("retest")
     out = []
     for day, extra in zip(DAYS, DAY_SETTINGS, strict=True):
-        done, _ = huracan_daily(root, day, **MARKET, **extra)
+        done, _ = huracan_daily(root, day, fresh=day == DAYS[0], **MARKET, **extra)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         out.append(Day(root, day, done.stdout))
     return out
