@@ -388,6 +388,12 @@ def summary_lines(result: DayResult) -> list[str]:
     ]
     for name, reason in sorted(dropped.items()):
         lines.append(f"    - {name} dropped: {reason}")
+    demotions = champions.get("demotions", [])
+    lines.append(f"  champions demoted     : {len(demotions)}")
+    for gone in demotions:
+        lines.append(
+            f"    - {gone['coin']}/{gone['horizon']} ({gone['engine']}@{gone['model_day']}): {gone['reason']}"
+        )
     lines.append(f"  coins skipped         : {len(champions.get('no_champion', {}))}")
     for coin, reason in sorted(champions.get("no_champion", {}).items()):
         lines.append(f"    - {coin}: {reason}")

@@ -101,6 +101,11 @@ def decision_log_lines(consensus: pd.DataFrame) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+def champion_event_lines(day: str, events: list[dict[str, str]]) -> bytes:
+    """The day's champion decisions (promotion, keep, demotion, skip) as key-sorted JSON lines."""
+    return b"".join(canonical_json(_clean({"day": day, **e})) + b"\n" for e in events)
+
+
 def champion_metadata(
     champion: dict[str, Any], model_meta: dict[str, Any], features_hash: str
 ) -> dict[str, Any]:
@@ -116,6 +121,11 @@ def champion_metadata(
         "cutoff": model_meta["cutoff"],
         "shadow_test": champion["shadow_test"],
         "net_edge_bps": champion["net_edge_bps"],
+        "p_value": champion.get("p_value", champion["shadow_test"].get("p_value")),
+        "edge_record": champion.get("edge_record", "promotion"),
+        "retest": champion.get("retest"),
+        "trade_rule": champion.get("trade_rule"),
+        "promotion": champion.get("promotion"),
         "gross_edge_bps": champion["gross_edge_bps"],
         "cost_bps": champion["cost_bps"],
         "capacity_gbp": champion["capacity_gbp"],

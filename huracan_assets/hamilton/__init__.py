@@ -14,6 +14,7 @@ from huracan_assets.hamilton.interface import (
     RankingEntry,
     RollbackError,
     StaleExportWarning,
+    TradeRule,
 )
 
 __all__ = [
@@ -30,4 +31,5 @@ __all__ = [
     "RankingEntry",
     "RollbackError",
     "StaleExportWarning",
+    "TradeRule",
 ]

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from catboost import CatBoostRegressor
 
+from huracan_assets.core.consensus import ActingRule
 from huracan_assets.core.manifest import (
     LATEST_NAME,
     MANIFEST_NAME,
@@ -108,6 +109,31 @@ class RankingEntry:
     horizon: str
     engine: str
     rank: int
+
+
+@dataclass(frozen=True)
+class TradeRule:
+    """The rule the consensus acts on for one champion, as its ``metadata.json`` states it.
+
+    The champion's exported ``net_edge_bps``, trades and p-value are this rule's. ``cost_bps`` is
+    the round trip in bps, ``reference_vol_bps`` the coin's median 24h volatility on the export
+    day, ``min_abs_pred_bps`` the smallest prediction (bps) that acts at that volatility.
+    """
+
+    rule: str
+    base_threshold: float
+    reference_vol_bps: float
+    cost_bps: float
+    min_abs_pred_bps: float | None
+
+    def position(self, pred_bps: float, vol_24h_bps: float | None = None) -> int:
+        """+1 (buy), -1 (sell) or 0 (hold) for a prediction in bps at the bar's 24h volatility
+        (bps; default: the reference volatility)."""
+        vol = self.reference_vol_bps if vol_24h_bps is None else vol_24h_bps
+        rule = ActingRule(base_threshold=self.base_threshold, reference_vol_bps=self.reference_vol_bps)
+        return int(
+            rule.positions(np.array([pred_bps], dtype=float), self.cost_bps, np.array([vol], dtype=float))[0]
+        )
 
 
 @dataclass(frozen=True)
@@ -564,6 +590,26 @@ class HamiltonInterface:
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
             raise IntegrityError(f"'reports/{name}' must be an object with a list of objects under 'entries'")
         return entries
+
+    def get_trade_rule(self, coin: str, horizon: str) -> TradeRule:
+        """The rule the champion's edge is measured under and the consensus acts on (``metadata.json``'s
+        ``trade_rule``); an export that does not state it is refused."""
+        metadata = self._load(coin, horizon)[1]
+        rule = metadata.get("trade_rule") or {}
+        if "base_threshold" not in rule:
+            raise IntegrityError(
+                f"{_champion_path(coin, horizon, 'metadata.json')!r} states no consensus trade rule"
+            )
+        reference = rule.get("reference_vol_bps")
+        return TradeRule(
+            rule=str(rule["rule"]),
+            base_threshold=float(rule["base_threshold"]),
+            reference_vol_bps=float("nan") if reference is None else float(reference),
+            cost_bps=float(rule["cost_bps"]),
+            min_abs_pred_bps=None
+            if rule.get("min_abs_pred_bps") is None
+            else float(rule["min_abs_pred_bps"]),
+        )
 
     def get_ranking_table(self) -> list[RankingEntry]:
         """Champions ranked best first: net edge after costs (bps), confidence, capacity (GBP)."""
