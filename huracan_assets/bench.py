@@ -20,10 +20,14 @@ what each run costs and not the sensors' polling; the daemon's time until the ex
 printed beside it.
 """
 
+import json
 import resource
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -291,32 +295,122 @@ def dask_speedup(
     return walls[0], walls[1]
 
 
+@dataclass
+class _Prepared:
+    settings: HuracanSettings
+    market: MarketDataResource
+    runner: DayRunner
+    coins: list[str]
+
+
+def _open(coins: int, lookback_days: int, day: str, workdir: Path) -> _Prepared:
+    """The bench's settings, definitions, instance (``workdir/home``, created when missing) and
+    runner; ``coins`` is filled by whoever prepares the day."""
+    settings = load_settings(
+        lookback_days=lookback_days,
+        simulator={"n_coins": coins},
+        publisher={"export_root": str(workdir / "exports")},
+    )
+    market = MarketDataResource(
+        sim_coins=coins, timeframe=settings.timeframe, sim_seed=settings.simulator.seed
+    )
+    defs = build_definitions(settings, market_data=market, storage_dir=str(workdir / "storage"))
+    (workdir / "home").mkdir(exist_ok=True)
+    instance = dg.DagsterInstance.local_temp(str(workdir / "home"), overrides=INSTANCE_OVERRIDES)
+    runner = DayRunner(InProcessLauncher(defs), instance, settings, log=lambda _: None)
+    return _Prepared(settings, market, runner, [])
+
+
+def _prepare(coins: int, lookback_days: int, day: str, workdir: Path) -> _Prepared:
+    """An instance in ``workdir`` holding the history of the look-back window and the day before
+    (the coins' cold start), ready for ``day`` as an ordinary warm day; not timed."""
+    ready = _open(coins, lookback_days, day, workdir)
+    prepared = DayResult(day=day)
+    print(
+        f"preparing {coins} coins x {lookback_days} days of history and the day before (cold start), not timed ...",
+        flush=True,
+    )
+    previous = _days_back(day, 1)[0]
+    ready.runner.prepare(previous, prepared)
+    ready.runner.run_day(previous, list(ready.runner.instance.get_dynamic_partitions("coins")), prepared)
+    ready.coins = ready.runner.prepare(day, prepared)
+    return ready
+
+
+def warm_day(coins: int, lookback_days: int, day: str) -> dict[str, float]:
+    """One warm day of ``coins`` simulated coins through Dagster (``huracan daily``'s runs), as a
+    day starts in production: in a fresh process, on an instance another process prepared. Its
+    wall and CPU time and this process's peak RSS (imports, definitions and the day). A run that
+    fails raises (``RunFailedError``), so every figure is of a complete day."""
+    workdir = Path(tempfile.mkdtemp(prefix="huracan-warm-day-"))
+    try:
+        command = [sys.executable, "-m", "huracan_assets.bench", "--prepare"]
+        command += [str(coins), str(lookback_days), day, str(workdir)]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+        if done.returncode != 0 or not lines:
+            raise RuntimeError(
+                f"preparing {coins} coins failed (rc {done.returncode}): {done.stderr[-2000:]}"
+            )
+        ready = _open(coins, lookback_days, day, workdir)
+        ready.coins = json.loads(lines[-1])["coins"]
+        started, cpu = time.perf_counter(), time.process_time()
+        result = DayResult(day=day)
+        ready.runner.run_day(day, ready.coins, result)
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+        return {
+            "coins": len(ready.coins),
+            "wall_s": round(wall, 2),
+            "cpu_s": round(cpu, 2),
+            "s_per_coin": round(wall / max(len(ready.coins), 1), 4),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "runs": len(result.runs),
+            "champions": len(result.champions.get("champions", [])),
+        }
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def scale_table(sizes: list[int], lookback_days: int, day: str) -> list[dict[str, float]]:
+    """``warm_day`` at each size, each in a fresh Python process (so one size's memory never
+    counts against another's), smallest first."""
+    rows = []
+    for n in sorted(sizes):
+        command = [
+            sys.executable,
+            "-m",
+            "huracan_assets.bench",
+            "--warm-day",
+            str(n),
+            str(lookback_days),
+            day,
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+        if done.returncode != 0 or not lines:
+            raise RuntimeError(f"warm day of {n} coins failed (rc {done.returncode}): {done.stderr[-2000:]}")
+        row = json.loads(lines[-1])
+        print(
+            f"warm day: coins={row['coins']} wall={row['wall_s']:.1f}s cpu={row['cpu_s']:.1f}s "
+            f"s_per_coin={row['s_per_coin']:.3f} peak_rss_mb={row['peak_rss_mb']:.0f} runs={row['runs']}",
+            flush=True,
+        )
+        rows.append(row)
+    return rows
+
+
 def run_bench(
-    coins: int, lookback_days: int = 60, day: str = "2025-11-20", daemon: bool = True, workers: int = 2
+    coins: int,
+    lookback_days: int = 60,
+    day: str = "2025-11-20",
+    daemon: bool = True,
+    workers: int = 2,
+    scale: list[int] | None = None,
 ) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="huracan-bench-"))
     try:
-        settings = load_settings(
-            lookback_days=lookback_days,
-            simulator={"n_coins": coins},
-            publisher={"export_root": str(workdir / "exports")},
-        )
-        market = MarketDataResource(
-            sim_coins=coins, timeframe=settings.timeframe, sim_seed=settings.simulator.seed
-        )
-        defs = build_definitions(settings, market_data=market, storage_dir=str(workdir / "storage"))
-        (workdir / "home").mkdir()
-        instance = dg.DagsterInstance.local_temp(str(workdir / "home"), overrides=INSTANCE_OVERRIDES)
-        runner = DayRunner(InProcessLauncher(defs), instance, settings, log=lambda _: None)
-        prepared = DayResult(day=day)
-        print(
-            f"preparing {coins} coins x {lookback_days} days of history and the day before (cold start), not timed ...",
-            flush=True,
-        )
-        previous = _days_back(day, 1)[0]
-        runner.prepare(previous, prepared)
-        runner.run_day(previous, list(instance.get_dynamic_partitions("coins")), prepared)
-        all_coins = runner.prepare(day, prepared)
+        ready = _prepare(coins, lookback_days, day, workdir)
+        settings, market, runner, all_coins = ready.settings, ready.market, ready.runner, ready.coins
 
         started, cpu = time.perf_counter(), time.process_time()
         dagster_result = DayResult(day=day)
@@ -342,11 +436,30 @@ def run_bench(
             f"training step on dask: 1 worker {one:.1f}s, {workers} workers {many:.1f}s ({len(all_coins)} coins)"
         )
         ratio = daemon_ratio(coins, lookback_days, day, workdir / "deployment")[0] if daemon else float("nan")
+        scaled = ""
+        if scale:
+            rows = scale_table(scale, lookback_days, day)
+            small, large = rows[0], rows[-1]
+            scaled = (
+                f" s_per_coin_{large['coins']}={large['s_per_coin']:.3f}"
+                f" s_per_coin_ratio_{large['coins']}_{small['coins']}={large['s_per_coin'] / small['s_per_coin']:.2f}"
+                f" rss_ratio_{large['coins']}_{small['coins']}={large['peak_rss_mb'] / small['peak_rss_mb']:.2f}"
+            )
         print(
             f"overhead_ratio={dagster_wall / loop_wall:.3f} peak_rss_mb={peak_rss_mb:.0f} "
             f"core_s_per_coin_day={loop_cpu / max(len(all_coins), 1):.3f} daemon_ratio={ratio:.3f} "
-            f"dask_speedup={one / many:.2f}"
+            f"dask_speedup={one / many:.2f}{scaled}"
         )
         return 0 if same else 1
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":  # the scale table's child processes (``scale_table``, ``warm_day``)
+    if len(sys.argv) == 5 and sys.argv[1] == "--warm-day":
+        print(json.dumps(warm_day(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])), flush=True)
+    elif len(sys.argv) == 6 and sys.argv[1] == "--prepare":
+        prepared = _prepare(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], Path(sys.argv[5]))
+        print(json.dumps({"coins": prepared.coins}), flush=True)
+    else:
+        sys.exit("usage: python -m huracan_assets.bench --warm-day COINS LOOKBACK_DAYS DAY")

@@ -6,7 +6,7 @@ huracan [--verbose] daily --date 2026-11-25 [--coins N] [--seed S] [--dry-run] [
 huracan serve-exchange --port P [--now 2026-11-26T00:00:00Z] [--coins N] [--seed S]
 huracan import-archives FOLDER [--archive-dir PATH]
 huracan validate --seed S --coins N [--lookback-days N]
-huracan bench --coins N [--days D]
+huracan bench --coins N [--lookback-days D] [--workers W] [--scale 20,100,400] [--no-daemon]
 
 --publisher dropbox needs credentials in the environment: HURACAN_DROPBOX_APP_KEY,
 HURACAN_DROPBOX_APP_SECRET and HURACAN_DROPBOX_REFRESH_TOKEN (preferred), or
@@ -72,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     daily.add_argument("--dry-run", action="store_true", help="run the whole cycle, publish nothing")
     daily.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another day is running on this instance, wait for it (default: refuse, naming it)",
+    )
+    daily.add_argument(
         "--lookback-days", type=_positive, help="training window in days (default: lookback_days)"
     )
     daily.add_argument(
@@ -116,6 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("--date", type=_date, default="2025-06-01")
 
+    keygen = sub.add_parser(
+        "signing-key",
+        parents=[verbose],
+        help="make an Ed25519 key pair for signed exports: the private key into a new file (mode 0600), "
+        "the public key (for Hamilton) printed",
+    )
+    keygen.add_argument("--out", required=True, help="file to create for the private key (must not exist)")
+
     bench = sub.add_parser(
         "bench", parents=[verbose], help="one day for N simulated coins, through Dagster and as a plain loop"
     )
@@ -126,11 +139,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=_positive, default=2, help="Dask workers for dask_speedup (against 1 worker)"
     )
     bench.add_argument(
+        "--scale",
+        type=_coin_counts,
+        default=None,
+        metavar="N,N,...",
+        help="also a warm day at each of these coin counts, each in its own process (e.g. 20,100,400)",
+    )
+    bench.add_argument(
         "--no-daemon",
         action="store_true",
         help="skip daemon_ratio (the same day through a real dagster-daemon)",
     )
     return parser
+
+
+def _coin_counts(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        counts = []
+    if len(counts) < 2 or any(n <= 0 for n in counts):
+        raise argparse.ArgumentTypeError(f"{text!r}: give two or more positive coin counts, e.g. 20,100,400")
+    return counts
 
 
 def _ensure_dagster_home() -> Path:
@@ -302,9 +332,38 @@ def check_export_root(settings: HuracanSettings) -> None:
         ) from None
 
 
+def check_signing_key() -> None:
+    """``HURACAN_EXPORT_SIGNING_KEY``, when set, is an Ed25519 private key (checked before any
+    compute; the error names the variable, never its value)."""
+    from huracan_assets.core.signing import SigningKeyError, signer_from_env
+
+    try:
+        signer_from_env(os.environ)
+    except SigningKeyError as error:
+        raise SettingsError(str(error)) from None
+
+
+def cmd_signing_key(args: argparse.Namespace) -> int:
+    from huracan_assets.core.signing import generate_signer
+
+    signer, private = generate_signer()
+    try:
+        # created with 0600 from the start: the key is never readable by others, even briefly
+        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as error:
+        print(f"huracan: cannot create {args.out}: {error.strerror or error}", file=sys.stderr)
+        return 2
+    with os.fdopen(fd, "w") as handle:
+        handle.write(private + "\n")
+    print(f"private key: {args.out} (key id {signer.key_id}); export it as HURACAN_EXPORT_SIGNING_KEY")
+    print(f"public key for Hamilton: {signer.public_key}")
+    return 0
+
+
 def cmd_daily(args: argparse.Namespace) -> int:
     try:
         settings = daily_settings(args)
+        check_signing_key()
         check_day(args.date, settings)
         check_export_root(settings)
         check_exchange_clock(args.date, settings)
@@ -314,7 +373,14 @@ def cmd_daily(args: argparse.Namespace) -> int:
     home = _ensure_dagster_home()
     import dagster as dg
 
-    from huracan_assets.orchestration import CodeLocationLauncher, DayRunner, RunFailedError, summary_lines
+    from huracan_assets.orchestration import (
+        CodeLocationLauncher,
+        DayInProgressError,
+        DayRunner,
+        RunFailedError,
+        one_day_at_a_time,
+        summary_lines,
+    )
 
     print(
         f"DAGSTER_HOME={home}  day={args.date}  source={settings.market_data.source}  "
@@ -327,11 +393,14 @@ def cmd_daily(args: argparse.Namespace) -> int:
         flush=True,
     )
     launcher = CodeLocationLauncher(working_directory=str(Path.cwd()))
+    log = lambda line: print(line, flush=True)  # noqa: E731
     with dg.DagsterInstance.get() as instance:
         try:
-            result = DayRunner(launcher, instance, settings, log=lambda line: print(line, flush=True)).run(
-                args.date
-            )
+            with one_day_at_a_time(home, args.date, instance, wait=args.wait, log=log):
+                result = DayRunner(launcher, instance, settings, log=log).run(args.date)
+        except DayInProgressError as error:
+            print(f"huracan: {error}", file=sys.stderr)
+            return 3
         except RunFailedError as error:
             print(f"huracan: {error}", file=sys.stderr)
             return 1
@@ -467,6 +536,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         day=args.date,
         daemon=not args.no_daemon,
         workers=args.workers,
+        scale=args.scale,
     )
 
 
@@ -488,6 +558,7 @@ def main(argv: list[str] | None = None) -> int:
         "import-archives": cmd_import_archives,
         "validate": cmd_validate,
         "bench": cmd_bench,
+        "signing-key": cmd_signing_key,
     }
     try:
         return commands[args.command](args)

@@ -59,6 +59,7 @@ def build_definitions(
     settings = settings or load_settings()
     partitions = build_partitions(settings)
     jobs = build_jobs()
+    storage = io_managers(storage_dir)
     sim = settings.simulator
     source = settings.market_data
     market_data = market_data or MarketDataResource(
@@ -80,7 +81,7 @@ def build_definitions(
         ],
         asset_checks=asset_checks.build(partitions),
         jobs=jobs.all(),
-        sensors=build_sensors(partitions, jobs),
+        sensors=build_sensors(partitions, jobs, storage["io_manager"]),
         # one process per run: parallelism lives inside steps (compute seam), not in step processes
         executor=dg.in_process_executor,
         resources={
@@ -89,7 +90,7 @@ def build_definitions(
             "metrics": MetricsResource.from_settings(settings),
             "huracan_settings": settings_resource or HuracanSettingsResource.from_settings(settings),
             "publisher": publisher or PublisherResource.from_settings(settings.publisher),
-            **io_managers(storage_dir),
+            **storage,
             # quality records from Parquet footers (source-quality checks, the integrity report)
             STORED_ATTRS_LOADER: stored_attrs_loader,
         },

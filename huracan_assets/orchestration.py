@@ -18,6 +18,7 @@ statistical validation and the benchmark, which use their own markets and folder
 """
 
 import contextlib
+import fcntl
 import json
 import os
 import sys
@@ -28,13 +29,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import dagster as dg
+from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
 from huracan_assets.automation.jobs import job_checks, range_tags
 from huracan_assets.automation.plan import plan_for, universe_is_current
 from huracan_assets.config import HuracanSettings
 from huracan_assets.core.integrity import window_line
 from huracan_assets.partitions import COINS, build_partitions, coin_day_key
-from huracan_assets.resources.storage import JsonIOManager
+from huracan_assets.resources.storage import JsonIOManager, ParquetIOManager
 
 # the console shows warnings and errors; every event still goes to the instance's event log (the UI)
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -76,6 +78,57 @@ def planned_as_subset(on: bool) -> Iterator[None]:
 
 class RunFailedError(RuntimeError):
     """A Dagster run of the daily flow failed; the message names the job and the failing steps."""
+
+
+class DayInProgressError(RuntimeError):
+    """Another ``huracan daily`` holds this instance; the message names its day, process and runs."""
+
+
+DAY_LOCK_NAME = "huracan-daily.lock"
+
+
+def runs_in_progress(instance: dg.DagsterInstance) -> list[str]:
+    """``<run id> (<job>)`` of every run of this instance that is queued or running."""
+    records = instance.get_run_records(filters=dg.RunsFilter(statuses=list(IN_PROGRESS_RUN_STATUSES)))
+    return [f"{r.dagster_run.run_id} ({r.dagster_run.job_name})" for r in records]
+
+
+@contextlib.contextmanager
+def one_day_at_a_time(
+    home: Path, day: str, instance: dg.DagsterInstance, wait: bool, log: Callable[[str], None] = print
+) -> Iterator[None]:
+    """Hold the instance for ``day``: one ``huracan daily`` at a time per ``DAGSTER_HOME``.
+
+    A day trains on the models of the day before and compares against yesterday's champions, so
+    two days at once would read each other's half-written state (measured: the later day took
+    its coins for cold starts). The second command refuses at once, naming the day that holds
+    the instance, its process and its runs in progress (:class:`DayInProgressError`); with
+    ``wait`` it waits for it instead, then runs. An exclusive ``flock`` on
+    ``$DAGSTER_HOME/huracan-daily.lock``: the kernel drops it when its holder dies, kill -9 included.
+    """
+    handle = (home / DAY_LOCK_NAME).open("a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another day"
+            runs = runs_in_progress(instance)
+            waits_for = f"{holder}; runs in progress: {', '.join(runs) if runs else 'none at this moment'}"
+            if not wait:
+                raise DayInProgressError(
+                    f"{day}: this instance is running {waits_for}. Days run one at a time (a day starts from "
+                    "the models of the day before): run again when it is done, or pass --wait"
+                ) from None
+            log(f"event=waiting_for_day day={day} holder={holder!r} runs={','.join(runs) or '-'}")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"day {day} (pid {os.getpid()})\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()  # closing releases the lock
 
 
 @dataclass
@@ -274,7 +327,12 @@ class DayRunner:
         code_version = universe.code_versions_by_key.get(dg.AssetKey("coin_universe"))
         if not universe_is_current(self.instance, day, code_version):
             self._execute("universe_job", {"dagster/partition": day}, f"coin_universe {day}", result)
-        plan = plan_for(self.instance, build_partitions(self.settings), day)
+        plan = plan_for(self.instance, build_partitions(self.settings), day, self._history_storage())
+        if plan.damaged:
+            shown = ",".join(plan.damaged[:20]) + (
+                f",+{len(plan.damaged) - 20}" if len(plan.damaged) > 20 else ""
+            )
+            self.log(f"event=stored_partitions_lost day={day} count={len(plan.damaged)} rebuild={shown}")
         if plan.coins_to_add:
             self.instance.add_dynamic_partitions(COINS.name, list(plan.coins_to_add))
             result.coins_added = list(plan.coins_to_add)
@@ -290,6 +348,11 @@ class DayRunner:
                 assets=[block.asset],
             )
         return list(plan.coins)
+
+    def _history_storage(self) -> ParquetIOManager | None:
+        """Where the look-back history is stored (the plan checks its files are whole)."""
+        storage = self.defs.resources.get("io_manager")
+        return storage if isinstance(storage, ParquetIOManager) else None
 
     def run_day(self, day: str, coins: list[str], result: DayResult) -> None:
         """The day itself: every coin in one run, then the day's reports and export."""
@@ -326,6 +389,12 @@ def summary_lines(result: DayResult) -> list[str]:
     ]
     for name, reason in sorted(dropped.items()):
         lines.append(f"    - {name} dropped: {reason}")
+    demotions = champions.get("demotions", [])
+    lines.append(f"  champions demoted     : {len(demotions)}")
+    for gone in demotions:
+        lines.append(
+            f"    - {gone['coin']}/{gone['horizon']} ({gone['engine']}@{gone['model_day']}): {gone['reason']}"
+        )
     lines.append(f"  coins skipped         : {len(champions.get('no_champion', {}))}")
     for coin, reason in sorted(champions.get("no_champion", {}).items()):
         lines.append(f"    - {coin}: {reason}")

@@ -25,13 +25,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def huracan_daily(root: Path, day: str, **settings: str) -> tuple[subprocess.CompletedProcess, Path]:
-    """``huracan daily --date day`` on ``root/home`` (exports in ``root/exports``; fresh on the
-    first call, the same instance on the next) with :data:`SMALL` and ``settings`` as
-    ``HURACAN_*`` variables; returns the finished command and the folder of Huracan's stored
-    partitions."""
+def huracan_daily(
+    root: Path, day: str, fresh: bool = True, **settings: str
+) -> tuple[subprocess.CompletedProcess, Path]:
+    """``huracan daily --date day`` on a fresh ``root/home`` (exports in ``root/exports``) with
+    :data:`SMALL` and ``settings`` as ``HURACAN_*`` variables; returns the finished command and
+    the folder of Huracan's stored partitions. ``fresh=False``: on the home an earlier call made."""
     home = root / "home"
-    home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(parents=True, exist_ok=not fresh)
     env = environment(home, **{**SMALL, "PUBLISHER__EXPORT_ROOT": str(root / "exports"), **settings})
     done = subprocess.run(
         [str(BIN / "huracan"), "daily", "--date", day],

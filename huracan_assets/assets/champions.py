@@ -1,9 +1,12 @@
 """champions[date]: shadow-tested promotion per coin x horizon, the ranking table and the do-not-trade list.
 
-Yesterday's champions (a self-dependency) are the incumbents. The day's challengers are the
+Yesterday's champions (a self-dependency) are the incumbents; each is re-tested on its record
+since promotion (features and labels of up to ``max_age_days`` back) and demoted when it fails. The day's challengers are the
 models trained ``shadow_days`` ago, scored on the bars that arrived since (or, for a coin with no
 record yet, today's models with their walk-forward cold-start record). See ``core/champions.py``.
 """
+
+from datetime import date, timedelta
 
 import dagster as dg
 import pandas as pd
@@ -13,7 +16,7 @@ from huracan_assets.partitions import Partitions
 from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.settings import HuracanSettingsResource
 from huracan_assets.resources.storage import StoredModels
-from huracan_assets.steps.champions import champions_for_day, decision_events, event_line
+from huracan_assets.steps.champions import champions_for_day, event_line
 from huracan_assets.steps.frames import CODE_VERSION, markdown_table
 
 
@@ -37,8 +40,16 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                 partition_mapping=partitions.days_all_coins(partitions.max_champion_age_days),
                 metadata={"load": "by_partition", "allow_missing": True},
             ),
-            "features": dg.AssetIn(partition_mapping=partitions.days_all_coins(partitions.shadow_days)),
-            "labels": dg.AssetIn(partition_mapping=partitions.days_all_coins(partitions.shadow_days)),
+            # the challengers read the last shadow_days; the champions' re-test reads their record
+            # since promotion, up to max_age_days back (days before a coin's history are absent)
+            "features": dg.AssetIn(
+                partition_mapping=partitions.days_all_coins(partitions.max_champion_age_days),
+                metadata={"allow_missing": True},
+            ),
+            "labels": dg.AssetIn(
+                partition_mapping=partitions.days_all_coins(partitions.max_champion_age_days),
+                metadata={"allow_missing": True},
+            ),
             "consensus": dg.AssetIn(partition_mapping=partitions.by_day),
             "coin_universe": dg.AssetIn(),
         },
@@ -67,17 +78,28 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                 f"champions carries yesterday's champions forward: one day per run, got {len(keys)} days"
             )
         for day in keys:
+            first = (date.fromisoformat(day) - timedelta(days=settings.champions.shadow_days)).isoformat()
             doc = champions_for_day(
-                day, previous, by_coin_day, features, labels, consensus, coin_universe, settings
+                day,
+                previous,
+                by_coin_day,
+                _since(features, first),
+                _since(labels, first),
+                consensus,
+                coin_universe,
+                settings,
+                retest_features=features,
+                retest_labels=labels,
             )
             out[day] = doc
-            for event in decision_events(day, previous, doc):
+            for event in doc["events"]:
                 context.log.info(event_line(day, event))
                 metrics.run.decisions.labels(kind=event["kind"]).inc()
             context.add_asset_metadata(
                 {
                     "champions": len(doc["champions"]),
                     "champions_promoted": doc["promoted"],
+                    "champions_demoted": doc["demoted"],
                     "challengers": doc["challengers"],
                     "active_coins": len(doc["active_coins"]),
                     "coins_without_champion": len(doc["no_champion"]),
@@ -100,3 +122,8 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         return out
 
     return [champions]
+
+
+def _since(frame: pd.DataFrame, first_day: str) -> pd.DataFrame:
+    """The rows of a day-window scan from ``first_day`` on (``date``: the partition's UTC day)."""
+    return frame[frame["date"].astype(str) >= first_day] if len(frame) else frame

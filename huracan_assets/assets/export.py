@@ -4,6 +4,7 @@ Where the bytes go (a local folder or Dropbox) is the ``publisher`` resource's b
 layout, order and retention are the same for both (:mod:`huracan_assets.core.publishing`).
 """
 
+import os
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -12,6 +13,7 @@ import pandas as pd
 from huracan_assets.assets._shared import ONE_DAY_PER_RUN, OUTSIDE_SYSTEM_RETRIES, run_keys
 from huracan_assets.core.features import features_hash
 from huracan_assets.core.publishing import ExportPlan
+from huracan_assets.core.signing import signer_from_env
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.publisher import PublisherResource
@@ -19,6 +21,14 @@ from huracan_assets.resources.settings import HuracanSettingsResource
 from huracan_assets.resources.storage import StoredModels
 from huracan_assets.steps.export import export_files
 from huracan_assets.steps.frames import CODE_HASH, CODE_VERSION
+
+
+def run_started(context: dg.AssetExecutionContext) -> float:
+    """When this run started (UTC epoch seconds): what killed runs left before it is theirs."""
+    record = context.instance.get_run_record_by_id(context.run_id)
+    if record is None:
+        return datetime.now(UTC).timestamp()
+    return record.start_time or record.create_timestamp.timestamp()
 
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
@@ -66,6 +76,8 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         integrity_by_day = data_integrity_report if len(keys) > 1 else {keys[0]: data_integrity_report}
         fhash = features_hash()
         sink = publisher.publisher(dry_run=settings.dry_run)
+        # the private key comes from the environment only and never leaves this object
+        signer = signer_from_env(os.environ)
         out = {}
         for day in keys:
             universe = coin_universe[coin_universe["date"] == day]
@@ -89,8 +101,11 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                 code_hash=CODE_HASH,
                 training_window=window,
                 created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                signer=signer,
             )
-            result = sink.publish(plan)
+            result = sink.publish(plan, leftovers_before=run_started(context))
+            for leftover in result.leftovers:
+                context.log.warning(f"event=export_leftover day={day} action={leftover!r}")
             metrics.run.export_bytes.inc(result.bytes_written)
             out[day] = {
                 "day": day,
@@ -101,10 +116,12 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                 "files_reused": result.files_reused,
                 "latest": result.latest,
                 "pruned": result.pruned,
+                "leftovers": result.leftovers,
                 "plan": result.plan,
                 "features_hash": fhash,
                 "code_hash": CODE_HASH,
                 "champions_dropped": dropped,
+                "signed_by": signer.key_id if signer is not None else "",
             }
             context.log.info(
                 f"event=export day={day} location={result.location} dry_run={result.dry_run} "
@@ -125,6 +142,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                     "champions_dropped": "; ".join(f"{k}: {v}" for k, v in dropped.items()) or "none",
                     "features_hash": fhash,
                     "code_hash": CODE_HASH,
+                    "signed_by": signer.key_id if signer is not None else "unsigned",
                     "plan": dg.MetadataValue.md(
                         "\n".join(f"- `{p['path']}` ({p['bytes']} B)" for p in result.plan)
                     ),

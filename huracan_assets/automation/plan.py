@@ -3,14 +3,16 @@
 Used by ``new_coin_sensor`` (under the daemon) and by ``huracan daily`` (orchestration.py).
 """
 
+from dataclasses import replace
 from datetime import date
 
 import dagster as dg
 
 from huracan_assets.automation.jobs import PER_COIN_HISTORY
 from huracan_assets.core.day_plan import DayPlan, plan_day
-from huracan_assets.partitions import COINS, Partitions
-from huracan_assets.resources.storage import split_key
+from huracan_assets.partitions import COINS, Partitions, coin_day_key
+from huracan_assets.resources.storage import ParquetIOManager, split_key
+from huracan_assets.stores.files import partition_label
 
 UNIVERSE = dg.AssetKey("coin_universe")
 
@@ -60,13 +62,45 @@ def materialized_coin_days(instance: dg.DagsterInstance, asset: str) -> set[tupl
     return out
 
 
-def plan_for(instance: dg.DagsterInstance, partitions: Partitions, day: str) -> DayPlan:
-    """The plan of ``day`` from the instance's state: ``coin_universe[day]`` must exist."""
+def stored_coin_days(
+    instance: dg.DagsterInstance, asset: str, days: list[str], storage: ParquetIOManager | None
+) -> tuple[set[tuple[str, str]], list[str]]:
+    """The (day, coin) partitions of ``asset`` materialised on the instance, less those of
+    ``days`` whose stored file is not whole (gone, moved aside as corrupt, cut short); and the
+    labels of those. Without ``storage`` the instance's records are taken as they are."""
+    recorded = materialized_coin_days(instance, asset)
+    if storage is None:
+        return recorded, []
+    needed = set(days)
+    key = dg.AssetKey(asset)
+    lost = sorted(
+        (d, c) for d, c in recorded if d in needed and not storage.stored_whole(key, str(coin_day_key(d, c)))
+    )
+    return recorded - set(lost), [partition_label(asset, f"{d}|{c}") for d, c in lost]
+
+
+def plan_for(
+    instance: dg.DagsterInstance,
+    partitions: Partitions,
+    day: str,
+    storage: ParquetIOManager | None = None,
+) -> DayPlan:
+    """The plan of ``day`` from the instance's state: ``coin_universe[day]`` must exist.
+
+    With ``storage`` (the Parquet IO manager the history lives in), every recorded partition of
+    the look-back window is also checked to be stored whole (existence, size and the Parquet
+    tail; no hash): one that is not is planned again, as if never materialised.
+    """
     windows = partitions.history_windows(date.fromisoformat(day))
-    return plan_day(
+    materialized, damaged = {}, []
+    for asset in PER_COIN_HISTORY:
+        materialized[asset], lost = stored_coin_days(instance, asset, windows[asset], storage)
+        damaged += lost
+    plan = plan_day(
         day,
         eligible=eligible_on(instance, day),
         known_coins=list(instance.get_dynamic_partitions(COINS.name)),
         windows={asset: windows[asset] for asset in PER_COIN_HISTORY},
-        materialized={asset: materialized_coin_days(instance, asset) for asset in PER_COIN_HISTORY},
+        materialized=materialized,
     )
+    return replace(plan, damaged=tuple(damaged))

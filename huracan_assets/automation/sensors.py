@@ -19,6 +19,7 @@ from huracan_assets.automation.jobs import Jobs, range_tags
 from huracan_assets.automation.plan import UNIVERSE, materialized_coin_days, plan_for, universe_record
 from huracan_assets.core.day_plan import missing_blocks
 from huracan_assets.partitions import COINS, Partitions, coin_day_key
+from huracan_assets.resources.storage import ParquetIOManager
 
 AUTOMATION_INTERVAL_S = 10
 ACTIVE = [
@@ -39,7 +40,11 @@ def _active_run(instance: dg.DagsterInstance, job_names: list[str]) -> dg.Dagste
     return None
 
 
-def build_sensors(partitions: Partitions, jobs: Jobs) -> list[dg.SensorDefinition]:
+def build_sensors(
+    partitions: Partitions, jobs: Jobs, storage: ParquetIOManager | None = None
+) -> list[dg.SensorDefinition]:
+    """``storage``: where the look-back history is stored; the plan then also rebuilds recorded
+    partitions whose file is gone or cut short (see ``automation/plan.py``)."""
     automation = dg.AutomationConditionSensorDefinition(
         "huracan_automation",
         target=dg.AssetSelection.assets(UNIVERSE),
@@ -67,7 +72,7 @@ def build_sensors(partitions: Partitions, jobs: Jobs) -> list[dg.SensorDefinitio
         running = _active_run(context.instance, [jobs.history.name, jobs.coins_daily.name])
         if running is not None:
             return dg.SensorResult(skip_reason=f"{day}: waiting for {running.job_name} run {running.run_id}")
-        plan = plan_for(context.instance, partitions, day)
+        plan = plan_for(context.instance, partitions, day, storage)
         if not plan.coins_to_add and not plan.history:
             return dg.SensorResult(skip_reason=f"{day}: no new coins and no missing history")
         # one asset level at a time: the next level's runs are requested once this one is done
@@ -115,7 +120,7 @@ def build_sensors(partitions: Partitions, jobs: Jobs) -> list[dg.SensorDefinitio
         running = _active_run(instance, [jobs.history.name, jobs.coins_daily.name, jobs.reports.name])
         if running is not None:
             return dg.SensorResult(skip_reason=f"{day}: waiting for {running.job_name} run {running.run_id}")
-        plan = plan_for(instance, partitions, day)
+        plan = plan_for(instance, partitions, day, storage)
         if plan.coins_to_add:
             return dg.SensorResult(
                 skip_reason=f"{day}: waiting for new_coin_sensor to add {', '.join(plan.coins_to_add)}"

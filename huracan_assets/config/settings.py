@@ -376,8 +376,9 @@ def load_settings(**overrides: Any) -> HuracanSettings:
         raise SettingsError(f"invalid Huracan settings: {BASE_YAML} is not valid YAML: {error}") from None
 
 
-# HURACAN_* variables that are not settings: Dropbox credentials, read by the publisher only
-NOT_SETTINGS_PREFIXES = ("HURACAN_DROPBOX_",)
+# HURACAN_* variables that are not settings: Dropbox credentials, read by the publisher only, and
+# the export signing key, read by the export only (secrets stay out of the settings object)
+NOT_SETTINGS_PREFIXES = ("HURACAN_DROPBOX_", "HURACAN_EXPORT_SIGNING_KEY")
 
 
 _WARNED: set[str] = set()

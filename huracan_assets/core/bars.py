@@ -125,7 +125,55 @@ def validate_day(
     in quote currency) and its :class:`BarQuality`. Never raises for bad data except
     :class:`StaleDataError` when the newest candle is older than ``max_staleness`` at the end
     of the day; a bad coin-day comes back empty with ``status`` and ``reason`` set.
+
+    A regular day (every candle of the grid, in order, once, each a valid candle) goes through
+    :func:`_validate_regular_day`: the same rules on NumPy arrays, the same frame and record
+    (a history run validates thousands of coin-days, and pandas' per-call overhead was most of
+    it); anything else takes the general path below.
     """
+    regular = _validate_regular_day(
+        raw,
+        coin=coin,
+        day=day,
+        bar=bar,
+        outlier_z=outlier_z,
+        listed_at=listed_at,
+        secondary=secondary,
+        mismatch_bps=mismatch_bps,
+        max_staleness=max_staleness,
+    )
+    if regular is not None:
+        return regular
+    return _validate_general(
+        raw,
+        coin=coin,
+        day=day,
+        bar=bar,
+        max_repair_bars=max_repair_bars,
+        outlier_z=outlier_z,
+        listed_at=listed_at,
+        prev_close=prev_close,
+        secondary=secondary,
+        mismatch_bps=mismatch_bps,
+        max_staleness=max_staleness,
+    )
+
+
+def _validate_general(
+    raw: pd.DataFrame,
+    *,
+    coin: str,
+    day: date,
+    bar: timedelta,
+    max_repair_bars: int,
+    outlier_z: float,
+    listed_at: datetime | None = None,
+    prev_close: float | None = None,
+    secondary: pd.DataFrame | None = None,
+    mismatch_bps: float = 25.0,
+    max_staleness: timedelta | None = None,
+) -> tuple[pd.DataFrame, BarQuality]:
+    """``validate_day`` for any input: every rule of the module docstring, in order."""
     quality = BarQuality(coin=coin, day=day.isoformat())
     start, end = day_bounds(day)
     grid_start = start
@@ -254,20 +302,106 @@ def validate_day(
     return frame[VALIDATED_COLUMNS], quality
 
 
-def _invalid_mask(frame: pd.DataFrame, bar: timedelta) -> pd.Series:
-    """Rows that are no candle: a price missing or <= 0, high/low not enclosing open/close,
-    negative volume, or an open time missing or off the timeframe grid (NumPy: once per coin-day)."""
-    prices = {c: frame[c].to_numpy(dtype=float) for c in PRICE_COLUMNS}
-    stacked = np.column_stack(list(prices.values()))
+def _validate_regular_day(
+    raw: pd.DataFrame,
+    *,
+    coin: str,
+    day: date,
+    bar: timedelta,
+    outlier_z: float,
+    listed_at: datetime | None,
+    secondary: pd.DataFrame | None,
+    mismatch_bps: float,
+    max_staleness: timedelta | None,
+) -> tuple[pd.DataFrame, BarQuality] | None:
+    """``validate_day`` of a regular day on NumPy arrays, or None when the day is not regular.
+
+    Regular: listed before the day starts, every column there with NumPy numeric prices and
+    volumes and string vendors, the open times exactly the day's grid in order (so nothing to
+    filter, sort, de-duplicate or repair) and no invalid candle. Rules 6 (outliers) and 7
+    (vendors) run as in the general path; the result is the same frame and quality record
+    (``test_bars.py`` checks both paths against each other).
+    """
+    start, end = day_bounds(day)
+    if listed_at is not None and pd.Timestamp(listed_at) > start:
+        return None
+    if any(c not in raw.columns for c in RAW_COLUMNS) or str(raw["open_time"].dtype) != "datetime64[ns, UTC]":
+        return None
+    bar_ns = int(bar.total_seconds() * 1e9)
+    grid = np.arange(start.value, end.value, bar_ns, dtype=np.int64)
+    times = raw["open_time"].array
+    if len(grid) == 0 or len(times) != len(grid) or not np.array_equal(times.asi8, grid):
+        return None
+    values: dict[str, np.ndarray] = {}
+    for column in NUMERIC_COLUMNS:
+        dtype = raw[column].dtype
+        if not isinstance(dtype, np.dtype) or dtype.kind not in "fiub":
+            return None
+        values[column] = raw[column].to_numpy(dtype="float64")
+    vendor = raw["vendor"].to_numpy()
+    if vendor.dtype != object or pd.api.types.infer_dtype(vendor, skipna=False) != "string":
+        return None
+    if _bad_candles(values).any():
+        return None
+
+    quality = BarQuality(coin=coin, day=day.isoformat(), expected_bars=len(grid), received_bars=len(grid))
+    quality.vendor = ",".join(sorted(set(vendor)))
+    if max_staleness is not None:
+        age = end - (pd.Timestamp(int(grid[-1]), tz="UTC") + bar)
+        quality.newest_bar_age_h = round(age / pd.Timedelta(hours=1), 2)
+        if age > pd.Timedelta(max_staleness):
+            raise StaleDataError(
+                f"{coin} {day}: newest candle is {quality.newest_bar_age_h} h old at the end of the day "
+                f"(max_staleness {pd.Timedelta(max_staleness)})"
+            )
+
+    repaired = np.zeros(len(grid), dtype=bool)
+    close = values["close"]
+    spikes, held_close = _implausible_close_array(close, repaired, float(values["open"][0]), outlier_z)
+    if spikes.any():
+        quality.outliers = int(spikes.sum())
+        quality.status = "repaired"
+        fixed = np.where(spikes, held_close, close)
+        high, low, open_ = values["high"].copy(), values["low"].copy(), values["open"]
+        high[spikes] = np.where(
+            high[spikes] <= close[spikes], np.maximum(open_[spikes], fixed[spikes]), high[spikes]
+        )
+        low[spikes] = np.where(
+            low[spikes] >= close[spikes], np.minimum(open_[spikes], fixed[spikes]), low[spikes]
+        )
+        values.update(high=high, low=low, close=fixed)
+
+    if secondary is not None and len(secondary):
+        _vendor_differences(pd.DatetimeIndex(times), values, ~spikes, secondary, quality, mismatch_bps)
+
+    out = {"open_time": times.copy(), **values}
+    out["trades"] = np.round(values["trades"]).astype("int64")
+    out["vendor"] = vendor.copy()
+    out["repaired"] = repaired
+    out["outlier"] = spikes
+    quality.kept_bars = len(grid)
+    return pd.DataFrame(out, columns=VALIDATED_COLUMNS), quality
+
+
+def _bad_candles(values: dict[str, np.ndarray]) -> np.ndarray:
+    """Rows whose prices and volume are no candle (rule 3), from float arrays."""
+    stacked = np.column_stack([values[c] for c in PRICE_COLUMNS])
     with np.errstate(invalid="ignore"):
         bad = np.isnan(stacked).any(axis=1) | (stacked <= 0).any(axis=1)
-        high, low = prices["high"], prices["low"]
-        body_top = np.maximum(prices["open"], prices["close"])
-        body_bottom = np.minimum(prices["open"], prices["close"])
+        high, low = values["high"], values["low"]
+        body_top = np.maximum(values["open"], values["close"])
+        body_bottom = np.minimum(values["open"], values["close"])
         bad |= high < low
         bad |= high < body_top * (1 - 1e-9)
         bad |= low > body_bottom * (1 + 1e-9)
-        bad |= np.nan_to_num(frame["volume"].to_numpy(dtype=float), nan=0.0) < 0
+        bad |= np.nan_to_num(values["volume"], nan=0.0) < 0
+    return bad
+
+
+def _invalid_mask(frame: pd.DataFrame, bar: timedelta) -> pd.Series:
+    """Rows that are no candle: a price missing or <= 0, high/low not enclosing open/close,
+    negative volume, or an open time missing or off the timeframe grid (NumPy: once per coin-day)."""
+    bad = _bad_candles({c: frame[c].to_numpy(dtype=float) for c in [*PRICE_COLUMNS, "volume"]})
     times = frame["open_time"]
     missing = times.isna().to_numpy()
     bar_ns = int(bar.total_seconds() * 1e9)
@@ -329,11 +463,22 @@ def _implausible_closes(frame: pd.DataFrame, outlier_z: float) -> tuple[pd.Serie
     accepted log returns before t (gap-repaired bars excluded). Requiring both keeps a real
     jump from being held for ever: the bar after it is normal against the delivered jump.
     """
-    close = frame["close"].to_numpy(dtype=float)
-    repaired = frame["repaired"].to_numpy(dtype=bool)
+    flags, held = _implausible_close_array(
+        frame["close"].to_numpy(dtype=float),
+        frame["repaired"].to_numpy(dtype=bool),
+        float(frame["open"].iloc[0]),
+        outlier_z,
+    )
+    return pd.Series(flags, index=frame.index), pd.Series(held, index=frame.index)
+
+
+def _implausible_close_array(
+    close: np.ndarray, repaired: np.ndarray, first_open: float, outlier_z: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``_implausible_closes`` on arrays: (flags, held close), the first bar measured from ``first_open``."""
     flags = np.zeros(len(close), dtype=bool)
     held = close.copy()
-    accepted_prev = delivered_prev = float(frame["open"].iloc[0])
+    accepted_prev = delivered_prev = first_open
     past: list[float] = []
     for t, price in enumerate(close):
         into = math.log(price / accepted_prev)
@@ -348,7 +493,7 @@ def _implausible_closes(frame: pd.DataFrame, outlier_z: float) -> tuple[pd.Serie
                 past.append(into)
             accepted_prev = price
         delivered_prev = price
-    return pd.Series(flags, index=frame.index), pd.Series(held, index=frame.index)
+    return flags, held
 
 
 def _median(values: list[float]) -> float:
@@ -367,6 +512,20 @@ def _compare_vendors(
     """Close/open/high/low of the primary (bars neither repaired nor outliers) against the second
     vendor's bar of the same time (its last one where it sent duplicates); NumPy on purpose: it
     runs once per coin-day, thousands of times in a history run."""
+    usable = ~(frame["repaired"].to_numpy(dtype=bool) | frame["outlier"].to_numpy(dtype=bool))
+    prices = {c: frame[c].to_numpy(dtype=float) for c in PRICE_COLUMNS}
+    _vendor_differences(frame.index, prices, usable, secondary, quality, mismatch_bps)
+
+
+def _vendor_differences(
+    index: pd.DatetimeIndex,
+    prices: dict[str, np.ndarray],
+    usable: np.ndarray,
+    secondary: pd.DataFrame,
+    quality: BarQuality,
+    mismatch_bps: float,
+) -> None:
+    """``_compare_vendors`` on the primary's bar times, price arrays and comparable bars."""
     columns = [c for c in PRICE_COLUMNS if c in secondary]
     if not columns:
         return
@@ -386,21 +545,20 @@ def _compare_vendors(
             for c in columns
         ]
     )
-    position = frame.index.get_indexer(times[last])
+    position = index.get_indexer(times[last])
     matched = position >= 0
     if not matched.any():
         return
     position, theirs = position[matched], theirs[matched]
-    usable = ~(frame["repaired"].to_numpy(dtype=bool) | frame["outlier"].to_numpy(dtype=bool))
     keep = usable[position]
     position, theirs = position[keep], theirs[keep]
-    mine = frame[columns].to_numpy(dtype=float)[position]
+    mine = np.column_stack([prices[c] for c in columns])[position]
     valid = (theirs > 0).all(axis=1) & ~np.isnan(mine).any(axis=1) & ~np.isnan(theirs).any(axis=1)
     if not valid.any():
         return
     order = np.argsort(position[valid], kind="stable")
     diff = (np.abs(mine[valid] / theirs[valid] - 1) * 1e4).max(axis=1)[order]
-    at = frame.index[position[valid][order]]
+    at = index[position[valid][order]]
     quality.vendor_compared = len(diff)
     quality.vendor_max_diff_bps = round(float(diff.max()), 2)
     bad = diff > mismatch_bps

@@ -16,10 +16,48 @@ trade" when the coin has none. A challenger is promoted only if
   (of it or its baseline) are independent: non-overlapping, h bars apart or more
   (``metrics.independent_trades``).
 
+Trials over a coin's history. Every coin x engine x horizon keeps a persistent count of the
+trials it has been tested in (``doc["trials"]``, carried from day to day in the stored
+``champions`` partition). Daily tests on rolling shadow records overlap, so a test counts as the
+share of its decisions that no earlier test of the same key covered (a cold-start record, or a
+shadow record of fresh bars, counts 1; tomorrow's record, 6/7 the same, counts about 1/7). With K
+effective trials so far (this one included) and k = ceil(K):
+
+* significance: the key spends its ``alpha`` over its history, ``6 / (pi^2 k^2)`` of it at its
+  k-th trial (these shares sum to 1 over k = 1, 2, ...). The test's p-value is divided by that
+  share (``p_history``) before Benjamini–Hochberg across the day's challengers; re-tests within
+  one record length of data share one k;
+* deflated Sharpe: the number of trials is the sum of K over the day's challengers (at least
+  their number), not the day's count alone.
+
+A coin's cold-start record is tested once per listing: a coin whose cold-start record was tested
+within the last ``lookback_days`` (it dropped out of the universe and came back) is not tested
+on a new cold-start record, which would overlap the old one; it continues in shadow.
+
 The best qualifying challenger (highest net edge) of a coin x horizon becomes the champion; when
-none qualifies the previous champion persists (until it is older than ``max_age_days``). Every
-test, its p-value and decision is recorded. Every active coin without a champion gets a
-written reason naming the closest miss.
+none qualifies the previous champion persists (until it is older than ``max_age_days``) if it
+passes its daily re-test (:func:`retest_champion`). Every test, its p-value and decision is
+recorded. Every active coin without a champion gets a written reason naming the closest miss.
+
+Re-test. Every day each champion is judged on its own out-of-sample record since promotion: its
+model's predictions on the decisions made after the promotion day (and after its cut-off plus
+embargo) whose labels have resolved, at today's costs, under the same trade rule. With the same
+tests as promotion it is demoted, with the reason written down, when
+
+* the record is significantly below the minimum edge: one-sided HAC test (``alternative="less"``)
+  of the per-decision net return minus ``min_edge_after_cost_bps`` on every trade, p < ``alpha``
+  (checked from the first day, whatever the record's size); or
+* the record has reached the promotion's sample size (as long as a challenger's shadow record,
+  ``min_decisions``, with ``min_trades`` trades, of which ``min_effective_samples`` independent)
+  and no longer passes the promotion's bar against "no trade": net edge per trade >=
+  ``min_edge_after_cost_bps`` and one-sided HAC p < ``alpha``.
+
+One hypothesis per champion a day, so no Benjamini–Hochberg across champions and no deflated
+Sharpe (nothing is selected among trials here). While the record is younger than the promotion's
+sample size the champion is kept on its promotion test, and its exported edge, trades and p-value
+are the promotion record's (marked ``edge_record: "promotion"``); from then on they are today's
+record since promotion (``edge_record: "since promotion"``). The re-test's own figures are
+exported every day under ``retest``.
 """
 
 import math
@@ -30,6 +68,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from huracan_assets.core.consensus import ActingRule
 from huracan_assets.core.costs import CostModel
 from huracan_assets.core.metrics import decision_returns, independent_trades, metrics_bundle
 from huracan_assets.core.stats import (
@@ -65,6 +104,8 @@ class Challenger:
     capacity_gbp: float
     all_decisions_gross_bps: float
     test: dict[str, Any] = field(default_factory=dict)
+    trade_rule: dict[str, Any] = field(default_factory=dict)  # the rule its returns and edge are of
+    decision_times: pd.DatetimeIndex | None = None  # of ``returns`` (UTC); what the trial count covers
 
 
 @dataclass
@@ -75,6 +116,8 @@ class ChampionDecision:
     ranking: list[dict[str, Any]] = field(default_factory=list)
     do_not_trade: list[dict[str, Any]] = field(default_factory=list)
     tests: list[dict[str, Any]] = field(default_factory=list)
+    demotions: list[dict[str, Any]] = field(default_factory=list)
+    trials: dict[str, dict[str, Any]] = field(default_factory=dict)
     challengers: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,6 +128,8 @@ class ChampionDecision:
             "ranking": self.ranking,
             "do_not_trade": self.do_not_trade,
             "tests": self.tests,
+            "demotions": self.demotions,
+            "trials": self.trials,
             "challengers": self.challengers,
         }
 
@@ -104,14 +149,20 @@ def challenger_from_record(
     usdt_per_gbp: float,
     baseline: pd.Series | None = None,
     baseline_name: str = "no trade",
+    rule: ActingRule | None = None,
 ) -> Challenger:
-    """A challenger from its record (decision_time, pred_bps, label_bps) and, when there is a
-    champion, the champion's per-decision net returns (bps, indexed by decision time); the
-    challenger is then judged on the decisions both have."""
+    """A challenger from its record (decision_time, pred_bps, label_bps, vol_24h_bps) and, when
+    there is a champion, the champion's per-decision net returns (bps, indexed by decision time);
+    the challenger is then judged on the decisions both have.
+
+    ``rule``: the consensus's acting rule (the rule the consumer trades by); its returns, trades
+    and edge are that rule's. Without it: trade when the predicted move beats the cost.
+    """
     total = cost.total_bps(holding_days)
     record = record.sort_values("decision_time").drop_duplicates("decision_time")
     returns = pd.Series(
-        decision_returns(record["pred_bps"], record["label_bps"], total), index=record["decision_time"]
+        decision_returns(record["pred_bps"], record["label_bps"], total, _positions(record, total, rule)),
+        index=record["decision_time"],
     )
     if baseline is not None:
         common = returns.index.intersection(baseline.index)
@@ -126,6 +177,7 @@ def challenger_from_record(
         holding_days=holding_days,
         min_edge_bps=min_edge_bps,
         usdt_per_gbp=usdt_per_gbp,
+        rule=rule,
     )
     return Challenger(
         coin=coin,
@@ -143,7 +195,61 @@ def challenger_from_record(
         cost_bps=total,
         capacity_gbp=m["capacity_gbp"],
         all_decisions_gross_bps=m["all_decisions_gross_bps"],
+        trade_rule=trade_rule_of(rule, total),
+        decision_times=pd.DatetimeIndex(pd.to_datetime(returns.index, utc=True)),
     )
+
+
+def trial_key(coin: str, engine: str, horizon: str) -> str:
+    return f"{coin}|{engine}|{horizon}"
+
+
+def alpha_share(effective_trials: float) -> float:
+    """The share of ``alpha`` a key spends at its k-th trial, k = ceil(effective trials): 6 / (pi^2 k^2)."""
+    k = max(1, math.ceil(effective_trials - 1e-9))
+    return 6.0 / (math.pi**2 * k**2)
+
+
+def new_share(times: pd.DatetimeIndex | None, covered_until: str | None) -> float:
+    """The share of a record's decisions after ``covered_until`` (ISO UTC; None: nothing covered yet)."""
+    if times is None or len(times) == 0:
+        return 0.0
+    if covered_until is None:
+        return 1.0
+    return float(np.mean(times > pd.Timestamp(covered_until)))
+
+
+def updated_trials(
+    trials: dict[str, dict[str, Any]], challengers: list["Challenger"], day: str
+) -> dict[str, dict[str, Any]]:
+    """The persistent trial count after the day's tests (``test_challengers`` filled ``test``)."""
+    out = {k: dict(v) for k, v in trials.items()}
+    for c in challengers:
+        key = trial_key(c.coin, c.engine, c.horizon)
+        entry = out.setdefault(key, {"tests": 0, "effective": 0.0, "covered_until": None, "first_day": day})
+        entry["tests"] += 1
+        entry["effective"] = c.test["trials_effective"]
+        entry["last_day"] = day
+        if c.decision_times is not None and len(c.decision_times):
+            last = c.decision_times.max().isoformat()
+            if entry["covered_until"] is None or pd.Timestamp(last) > pd.Timestamp(entry["covered_until"]):
+                entry["covered_until"] = last
+    return out
+
+
+def _positions(record: pd.DataFrame, cost_bps: float, rule: ActingRule | None) -> np.ndarray | None:
+    if rule is None:
+        return None
+    return rule.positions(
+        record["pred_bps"].to_numpy(dtype=float), cost_bps, record["vol_24h_bps"].to_numpy(dtype=float)
+    )
+
+
+def trade_rule_of(rule: ActingRule | None, cost_bps: float) -> dict[str, Any]:
+    """The trade rule behind a record's returns, as exported in ``metadata.json``."""
+    if rule is None:
+        return {"rule": "act when |pred_bps| > cost_bps", "cost_bps": cost_bps, "min_abs_pred_bps": cost_bps}
+    return rule.describe(cost_bps)
 
 
 def test_challengers(
@@ -154,15 +260,26 @@ def test_challengers(
     min_edge_bps: float,
     dsr_min: float,
     min_effective_samples: float,
+    trials: dict[str, dict[str, Any]] | None = None,
 ) -> None:
     """Fill ``test`` of every challenger: paired HAC p, BH q, deflated Sharpe, qualification.
+
+    ``trials``: the persistent count per coin x engine x horizon before today (module docstring,
+    "Trials over a coin's history"); None: every key is at its first trial.
 
     Overlapping trades are not independent: a record of n decisions of an h-bar horizon counts
     as n / h effective samples for the deflated Sharpe ratio; ``min_effective_samples`` is a
     count of independent trades (non-overlapping, where the challenger or its baseline is in the
     market); the t-test takes its own degrees of freedom (``hac_mean_test``).
     """
+    history = trials or {}
+    effective = []
     for c in challengers:
+        before = history.get(trial_key(c.coin, c.engine, c.horizon), {})
+        share = new_share(c.decision_times, before.get("covered_until")) if before else 1.0
+        effective.append((float(before.get("effective", 0.0)) + share, share, int(before.get("tests", 0))))
+    n_trials = max(len(challengers), math.ceil(sum(k for k, _, _ in effective) - 1e-9))
+    for c, (k_effective, share, tested) in zip(challengers, effective, strict=True):
         diff = c.returns - c.baseline_returns
         n_eff = max(len(c.returns) / max(c.horizon_bars, 1), 2.0)
         t, p = (
@@ -171,9 +288,8 @@ def test_challengers(
         # the threshold is the expected best Sharpe of the day's trials if none had any edge: the
         # sampling variance of a no-edge Sharpe estimate is 1 / n_effective (the trials' cross-sectional
         # variance instead would punish every true signal for the strength of the others)
-        dsr = deflated_sharpe(
-            c.returns, n_trials=len(challengers), sr_variance=1.0 / n_eff, n_effective=n_eff
-        )
+        dsr = deflated_sharpe(c.returns, n_trials=n_trials, sr_variance=1.0 / n_eff, n_effective=n_eff)
+        weight = alpha_share(k_effective)
         c.test = {
             "test": TEST_NAME,
             "baseline": c.baseline,
@@ -186,12 +302,17 @@ def test_challengers(
             "deflated_sharpe": dsr["dsr"],
             "sharpe": dsr["sharpe"],
             "sharpe_threshold": dsr["sr0"],
-            "n_trials": len(challengers),
+            "n_trials": n_trials,
+            "trials_tested_before": tested,
+            "trial_share": share,
+            "trials_effective": k_effective,
+            "alpha_share": weight,
+            "p_history": min(1.0, p / weight),
             "n_effective": n_eff,
             "n_independent_trades": independent_trades(diff != 0, c.horizon_bars),
             "alpha": alpha,
         }
-    q = benjamini_hochberg(np.array([c.test["p_value"] for c in challengers])) if challengers else []
+    q = benjamini_hochberg(np.array([c.test["p_history"] for c in challengers])) if challengers else []
     for c, q_value in zip(challengers, q, strict=True):
         c.test["q_value"] = float(q_value)
         c.test["qualifies"] = bool(
@@ -202,6 +323,109 @@ def test_challengers(
             and q_value < alpha
             and c.test["deflated_sharpe"] >= dsr_min
         )
+
+
+RETEST_NAME = (
+    "daily re-test of the champion's record since promotion: one-sided HAC t-test (uniform weights to "
+    "lag h-1) of per-decision net returns at today's costs against 'no trade', and of the shortfall "
+    "from min_edge_after_cost_bps per trade"
+)
+
+
+def retest_champion(
+    record: pd.DataFrame,
+    *,
+    since: str,
+    cost: CostModel,
+    horizon_bars: int,
+    holding_days: float,
+    min_edge_bps: float,
+    usdt_per_gbp: float,
+    alpha: float,
+    min_trades: int,
+    min_effective_samples: float,
+    rule: ActingRule | None = None,
+    min_decisions: int = 0,
+) -> dict[str, Any]:
+    """Today's re-test of a champion (module docstring, "Re-test"), under ``rule`` (as its challenger).
+
+    ``record``: decision_time, pred_bps, label_bps (+ vol_24h_bps, regime) of the champion's model
+    on the decisions after its promotion day, labels resolved by today; ``since``: the first day
+    of that record (UTC). Returns the figures (bps per trade, p-values), ``status`` ("young",
+    "supported" or "demoted") and, when demoted, ``reason``.
+    """
+    total = cost.total_bps(holding_days)
+    record = record.sort_values("decision_time").drop_duplicates("decision_time")
+    pred = record["pred_bps"].to_numpy(dtype=float)
+    pos = _positions(record, total, rule) if len(record) else None
+    returns = decision_returns(pred, record["label_bps"].to_numpy(dtype=float), total, pos)
+    traded = (np.abs(pred) > total) if pos is None else (pos != 0)
+    n_decisions = len(returns)
+    if n_decisions:
+        m = metrics_bundle(
+            record,
+            cost=cost,
+            horizon_bars=horizon_bars,
+            holding_days=holding_days,
+            min_edge_bps=min_edge_bps,
+            usdt_per_gbp=usdt_per_gbp,
+            rule=rule,
+        )
+        n_trades, net, gross, capacity = (
+            m["n_trades"],
+            m["net_edge_bps"],
+            m["gross_edge_bps"],
+            m["capacity_gbp"],
+        )
+    else:
+        n_trades, net, gross, capacity = 0, float("nan"), float("nan"), float("nan")
+    t, p = hac_mean_test(returns, horizon_bars, "greater") if n_trades else (float("nan"), 1.0)
+    shortfall = returns - min_edge_bps * traded
+    t_short, p_short = hac_mean_test(shortfall, horizon_bars, "less") if n_trades else (float("nan"), 1.0)
+    independent = independent_trades(traded, horizon_bars)
+    # as much evidence as a challenger's shadow record: a strong champion is not demoted for the
+    # low power of a day's record (only the shortfall test acts before that)
+    mature = n_decisions >= min_decisions and n_trades >= min_trades and independent >= min_effective_samples
+    out: dict[str, Any] = {
+        "test": RETEST_NAME,
+        "since": since,
+        "n_decisions": int(n_decisions),
+        "n_trades": int(n_trades),
+        "n_independent_trades": int(independent),
+        "net_edge_bps": float(net),
+        "gross_edge_bps": float(gross),
+        "cost_bps": float(total),
+        "capacity_gbp": float(capacity),
+        "t_stat": float(t),
+        "p_value": float(p),
+        "shortfall_t_stat": float(t_short),
+        "shortfall_p_value": float(p_short),
+        "alpha": alpha,
+        "mature": bool(mature),
+        "trade_rule": trade_rule_of(rule, total),
+    }
+    where = f"record since {since}: {n_trades} trades ({independent} independent) in {n_decisions} decisions"
+    if p_short < alpha:
+        out["status"] = "demoted"
+        out["reason"] = (
+            f"re-test failed: {where} net {net:.2f} bps per trade after {total:.1f} bps of costs, "
+            f"significantly below min_edge_after_cost_bps={min_edge_bps} (one-sided HAC p={p_short:.3g} < alpha={alpha})"
+        )
+    elif mature and not net >= min_edge_bps:
+        out["status"] = "demoted"
+        out["reason"] = (
+            f"re-test failed: {where} net {net:.2f} bps per trade after {total:.1f} bps of costs "
+            f"< min_edge_after_cost_bps={min_edge_bps}"
+        )
+    elif mature and not p < alpha:
+        out["status"] = "demoted"
+        out["reason"] = (
+            f"re-test failed: {where} net {net:.2f} bps per trade, no longer significant against no trade "
+            f"(one-sided HAC p={p:.3g} >= alpha={alpha})"
+        )
+    else:
+        out["status"] = "supported" if mature else "young"
+    return out
 
 
 def choose_champions(
@@ -221,11 +445,16 @@ def choose_champions(
     dsr_min: float,
     max_age_days: int,
     min_effective_samples: float = 20.0,
+    retests: dict[tuple[str, str], dict[str, Any]] | None = None,
+    trials: dict[str, dict[str, Any]] | None = None,
 ) -> ChampionDecision:
     """The day's champions. ``incumbents``: (coin, horizon) -> yesterday's champion record.
 
     ``coin_status``: coin -> reason it could not be trained; ``pending``: coin -> why it has no
     challenger today (in shadow). ``consensus``: live rows coin, horizon, S, confidence.
+    ``retests``: (coin, horizon) -> today's :func:`retest_champion` of the incumbent; a demoted
+    incumbent is not kept (its challengers must then have been tested against "no trade").
+    Every incumbent that does not stay is listed in ``demotions`` with the reason.
     """
     decision = ChampionDecision(day=day, challengers=len(challengers))
     test_challengers(
@@ -235,7 +464,9 @@ def choose_champions(
         min_edge_bps=min_edge_bps,
         dsr_min=dsr_min,
         min_effective_samples=min_effective_samples,
+        trials=trials,
     )
+    decision.trials = updated_trials(trials or {}, challengers, day)
     decision.tests = [
         {
             "coin": c.coin,
@@ -256,6 +487,9 @@ def choose_champions(
     for coin in sorted(active):
         if coin in coin_status:
             decision.no_champion[coin] = coin_status[coin]
+            for (c, _), incumbent in sorted(incumbents.items()):
+                if c == coin:
+                    decision.demotions.append(_demotion(incumbent, coin_status[coin]))
             continue
         horizons = sorted({h for (c, h) in by_key if c == coin} | {h for (c, h) in incumbents if c == coin})
         chosen = []
@@ -266,15 +500,29 @@ def choose_champions(
                 key=lambda c: (-c.net_edge_bps, c.test["q_value"]),
             )
             incumbent = incumbents.get((coin, horizon))
+            retest = (retests or {}).get((coin, horizon))
+            failed = retest is not None and retest["status"] == "demoted"
             if winners:
                 best = winners[0]
                 chosen.append(_champion(best, regimes.get(coin, "range"), day, conf, "promoted"))
-            elif incumbent is not None and incumbent["model_day"] >= oldest:
-                kept = dict(incumbent)
-                kept["shadow_test"] = {**incumbent["shadow_test"], "decision": "kept", "kept_on": day}
-                kept["regime"] = regimes.get(coin, kept.get("regime", "range"))
-                kept["confidence"] = _confidence(conf, coin, horizon)
-                chosen.append(kept)
+                if incumbent is not None:
+                    why = (
+                        retest["reason"]
+                        if failed
+                        else f"replaced by challenger {best.engine}@{best.model_day}, which beat it on the same decisions"
+                    )
+                    decision.demotions.append(_demotion(incumbent, why, retest))
+            elif incumbent is None:
+                continue
+            elif incumbent["model_day"] < oldest:
+                why = f"older than max_age_days={max_age_days} (trained {incumbent['model_day']}) and no challenger qualified"
+                decision.demotions.append(_demotion(incumbent, why, retest))
+            elif failed:
+                decision.demotions.append(_demotion(incumbent, retest["reason"], retest))
+            else:
+                chosen.append(
+                    _kept(incumbent, retest, regimes.get(coin, incumbent.get("regime", "range")), day, conf)
+                )
         if chosen:
             decision.champions.extend(chosen)
             continue
@@ -308,6 +556,42 @@ def choose_champions(
     return decision
 
 
+def _demotion(incumbent: dict[str, Any], reason: str, retest: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "coin": incumbent["coin"],
+        "horizon": incumbent["horizon"],
+        "engine": incumbent["engine"],
+        "model_day": incumbent["model_day"],
+        "promoted_on": incumbent.get("shadow_test", {}).get("promoted_on"),
+        "reason": reason,
+        "retest": retest,
+    }
+
+
+_FIGURES = ("net_edge_bps", "gross_edge_bps", "cost_bps", "n_trades", "capacity_gbp", "p_value")
+
+
+def _kept(
+    incumbent: dict[str, Any], retest: dict[str, Any] | None, regime: str, day: str, conf: pd.DataFrame | None
+) -> dict[str, Any]:
+    """Yesterday's champion, kept: today's re-test, and today's figures once its record is mature."""
+    kept = dict(incumbent)
+    kept["shadow_test"] = {**incumbent["shadow_test"], "decision": "kept", "kept_on": day}
+    kept["regime"] = regime
+    kept["confidence"] = _confidence(conf, incumbent["coin"], incumbent["horizon"])
+    kept["retest"] = retest or {"status": "no record", "since": None}
+    if retest is not None:
+        kept["trade_rule"] = retest["trade_rule"]  # today's cost and reference volatility
+    if retest is not None and retest["mature"]:
+        kept.update({k: retest[k] for k in _FIGURES})
+        kept["edge_record"] = "since promotion"
+    else:
+        promotion = incumbent.get("promotion") or {k: incumbent.get(k) for k in _FIGURES}
+        kept.update(promotion)
+        kept["edge_record"] = "promotion"
+    return kept
+
+
 def _confidence(conf: pd.DataFrame | None, coin: str, horizon: str) -> float:
     if conf is not None and (coin, horizon) in conf.index:
         return float(conf.loc[(coin, horizon), "confidence"])
@@ -315,7 +599,7 @@ def _confidence(conf: pd.DataFrame | None, coin: str, horizon: str) -> float:
 
 
 def _champion(c: Challenger, regime: str, day: str, conf: pd.DataFrame | None, how: str) -> dict[str, Any]:
-    return {
+    champion = {
         "coin": c.coin,
         "horizon": c.horizon,
         "engine": c.engine,
@@ -327,9 +611,15 @@ def _champion(c: Challenger, regime: str, day: str, conf: pd.DataFrame | None, h
         "cost_bps": float(c.cost_bps),
         "n_trades": int(c.n_trades),
         "capacity_gbp": float(c.capacity_gbp),
+        "p_value": float(c.test["p_value"]),
         "confidence": _confidence(conf, c.coin, c.horizon),
         "shadow_test": {**c.test, "decision": how, "promoted_on": day},
+        "edge_record": "promotion",
+        "retest": None,
+        "trade_rule": c.trade_rule,
     }
+    champion["promotion"] = {k: champion[k] for k in _FIGURES}
+    return champion
 
 
 def _closest_miss(
@@ -361,7 +651,8 @@ def _closest_miss(
     if best.test["q_value"] >= alpha:
         return (
             f"best challenger {where} nets {best.net_edge_bps:.2f} bps but is not significant: "
-            f"p={best.test['p_value']:.3g}, BH q={best.test['q_value']:.3g} >= alpha={alpha}"
+            f"p={best.test['p_value']:.3g}, p_history={best.test['p_history']:.3g} at its "
+            f"{best.test['trials_effective']:.2f} effective trials, BH q={best.test['q_value']:.3g} >= alpha={alpha}"
         )
     return (
         f"best challenger {where} nets {best.net_edge_bps:.2f} bps but its deflated Sharpe "

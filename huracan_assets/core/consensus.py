@@ -18,6 +18,7 @@ For one coin and horizon, at each decision:
 """
 
 import json
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -94,6 +95,50 @@ def adaptive_threshold(vol: np.ndarray, base: float, reference_vol: float) -> np
         return np.full(len(vol), base)
     ratio = np.nan_to_num(np.asarray(vol, dtype=float) / reference_vol, nan=1.0)
     return base * np.clip(ratio, 0.5, 2.0)
+
+
+ACTING_RULE = (
+    "act when |tanh(pred_bps / cost_bps)| >= base_threshold * clip(vol_24h_bps / reference_vol_bps, 0.5, 2) "
+    "(the consensus's moderate level); buy when pred_bps > 0, sell when pred_bps < 0"
+)
+
+
+@dataclass(frozen=True)
+class ActingRule:
+    """The rule the consensus acts on, for one engine's prediction: the trade rule of a champion.
+
+    A champion alone is a consensus of one engine, so S = tanh(pred / cost) and the consensus buys
+    or sells when |S| reaches the volatility-adaptive threshold (``adaptive_threshold``), with
+    ``base_threshold`` from the risk preset and ``reference_vol_bps`` the coin's median 24h
+    volatility on the day (what ``consensus`` uses).
+    """
+
+    base_threshold: float
+    reference_vol_bps: float
+
+    def positions(self, pred_bps: np.ndarray, cost_bps: float, vol_bps: np.ndarray) -> np.ndarray:
+        """+1 / -1 / 0 per decision (``pred_bps``, ``vol_bps``: bps per decision; ``cost_bps``: round trip)."""
+        s = np.tanh(np.asarray(pred_bps, dtype=float) / max(cost_bps, 1e-6))
+        threshold = adaptive_threshold(
+            np.asarray(vol_bps, dtype=float), self.base_threshold, self.reference_vol_bps
+        )
+        return np.where(np.abs(s) >= threshold, np.sign(s), 0.0)
+
+    def describe(self, cost_bps: float) -> dict[str, object]:
+        """The rule as metadata: its text, its parameters and the smallest prediction that acts (bps)."""
+        base = self.base_threshold
+        return {
+            "rule": ACTING_RULE,
+            "base_threshold": base,
+            "threshold_range": [0.5 * base, 2.0 * base],
+            "reference_vol_bps": self.reference_vol_bps if math.isfinite(self.reference_vol_bps) else None,
+            "cost_bps": cost_bps,
+            # |pred| >= cost * atanh(threshold): at the reference volatility, and at the extremes of the clip
+            "min_abs_pred_bps": cost_bps * math.atanh(base) if base < 1 else None,
+            "min_abs_pred_bps_range": [
+                cost_bps * math.atanh(t) if t < 1 else None for t in (0.5 * base, 2.0 * base)
+            ],
+        }
 
 
 def consensus_path(

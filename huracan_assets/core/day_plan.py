@@ -53,6 +53,9 @@ class DayPlan:
     coins_to_add: tuple[str, ...]
     history: tuple[HistoryBlock, ...] = field(default_factory=tuple)
     """Blocks in dependency order (all of the first asset, then the next, ...)."""
+    damaged: tuple[str, ...] = ()
+    """Partitions the instance records as materialised whose stored file is gone, moved aside
+    (``.corrupt-…``) or cut short (``validated_bars[2025-11-20|BTC]``): the history rebuilds them."""
 
     def missing_history(self) -> dict[str, list[tuple[str, str]]]:
         """asset -> every (day, coin) of its history the plan builds."""

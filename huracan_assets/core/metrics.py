@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
+from huracan_assets.core.consensus import ActingRule
 from huracan_assets.core.costs import CostModel
 from huracan_assets.core.stats import hac_mean_test
 
@@ -45,9 +46,14 @@ def independent_trades(traded: np.ndarray, horizon_bars: int) -> int:
     return count
 
 
-def decision_returns(pred_bps: np.ndarray, label_bps: np.ndarray, cost_bps: float) -> np.ndarray:
-    """Net return of every decision in bps (0 where the rule stays out): the series the tests use."""
-    pos = positions(pred_bps, cost_bps)
+def decision_returns(
+    pred_bps: np.ndarray, label_bps: np.ndarray, cost_bps: float, pos: np.ndarray | None = None
+) -> np.ndarray:
+    """Net return of every decision in bps (0 where the rule stays out): the series the tests use.
+
+    ``pos``: the positions of another trade rule (``ActingRule.positions``); default :func:`positions`.
+    """
+    pos = positions(pred_bps, cost_bps) if pos is None else np.asarray(pos, dtype=float)
     return pos * np.asarray(label_bps, dtype=float) - np.abs(pos) * cost_bps
 
 
@@ -60,15 +66,24 @@ def metrics_bundle(
     min_edge_bps: float,
     usdt_per_gbp: float,
     pred_column: str = "pred_bps",
+    rule: ActingRule | None = None,
 ) -> dict[str, Any]:
-    """Metrics of one engine x horizon on out-of-fold rows (decision_time, pred, label_bps)."""
+    """Metrics of one engine x horizon on out-of-fold rows (decision_time, pred, label_bps).
+
+    ``rule``: trade by the consensus's acting rule (needs ``vol_24h_bps``); default: trade when
+    the predicted move beats the cost (:func:`positions`).
+    """
     costs = cost.breakdown(holding_days)
     total_cost = costs["total_bps"]
     frame = oof if oof["decision_time"].is_monotonic_increasing else oof.sort_values("decision_time")
     label = frame["label_bps"].to_numpy(dtype=float)
     pred = frame[pred_column].to_numpy(dtype=float)
     days = frame["decision_time"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
-    pos = positions(pred, total_cost)
+    pos = (
+        positions(pred, total_cost)
+        if rule is None
+        else rule.positions(pred, total_cost, frame["vol_24h_bps"].to_numpy(dtype=float))
+    )
     traded = pos != 0
     n_trades = int(traded.sum())
     gross = pos[traded] * label[traded]

@@ -34,6 +34,7 @@ from huracan_assets.core.manifest import (
     validate_day,
     verify_file,
 )
+from huracan_assets.core.signing import SIGNATURE_NAME, ManifestSigner
 
 STAGING_PREFIX = ".staging-"
 REPLACED_PREFIX = ".replaced-"
@@ -56,9 +57,13 @@ class ExportPlan:
     day: str
     files: Mapping[str, bytes]
     manifest: dict[str, Any]
+    # manifest.json.sig (core/signing.py): written right after manifest.json when exports are signed
+    signature: bytes | None = None
 
     def __post_init__(self) -> None:
         validate_day(self.day)
+        if SIGNATURE_NAME in self.files:
+            raise ValueError(f"{SIGNATURE_NAME} is reserved for the manifest's signature")
         # A frozen plan must not change under a publisher's feet: keep a private read-only copy.
         object.__setattr__(self, "files", MappingProxyType({p: bytes(b) for p, b in self.files.items()}))
         if self.manifest.get("day") != self.day:
@@ -83,8 +88,10 @@ class ExportPlan:
         training_window: Mapping[str, str],
         created_at: str,
         extra: Mapping[str, Any] | None = None,
+        signer: ManifestSigner | None = None,
     ) -> ExportPlan:
-        """Build the plan and its manifest (see :func:`huracan_assets.core.manifest.build_manifest`)."""
+        """Build the plan and its manifest (see :func:`huracan_assets.core.manifest.build_manifest`),
+        signed by ``signer`` when given."""
         manifest = build_manifest(
             day,
             files,
@@ -94,7 +101,8 @@ class ExportPlan:
             created_at=created_at,
             extra=extra,
         )
-        return cls(day=day, files=files, manifest=manifest)
+        signature = signer.signature_bytes(manifest_bytes(manifest)) if signer is not None else None
+        return cls(day=day, files=files, manifest=manifest, signature=signature)
 
     @property
     def manifest_bytes(self) -> bytes:
@@ -107,9 +115,12 @@ class ExportPlan:
         return f"{self.day}\n".encode()
 
     def all_files(self) -> list[tuple[str, bytes]]:
-        """The day folder's files in write order: sorted by path, ``manifest.json`` last."""
+        """The day folder's files in write order: sorted by path, ``manifest.json`` last (then its
+        signature, when signed)."""
         ordered = [(path, self.files[path]) for path in sorted(self.files)]
         ordered.append((MANIFEST_NAME, self.manifest_bytes))
+        if self.signature is not None:
+            ordered.append((SIGNATURE_NAME, self.signature))
         return ordered
 
     def describe(self) -> list[dict[str, Any]]:
@@ -141,13 +152,15 @@ class PublishResult:
     latest: str | None = None
     files_reused: int = 0
     pruned: list[str] = field(default_factory=list)
+    # what killed publishes left and this one finished: "restored <folder> -> <day>", "removed <folder>"
+    leftovers: list[str] = field(default_factory=list)
 
 
 @runtime_checkable
 class Publisher(Protocol):
     """Writes an :class:`ExportPlan` somewhere: all day files, then ``manifest.json``, then ``LATEST``."""
 
-    def publish(self, plan: ExportPlan) -> PublishResult: ...
+    def publish(self, plan: ExportPlan, leftovers_before: float | None = None) -> PublishResult: ...
 
 
 @runtime_checkable
@@ -204,6 +217,11 @@ class ExportStore(Protocol):
         """Delete file or folder ``path`` with everything below it; absent is fine."""
         ...
 
+    def newest_change(self, folder: str) -> float | None:
+        """When ``folder`` or anything below it last changed (UTC epoch seconds), as far as the
+        store knows; None when it does not exist."""
+        ...
+
 
 def _ancestors(rel_path: str) -> list[str]:
     parts = rel_path.split("/")
@@ -226,6 +244,13 @@ class StorePublisher:
        folder older than the newest N; the folder LATEST names is always kept.
 
     ``dry_run=True`` writes nothing (it reads ``LATEST`` to report it) and returns the plan.
+
+    Before step 1, ``leftovers_before`` (UTC epoch seconds, the current run's start) lets a publish
+    finish what a killed one left: a ``.replaced-<day>…`` folder whose ``<day>/`` is gone (killed
+    between the two renames of a same-day replace; ``LATEST`` may name that day) is renamed back
+    to ``<day>/``; any other ``.replaced-`` folder, and every ``.staging-`` folder but the one this
+    publish resumes, is deleted. Only folders that last changed before ``leftovers_before`` are
+    touched, so a publish running now elsewhere keeps its own.
     """
 
     def __init__(
@@ -237,7 +262,7 @@ class StorePublisher:
         self.dry_run = dry_run
         self.retain_versions = retain_versions
 
-    def publish(self, plan: ExportPlan) -> PublishResult:
+    def publish(self, plan: ExportPlan, leftovers_before: float | None = None) -> PublishResult:
         location = self.store.location(plan.day)
         if self.dry_run:
             return PublishResult(
@@ -251,6 +276,7 @@ class StorePublisher:
             )
 
         staging = self.store.staging_folder(plan.day)
+        leftovers = self.finish_leftovers(leftovers_before, keep=staging) if leftovers_before else []
         try:
             files_written, bytes_written, files_reused = self._stage(plan, staging)
             self._promote(staging, plan.day)
@@ -284,7 +310,28 @@ class StorePublisher:
             latest=latest,
             files_reused=files_reused,
             pruned=pruned,
+            leftovers=leftovers,
         )
+
+    def finish_leftovers(self, before: float, keep: str = "") -> list[str]:
+        """Complete or remove what killed publishes left (see the class docstring); returns one
+        ``<what> <folder>`` line per folder handled, also logged."""
+        done = []
+        for name in self.store.list_folders(""):
+            if name == keep or not name.startswith((STAGING_PREFIX, REPLACED_PREFIX)):
+                continue
+            changed = self.store.newest_change(name)
+            if changed is None or changed >= before:
+                continue  # gone meanwhile, or a publish running now
+            day = name.removeprefix(REPLACED_PREFIX)[:10]
+            if name.startswith(REPLACED_PREFIX) and is_day(day) and not self.store.is_folder(day):
+                self.store.move(name, day)
+                done.append(f"restored {name} -> {day}")
+            else:
+                self.store.delete(name)
+                done.append(f"removed {name}")
+            log.warning("event=export_leftover action=%s", done[-1])
+        return done
 
     def _stage(self, plan: ExportPlan, staging: str) -> tuple[int, int, int]:
         present, folders = self.store.list_tree(staging)
@@ -483,6 +530,17 @@ class LocalFolderStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         os.rename(source, target)
         _fsync_dir(target.parent)
+
+    def newest_change(self, folder: str) -> float | None:
+        base = self._path(folder)
+        try:
+            newest = base.lstat().st_mtime
+        except FileNotFoundError:
+            return None
+        for entry in base.rglob("*"):
+            with contextlib.suppress(FileNotFoundError):
+                newest = max(newest, entry.lstat().st_mtime)
+        return newest
 
     def delete(self, path: str) -> None:
         target = self._path(path)

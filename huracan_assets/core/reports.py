@@ -30,13 +30,29 @@ def to_json_bytes(obj: Any) -> bytes:
     return (json.dumps(_clean(obj), indent=1, sort_keys=True, allow_nan=False) + "\n").encode()
 
 
+# what identifies a row of a report; rows are written in this order, so a re-run of the day gives
+# the same bytes whatever order the coins finished in
+ROW_KEYS = ("coin", "horizon", "engine", "regime", "model_regime", "model_day", "record_kind", "test")
+
+
+def in_row_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` sorted by the :data:`ROW_KEYS` it has (stable, so equal keys keep their order)."""
+    keys = [k for k in ROW_KEYS if k in frame.columns]
+    return frame.sort_values(keys, kind="mergesort") if keys and len(frame) else frame
+
+
+def sorted_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``records`` in :data:`ROW_KEYS` order (missing keys sort first)."""
+    return sorted(records, key=lambda r: tuple(str(r.get(k, "")) for k in ROW_KEYS))
+
+
 def metrics_report(day: str, scores: pd.DataFrame) -> dict[str, Any]:
     columns = [
         c
         for c in scores.columns
         if c not in ("date", "symbol", "fees_bps", "spread_bps", "slippage_bps", "funding_bps")
     ]
-    return {"day": day, "rows": scores[columns].to_dict("records") if len(scores) else []}
+    return {"day": day, "rows": in_row_order(scores[columns]).to_dict("records") if len(scores) else []}
 
 
 def gbp_rate_used(universe: pd.DataFrame) -> dict[str, Any]:
@@ -69,7 +85,12 @@ def costs_report(day: str, scores: pd.DataFrame, gbp_rate: dict[str, Any] | None
         "net_edge_bps",
         "capacity_gbp",
     ]
-    return {"day": day, "unit": "bps per round trip", "rows": pooled[cols].to_dict("records"), **rate}
+    return {
+        "day": day,
+        "unit": "bps per round trip",
+        "rows": in_row_order(pooled[cols]).to_dict("records"),
+        **rate,
+    }
 
 
 def regime_map(day: str, latest_regimes: dict[str, str], consensus: pd.DataFrame) -> dict[str, Any]:
@@ -98,6 +119,11 @@ def decision_log_lines(consensus: pd.DataFrame) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+def champion_event_lines(day: str, events: list[dict[str, str]]) -> bytes:
+    """The day's champion decisions (promotion, keep, demotion, skip) as key-sorted JSON lines."""
+    return b"".join(canonical_json(_clean({"day": day, **e})) + b"\n" for e in events)
+
+
 def champion_metadata(
     champion: dict[str, Any], model_meta: dict[str, Any], features_hash: str
 ) -> dict[str, Any]:
@@ -113,6 +139,11 @@ def champion_metadata(
         "cutoff": model_meta["cutoff"],
         "shadow_test": champion["shadow_test"],
         "net_edge_bps": champion["net_edge_bps"],
+        "p_value": champion.get("p_value", champion["shadow_test"].get("p_value")),
+        "edge_record": champion.get("edge_record", "promotion"),
+        "retest": champion.get("retest"),
+        "trade_rule": champion.get("trade_rule"),
+        "promotion": champion.get("promotion"),
         "gross_edge_bps": champion["gross_edge_bps"],
         "cost_bps": champion["cost_bps"],
         "capacity_gbp": champion["capacity_gbp"],

@@ -12,7 +12,9 @@ from huracan_assets.hamilton.interface import (
     HamiltonInterface,
     IntegrityError,
     RankingEntry,
+    RollbackError,
     StaleExportWarning,
+    TradeRule,
 )
 
 __all__ = [
@@ -27,5 +29,7 @@ __all__ = [
     "HamiltonInterface",
     "IntegrityError",
     "RankingEntry",
+    "RollbackError",
     "StaleExportWarning",
+    "TradeRule",
 ]

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from catboost import CatBoostRegressor
 
+from huracan_assets.core.consensus import ActingRule
 from huracan_assets.core.manifest import (
     LATEST_NAME,
     MANIFEST_NAME,
@@ -41,6 +42,7 @@ from huracan_assets.core.manifest import (
     verify_file,
 )
 from huracan_assets.core.publishing import LocalFolderStore
+from huracan_assets.core.signing import SIGNATURE_NAME, SignatureError, load_public_key, verify_signature
 from huracan_assets.hamilton.cache import ContentCache
 
 log = logging.getLogger("huracan.hamilton")
@@ -71,6 +73,10 @@ class ChampionNotFoundError(HamiltonError):
 
 class ExportUnavailableError(HamiltonError):
     """The place the export lives could not be read (network, permissions, retries used up)."""
+
+
+class RollbackError(IntegrityError):
+    """``LATEST`` names a day older than one this interface already served (signed mode)."""
 
 
 class StaleExportWarning(UserWarning):
@@ -106,6 +112,31 @@ class RankingEntry:
 
 
 @dataclass(frozen=True)
+class TradeRule:
+    """The rule the consensus acts on for one champion, as its ``metadata.json`` states it.
+
+    The champion's exported ``net_edge_bps``, trades and p-value are this rule's. ``cost_bps`` is
+    the round trip in bps, ``reference_vol_bps`` the coin's median 24h volatility on the export
+    day, ``min_abs_pred_bps`` the smallest prediction (bps) that acts at that volatility.
+    """
+
+    rule: str
+    base_threshold: float
+    reference_vol_bps: float
+    cost_bps: float
+    min_abs_pred_bps: float | None
+
+    def position(self, pred_bps: float, vol_24h_bps: float | None = None) -> int:
+        """+1 (buy), -1 (sell) or 0 (hold) for a prediction in bps at the bar's 24h volatility
+        (bps; default: the reference volatility)."""
+        vol = self.reference_vol_bps if vol_24h_bps is None else vol_24h_bps
+        rule = ActingRule(base_threshold=self.base_threshold, reference_vol_bps=self.reference_vol_bps)
+        return int(
+            rule.positions(np.array([pred_bps], dtype=float), self.cost_bps, np.array([vol], dtype=float))[0]
+        )
+
+
+@dataclass(frozen=True)
 class DoNotTradeEntry:
     """One coin of ``reports/do_not_trade.json`` with the reasons it must not be traded."""
 
@@ -134,6 +165,8 @@ class HamiltonInterface:
         *,
         source: ExportSource | None = None,
         cache_dir: str | Path | None = None,
+        public_key: str | bytes | None = None,
+        state_file: str | Path | None = None,
     ) -> None:
         if (model_base_path is None) == (source is None):
             raise ValueError("give either model_base_path (a local folder) or source, not both or neither")
@@ -142,7 +175,17 @@ class HamiltonInterface:
         self._cache = ContentCache(cache_dir) if cache_dir is not None else None
         self._lock = threading.RLock()
         self._models: dict[tuple[str, str, str], tuple[CatBoostRegressor, dict[str, Any]]] = {}
-        self._day, self._manifest, self._manifest_raw = self._select(self._read_latest(), newer_than=None)
+        # signed mode: every manifest must carry a valid signature by this key, and LATEST never
+        # moves back behind a day already served (remembered in state_file across restarts)
+        self._public_key = load_public_key(public_key) if public_key is not None else None
+        self._state_file = Path(state_file) if state_file is not None else None
+        self._served = self._read_served()
+        latest = self._read_latest()
+        self._refuse_rollback(latest, self._served)
+        self._day, self._manifest, self._manifest_raw = self._select(
+            latest, newer_than=None, at_least=self._served
+        )
+        self._remember_served(self._day)
 
     @classmethod
     def from_dropbox(
@@ -154,6 +197,8 @@ class HamiltonInterface:
         timeout_s: float = 30.0,
         max_attempts: int = 5,
         retry_base_delay_s: float = 1.0,
+        public_key: str | bytes | None = None,
+        state_file: str | Path | None = None,
     ) -> HamiltonInterface:
         """Read the export straight from the Dropbox folder ``root``.
 
@@ -173,7 +218,7 @@ class HamiltonInterface:
             retry=RetryPolicy(max_attempts=max_attempts, base_delay_s=retry_base_delay_s),
             ca_certs=ca_certs,
         )
-        return cls(source=store, cache_dir=cache_dir)
+        return cls(source=store, cache_dir=cache_dir, public_key=public_key, state_file=state_file)
 
     # -- export -------------------------------------------------------------------------------
 
@@ -211,6 +256,7 @@ class HamiltonInterface:
             latest = self._read_latest()
             if latest == current_day and self._read(f"{latest}/{MANIFEST_NAME}") == current_raw:
                 return current_day
+            self._refuse_rollback(latest, current_day)
             day, manifest, raw = self._select(latest, newer_than=current_day)
         except HamiltonError as exc:
             self._warn_stale(current_day, [str(exc)])
@@ -218,7 +264,32 @@ class HamiltonInterface:
         with self._lock:
             self._day, self._manifest, self._manifest_raw = day, manifest, raw
             self._models = {key: value for key, value in self._models.items() if key[0] == day}
+        self._remember_served(day)
         return day
+
+    def _refuse_rollback(self, latest: str, served: str | None) -> None:
+        if self._public_key is not None and served is not None and latest < served:
+            raise RollbackError(
+                f"{self._source.location(LATEST_NAME)} names {latest}, older than {served} already served: "
+                "refused (rollback)"
+            )
+
+    def _read_served(self) -> str | None:
+        if self._state_file is None:
+            return None
+        try:
+            text = self._state_file.read_text().strip()
+        except FileNotFoundError:
+            return None
+        return text if is_day(text) else None
+
+    def _remember_served(self, day: str) -> None:
+        if self._state_file is None or (self._served is not None and day <= self._served):
+            return
+        self._served = day
+        tmp = self._state_file.with_name(f".{self._state_file.name}.tmp")
+        tmp.write_text(day + "\n")
+        tmp.replace(self._state_file)
 
     def _read(self, path: str) -> bytes | None:
         try:
@@ -242,9 +313,12 @@ class HamiltonInterface:
             )
         return day
 
-    def _select(self, latest: str, newer_than: str | None) -> tuple[str, dict[str, Any], bytes]:
+    def _select(
+        self, latest: str, newer_than: str | None, at_least: str | None = None
+    ) -> tuple[str, dict[str, Any], bytes]:
         """Open the export ``latest`` names or, if it is broken, the newest older one that verifies
-        (only days after ``newer_than`` when given). Warns about each broken one it skipped."""
+        (only days after ``newer_than``, and not before ``at_least``, when given). Warns about each
+        broken one it skipped."""
         problems: list[str] = []
         first_error: HamiltonError | None = None
         candidates: list[str] = [latest]
@@ -261,7 +335,10 @@ class HamiltonInterface:
                     older = (
                         name
                         for name in self._source_folders()
-                        if is_day(name) and name < latest and (newer_than is None or name > newer_than)
+                        if is_day(name)
+                        and name < latest
+                        and (newer_than is None or name > newer_than)
+                        and (at_least is None or name >= at_least)
                     )
                     candidates.extend(sorted(older, reverse=True))
                 continue
@@ -300,6 +377,11 @@ class HamiltonInterface:
             raise IntegrityError(
                 f"{self._source.location(manifest_path)} is for day {manifest['day']!r}, its folder is {day!r}"
             )
+        if self._public_key is not None:
+            try:
+                verify_signature(raw, self._read(f"{day}/{SIGNATURE_NAME}"), self._public_key)
+            except SignatureError as exc:
+                raise IntegrityError(f"refusing {self._source.location(manifest_path)}: {exc}") from None
         for entry in manifest["files"]:
             self._fetch(day, manifest, entry["path"])
         return manifest, raw
@@ -508,6 +590,26 @@ class HamiltonInterface:
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
             raise IntegrityError(f"'reports/{name}' must be an object with a list of objects under 'entries'")
         return entries
+
+    def get_trade_rule(self, coin: str, horizon: str) -> TradeRule:
+        """The rule the champion's edge is measured under and the consensus acts on (``metadata.json``'s
+        ``trade_rule``); an export that does not state it is refused."""
+        metadata = self._load(coin, horizon)[1]
+        rule = metadata.get("trade_rule") or {}
+        if "base_threshold" not in rule:
+            raise IntegrityError(
+                f"{_champion_path(coin, horizon, 'metadata.json')!r} states no consensus trade rule"
+            )
+        reference = rule.get("reference_vol_bps")
+        return TradeRule(
+            rule=str(rule["rule"]),
+            base_threshold=float(rule["base_threshold"]),
+            reference_vol_bps=float("nan") if reference is None else float(reference),
+            cost_bps=float(rule["cost_bps"]),
+            min_abs_pred_bps=None
+            if rule.get("min_abs_pred_bps") is None
+            else float(rule["min_abs_pred_bps"]),
+        )
 
     def get_ranking_table(self) -> list[RankingEntry]:
         """Champions ranked best first: net edge after costs (bps), confidence, capacity (GBP)."""

@@ -23,6 +23,7 @@ Layout under ``base_dir`` (default ``$DAGSTER_HOME/storage/huracan``)::
 import contextlib
 import json
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Callable, Mapping
@@ -42,6 +43,7 @@ from huracan_assets.stores.files import (
     MissingPartitionError,
     StoredModels,
     frame_to_table,
+    looks_whole,
     move_aside,
     partition_file_bytes,
     plain_strings,
@@ -188,6 +190,11 @@ class ParquetIOManager(_PartitionedIOManager):
         data = partition_file_bytes(frame_to_table(value), asset_key.to_user_string(), str(key))
         _atomic_write(self.partition_path(asset_key, key), data)
 
+    def stored_whole(self, asset_key: dg.AssetKey, key: str) -> bool:
+        """The partition's file is there and ends like a whole Parquet file (no hash; see
+        :func:`~huracan_assets.stores.files.looks_whole`)."""
+        return looks_whole(self.partition_path(asset_key, key))
+
     def verified_file(self, asset_key: dg.AssetKey, key: str) -> pq.ParquetFile:
         """The partition's file once it checks out; a file that fails is moved aside and
         :class:`CorruptPartitionError` names it and the partition to re-materialise."""
@@ -311,8 +318,63 @@ class ModelIOManager(_PartitionedIOManager):
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        if obj is not None and context.has_asset_partitions:
+            started = _run_started(context)
+            # every day's folder, not only this run's: a killed run of another day left its own
+            days = self._asset_dir(context.asset_key)
+            folders = sorted(days.glob("date=*")) if started is not None and days.is_dir() else []
+            for folder in folders:
+                for removed in remove_swap_leftovers(folder, started):
+                    context.log.warning(f"event=model_leftover_removed path={removed}")
+        super().handle_output(context, obj)
+
     def read_partition(self, asset_key: dg.AssetKey, key: str) -> StoredModels:
         return read_coin_models(self.partition_path(asset_key, key), asset_key.to_user_string(), str(key))
+
+
+def _run_started(context: dg.OutputContext) -> float | None:
+    """When the run writing ``context``'s output started (UTC epoch seconds), or None if unknown."""
+    try:
+        record = context.step_context.instance.get_run_record_by_id(context.run_id)
+    except Exception:  # an output context built outside a run (direct IO manager calls)
+        return None
+    if record is None:
+        return None
+    return record.start_time or record.create_timestamp.timestamp()
+
+
+_SWAP_LEFTOVER = re.compile(r"^\.(symbol=[^/]+)\.[0-9a-f]+\.(staging|version|link|legacy)$")
+
+
+def remove_swap_leftovers(folder: Path, before: float) -> list[Path]:
+    """Remove what killed model writes left in a day's model folder ``folder``: staging folders,
+    links not yet flipped, retired folders and versions no partition link names, each only if it
+    last changed before ``before`` (UTC epoch seconds: the current run's start), so a write
+    running now keeps its own. Returns what was removed."""
+    try:
+        entries = list(folder.iterdir())
+    except FileNotFoundError:
+        return []
+    removed = []
+    for entry in entries:
+        match = _SWAP_LEFTOVER.match(entry.name)
+        if match is None:
+            continue
+        link = folder / match.group(1)
+        if match.group(2) == "version" and link.is_symlink() and os.readlink(link) == entry.name:
+            continue  # the partition itself
+        try:
+            if entry.lstat().st_mtime >= before:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        except FileNotFoundError:
+            continue
+        removed.append(entry)
+    return removed
 
 
 def _swap_in(staging: Path, target: Path) -> None:

@@ -9,7 +9,13 @@ import numpy as np
 import pandas as pd
 
 from huracan_assets.config import HuracanSettings
-from huracan_assets.core.champions import Challenger, challenger_from_record, choose_champions
+from huracan_assets.core.champions import (
+    Challenger,
+    challenger_from_record,
+    choose_champions,
+    retest_champion,
+)
+from huracan_assets.core.consensus import ActingRule
 from huracan_assets.core.costs import CostModel
 from huracan_assets.core.metrics import decision_returns
 from huracan_assets.core.shadow import shadow_record
@@ -30,6 +36,7 @@ def _challenger(
     cost: CostModel,
     settings: HuracanSettings,
     usdt_per_gbp: float,
+    rule: ActingRule,
 ) -> Challenger:
     h_bars = settings.horizon_bars[horizon]
     return challenger_from_record(
@@ -46,7 +53,16 @@ def _challenger(
         usdt_per_gbp=usdt_per_gbp,
         baseline=baseline,
         baseline_name=baseline_name,
+        rule=rule,
     )
+
+
+def acting_rule(coin_features: pd.DataFrame, day: str, settings: HuracanSettings) -> ActingRule:
+    """The consensus's acting rule for a coin on ``day``: the risk preset's threshold and, as the
+    ``consensus`` step uses, the median 24h volatility of the coin's feature rows of that day."""
+    rows = coin_features[coin_features["date"].astype(str) == day] if len(coin_features) else coin_features
+    reference = float(np.nanmedian(rows["vol_24h_bps"])) if len(rows) else float("nan")
+    return ActingRule(base_threshold=settings.risk.signal_threshold, reference_vol_bps=reference)
 
 
 def champions_for_day(
@@ -58,11 +74,15 @@ def champions_for_day(
     consensus: pd.DataFrame,
     coin_universe: pd.DataFrame,
     settings: HuracanSettings,
+    retest_features: pd.DataFrame | None = None,
+    retest_labels: pd.DataFrame | None = None,
 ) -> dict:
     """The champion document of one day (shared by the asset and the plain-loop benchmark).
 
     ``models``: (coin, model_day) -> stored models of the last ``max_age_days`` days.
     ``features``/``labels``: dataset scans of the last ``shadow_days`` days, all coins.
+    ``retest_features``/``retest_labels``: the same over the last ``max_age_days`` days, for the
+    champions' re-test on their record since promotion (default: ``features``/``labels``).
     """
     universe = coin_universe[coin_universe["date"] == day] if "date" in coin_universe else coin_universe
     eligible = set(universe.loc[universe["eligible"], "coin"])
@@ -75,8 +95,25 @@ def champions_for_day(
     incumbents = {
         (c["coin"], c["horizon"]): c for c in (previous or {}).get("champions", []) if c["coin"] in eligible
     }
+    left = [c for c in (previous or {}).get("champions", []) if c["coin"] not in eligible]
+    retests = _retests(
+        day,
+        incumbents,
+        models,
+        features if retest_features is None else retest_features,
+        labels if retest_labels is None else retest_labels,
+        features,
+        universe,
+        {c for c in active if c not in coin_status},
+        settings,
+    )
+    # a champion demoted by its re-test is no baseline: today's challengers face "no trade"
+    baselines = {k: v for k, v in incumbents.items() if retests.get(k, {}).get("status") != "demoted"}
     shadow_day = (date.fromisoformat(day) - timedelta(days=settings.champions.shadow_days)).isoformat()
     challengers, pending = [], {}
+    # a coin's cold-start record is tested once per listing (core/champions.py, "Trials")
+    cold_starts = dict((previous or {}).get("cold_starts", {}))
+    returned: dict[str, str] = {}
     extra = embargo_extra(settings)
     for coin in active:
         if coin in coin_status:
@@ -91,8 +128,21 @@ def champions_for_day(
             else float(np.nanmedian(today[coin].record.get("vol_24h_bps", pd.Series([np.nan]))))
         )
         cost = cost_model_for(row, vol, settings)
+        rule = acting_rule(f, day, settings)
         has_incumbent = any(k[0] == coin for k in incumbents)
-        if today[coin].record_kind and not has_incumbent:
+        tested = cold_starts.get(coin)
+        if (
+            today[coin].record_kind
+            and not has_incumbent
+            and tested is not None
+            and (date.fromisoformat(day) - date.fromisoformat(tested)).days <= settings.lookback_days
+        ):
+            returned[coin] = (
+                f"cold-start record already tested on {tested}, within lookback_days={settings.lookback_days} "
+                "(once per listing); it continues in shadow"
+            )
+        elif today[coin].record_kind and not has_incumbent:
+            cold_starts[coin] = day
             record = today[coin].record
             for (engine, horizon), frame in record.groupby(["engine", "horizon"]):
                 challengers.append(
@@ -108,6 +158,7 @@ def champions_for_day(
                         cost,
                         settings,
                         float(row["usdt_per_gbp"]),
+                        rule,
                     )
                 )
             continue
@@ -118,6 +169,8 @@ def champions_for_day(
             )
             ready = (date.fromisoformat(first) + timedelta(days=settings.champions.shadow_days)).isoformat()
             pending[coin] = f"challengers in shadow: the first cohort (trained {first}) is tested on {ready}"
+            if coin in returned:
+                pending[coin] = f"{returned[coin]}: {pending[coin]}"
             continue
         for meta in cohort.pooled():
             horizon, engine = meta["horizon"], meta["engine"]
@@ -134,7 +187,7 @@ def champions_for_day(
             )
             if record.empty:
                 continue
-            incumbent = incumbents.get((coin, horizon))
+            incumbent = baselines.get((coin, horizon))
             baseline, baseline_name = None, "no trade"
             if incumbent is not None:
                 inc_models = models.get((coin, incumbent["model_day"]))
@@ -152,7 +205,16 @@ def champions_for_day(
                     )
                     total = cost.total_bps(settings.horizon_bars[horizon] * settings.bar / timedelta(days=1))
                     baseline = pd.Series(
-                        decision_returns(inc_record["pred_bps"], inc_record["label_bps"], total),
+                        decision_returns(
+                            inc_record["pred_bps"],
+                            inc_record["label_bps"],
+                            total,
+                            rule.positions(
+                                inc_record["pred_bps"].to_numpy(dtype=float),
+                                total,
+                                inc_record["vol_24h_bps"].to_numpy(dtype=float),
+                            ),
+                        ),
                         index=inc_record["decision_time"],
                     )
                     baseline_name = f"champion {incumbent['engine']}@{incumbent['model_day']}"
@@ -169,6 +231,7 @@ def champions_for_day(
                     cost,
                     settings,
                     float(row["usdt_per_gbp"]),
+                    rule,
                 )
             )
     regimes = {
@@ -193,23 +256,114 @@ def champions_for_day(
         dsr_min=settings.champions.dsr_min,
         max_age_days=settings.champions.max_age_days,
         min_effective_samples=settings.champions.min_effective_samples,
+        retests=retests,
+        trials=(previous or {}).get("trials", {}),
     )
+    for champ in left:
+        reasons = universe.loc[universe["coin"] == champ["coin"], "reason"]
+        why = str(reasons.iloc[0]) if len(reasons) else "not in today's universe"
+        decision.demotions.append(
+            {
+                "coin": champ["coin"],
+                "horizon": champ["horizon"],
+                "engine": champ["engine"],
+                "model_day": champ["model_day"],
+                "promoted_on": champ.get("shadow_test", {}).get("promoted_on"),
+                "reason": f"coin no longer eligible: {why}",
+                "retest": None,
+            }
+        )
+    decision.demotions.sort(key=lambda d: (d["coin"], d["horizon"]))
     doc = decision.to_dict()
     doc["active_coins"] = sorted(active)
     doc["trained_coins"] = sorted(c for c in active if c not in coin_status)
     doc["regimes"] = regimes
     doc["markets"] = len(universe)
+    doc["demoted"] = len(decision.demotions)
+    doc["cold_starts"] = cold_starts
     doc["promoted"] = sum(
         c["shadow_test"].get("decision") == "promoted" and c["shadow_test"].get("promoted_on") == day
         for c in decision.champions
     )
+    doc["events"] = decision_events(day, previous, doc)
     return doc
+
+
+def _retests(
+    day: str,
+    incumbents: dict[tuple[str, str], dict],
+    models: dict[tuple[str, str], StoredModels],
+    features: pd.DataFrame,
+    labels: pd.DataFrame,
+    recent_features: pd.DataFrame,
+    universe: pd.DataFrame,
+    trained: set[str],
+    settings: HuracanSettings,
+) -> dict[tuple[str, str], dict]:
+    """Today's re-test of every incumbent of a trained coin on its record since promotion
+    (``core.champions.retest_champion``): its model's decisions from the day after its promotion
+    on, labels resolved by today, costs of today (the coin's cost model of its challengers)."""
+    out = {}
+    extra = embargo_extra(settings)
+    oldest = (date.fromisoformat(day) - timedelta(days=settings.champions.max_age_days)).isoformat()
+    for (coin, horizon), champ in sorted(incumbents.items()):
+        stored = models.get((coin, champ["model_day"]))
+        if coin not in trained or champ["model_day"] < oldest or stored is None or stored.status != "trained":
+            continue
+        promoted_on = champ.get("shadow_test", {}).get("promoted_on") or champ["model_day"]
+        since = date.fromisoformat(promoted_on) + timedelta(days=1)
+        row = universe[universe["coin"] == coin].iloc[0]
+        recent = decision_table(recent_features[recent_features["symbol"] == coin])
+        cost = cost_model_for(
+            row, float(np.nanmedian(recent["vol_24h_bps"])) if len(recent) else float("nan"), settings
+        )
+        f = features[features["symbol"] == coin] if len(features) else features
+        lab = labels[labels["symbol"] == coin] if len(labels) else labels
+        table = decision_table(f)
+        meta = stored.model_metadata(champ["engine"], horizon)
+        record = (
+            shadow_record(
+                stored.load_model(champ["engine"], horizon).predict,
+                meta["feature_names"],
+                table,
+                lab,
+                horizon=horizon,
+                cutoff=pd.Timestamp(meta["cutoff"]),
+                embargo=pd.Timedelta(horizon) + extra,
+                thresholds=stored.regime_thresholds,
+            )
+            if len(table) and len(lab)
+            else pd.DataFrame(columns=["decision_time", "pred_bps", "label_bps", "vol_24h_bps", "regime"])
+        )
+        start = pd.Timestamp(since.isoformat(), tz="UTC")
+        times = pd.to_datetime(record["decision_time"], utc=True)
+        record = record[(times >= start).to_numpy()]
+        h_bars = settings.horizon_bars[horizon]
+        out[(coin, horizon)] = retest_champion(
+            record,
+            since=since.isoformat(),
+            cost=cost,
+            horizon_bars=h_bars,
+            holding_days=h_bars * settings.bar / timedelta(days=1),
+            min_edge_bps=settings.min_edge_after_cost_bps,
+            usdt_per_gbp=float(row["usdt_per_gbp"]),
+            alpha=settings.risk.alpha,
+            min_trades=settings.champions.min_trades,
+            min_effective_samples=settings.champions.min_effective_samples,
+            rule=acting_rule(recent_features[recent_features["symbol"] == coin], day, settings),
+            # the decisions of a full shadow record: shadow_days of bars less the embargo (horizon +
+            # latency) at its start and the labels (latency + horizon) not yet resolved at its end
+            min_decisions=settings.champions.shadow_days * settings.bars_per_day
+            - 2 * (h_bars + settings.fill_delay_bars),
+        )
+    return out
 
 
 def decision_events(day: str, previous: dict | None, doc: dict) -> list[dict[str, str]]:
     """The day's champion decisions as DecisionEvents (one key=value log line each):
-    ``promotion`` (a challenger won today), ``keep`` (the incumbent stays), ``demotion`` (yesterday's
-    champion is gone, with why when the day says it) and ``skip`` (an active coin without one)."""
+    ``promotion`` (a challenger won today), ``keep`` (the incumbent stays, after its re-test),
+    ``demotion`` (yesterday's champion is gone: its failed re-test, its age, its coin leaving the
+    universe or a better challenger, from ``doc["demotions"]``) and ``skip`` (an active coin without one)."""
     events = []
     today = {(c["coin"], c["horizon"]): c for c in doc.get("champions", [])}
     for (coin, horizon), champ in sorted(today.items()):
@@ -223,11 +377,34 @@ def decision_events(day: str, previous: dict | None, doc: dict) -> list[dict[str
                 "engine": str(champ.get("engine", "")),
                 "model_day": str(champ.get("model_day", "")),
                 "net_edge_bps": f"{float(champ.get('net_edge_bps', float('nan'))):.2f}",
+                **({} if promoted else {"retest": str((champ.get("retest") or {}).get("status", "none"))}),
+            }
+        )
+    demoted = {(d["coin"], d["horizon"]): d for d in doc.get("demotions", [])}
+    for (coin, horizon), gone in sorted(demoted.items()):
+        retest = gone.get("retest") or {}
+        events.append(
+            {
+                "kind": "demotion",
+                "coin": coin,
+                "horizon": horizon,
+                "engine": str(gone.get("engine", "")),
+                "model_day": str(gone.get("model_day", "")),
+                "promoted_on": str(gone.get("promoted_on") or ""),
+                **(
+                    {
+                        "retest_p_value": f"{retest['p_value']:.3g}",
+                        "retest_shortfall_p_value": f"{retest['shortfall_p_value']:.3g}",
+                    }
+                    if "p_value" in retest
+                    else {}
+                ),
+                "reason": gone["reason"],
             }
         )
     for champ in (previous or {}).get("champions", []):
         key = (champ["coin"], champ["horizon"])
-        if key in today:
+        if key in today or key in demoted:
             continue
         events.append(
             {

@@ -101,8 +101,16 @@ def export_files(
         files["reports/data_integrity_heatmap.png"] = heatmap_png(integrity["history"])
     files["reports/ranking.json"] = reports.to_json_bytes({"day": day, "entries": champions["ranking"]})
     files["reports/shadow_tests.json"] = reports.to_json_bytes(
-        {"day": day, "tests": champions.get("tests", [])}
+        {"day": day, "tests": reports.sorted_records(champions.get("tests", []))}
     )
+    files["reports/trials.json"] = reports.to_json_bytes(
+        {
+            "day": day,
+            "trials": champions.get("trials", {}),
+            "cold_starts": champions.get("cold_starts", {}),
+        }
+    )
+    files["reports/champion_events.jsonl"] = reports.champion_event_lines(day, champions.get("events", []))
     files["reports/do_not_trade.json"] = reports.to_json_bytes(
         {"day": day, "entries": champions["do_not_trade"]}
     )
@@ -116,6 +124,11 @@ def export_files(
         "coins_trained": len(champions["trained_coins"]),
         "challengers": champions["challengers"],
         "champions_promoted_today": champions.get("promoted", 0),
+        "champions_demoted_today": len(champions.get("demotions", [])),
+        "demotions": [
+            {k: d[k] for k in ("coin", "horizon", "engine", "model_day", "promoted_on", "reason")}
+            for d in champions.get("demotions", [])
+        ],
         "champions_exported": len(exported),
         "champion_coins": sorted({c["coin"] for c in exported}),
         "champions_dropped": dropped,

@@ -28,6 +28,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any, TypeVar
 
 import dropbox
@@ -337,6 +338,18 @@ class DropboxStore:
             elif isinstance(entry, dbx_files.FolderMetadata):
                 folders.add(rel)
         return files, folders
+
+    def newest_change(self, folder: str) -> float | None:
+        """The newest ``server_modified`` of the files below ``folder`` (folders carry no time in
+        Dropbox: an empty folder reads as changed at 0.0); None when it does not exist."""
+        if not self.is_folder(folder):
+            return None
+        times = [
+            entry.server_modified.replace(tzinfo=UTC).timestamp()
+            for entry in self._list(folder, recursive=True)
+            if isinstance(entry, dbx_files.FileMetadata)
+        ]
+        return max(times, default=0.0)
 
     def list_folders(self, folder: str = "") -> list[str]:
         return sorted(

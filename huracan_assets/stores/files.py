@@ -95,21 +95,33 @@ def frame_to_table(frame: pd.DataFrame) -> pa.Table:
     """
     attrs = frame.attrs
     frame = bare_view(frame)
-    columns = [
-        (name, column.astype("string") if column.dtype == object else column)
-        for name, column in frame.items()
-    ]
-    layout = tuple((name, column.dtype) for name, column in columns)
+    # object columns of strings (or nothing) go to Arrow as they are: the same array as through
+    # ``astype("string")``, without building the pandas string column first
+    columns: list[tuple[Any, Any, Any]] = []
+    for name, column in frame.items():
+        if column.dtype == object:
+            values = column.to_numpy()
+            if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+                columns.append((name, _STRING, values))
+            else:
+                strings = column.astype("string")
+                columns.append((name, strings.dtype, strings))
+        else:
+            columns.append((name, column.dtype, column))
+    layout = tuple((name, dtype) for name, dtype, _ in columns)
     try:
         schema, pandas_meta = _layouts[layout]
     except (KeyError, TypeError):  # TypeError: a column label or dtype that does not hash
-        table = pa.Table.from_pandas(pd.DataFrame(dict(columns)), preserve_index=False)
+        table = pa.Table.from_pandas(
+            pd.DataFrame({name: pd.Series(values, dtype=dtype) for name, dtype, values in columns}),
+            preserve_index=False,
+        )
         schema, pandas_meta = table.schema, json.loads(table.schema.metadata[b"pandas"])
         with contextlib.suppress(TypeError):
             _layouts[layout] = (schema, pandas_meta)
     arrays = [
-        pa.array(column, type=field.type, from_pandas=True)
-        for (_, column), field in zip(columns, schema, strict=True)
+        pa.array(values, type=field.type, from_pandas=True)
+        for (_, _, values), field in zip(columns, schema, strict=True)
     ]
     metadata = dict(schema.metadata)
     # as from_pandas does: the frame's attrs in the pandas metadata, if they serialize
@@ -124,6 +136,7 @@ def frame_to_table(frame: pd.DataFrame) -> pa.Table:
 
 
 _layouts: dict[tuple[Any, ...], tuple[pa.Schema, dict[str, Any]]] = {}
+_STRING = pd.StringDtype()
 
 
 def plain_strings(frame: pd.DataFrame) -> pd.DataFrame:
@@ -387,6 +400,24 @@ def partition_file_bytes(table: pa.Table, asset: str, partition: str) -> bytes:
     at = data.rfind(_PENDING_DIGEST, _footer_start(data))
     data[at : at + len(_PENDING_DIGEST)] = _sha256_without_digest(data, at).encode()
     return bytes(data)
+
+
+def looks_whole(path: Path) -> bool:
+    """Whether a stored partition file is there and ends like a whole Parquet file: its last 8
+    bytes are a footer length that fits the file and the ``PAR1`` magic. One ``stat`` and one
+    8-byte read, no hash: the day's plan runs it over every file of its look-back window to find
+    partitions that are gone, moved aside or cut short (a flipped byte is caught when the file is
+    read, and then moved aside, so the next plan finds it missing)."""
+    try:
+        with path.open("rb") as handle:
+            size = handle.seek(0, 2)
+            if size < 12:
+                return False
+            handle.seek(size - 8)
+            tail = handle.read(8)
+    except OSError:
+        return False
+    return tail[4:] == b"PAR1" and int.from_bytes(tail[:4], "little") <= size - 12
 
 
 def verified_partition_file(data: bytes, path: Path, asset: str, partition: str) -> pq.ParquetFile:

@@ -27,7 +27,7 @@ def two_days(tmp_path_factory: pytest.TempPathFactory) -> dict:
     then day 2 on the same instance with the usual rules: day 1 is a look-back day of day 2."""
     root = tmp_path_factory.mktemp("window")
     empty, _ = huracan_daily(root, LOOK_BACK_DAY, SIMULATOR__N_COINS=COINS, MIN_LIQUIDITY_GBP="1e15")
-    done, storage = huracan_daily(root, DAY, SIMULATOR__N_COINS=COINS)
+    done, storage = huracan_daily(root, DAY, fresh=False, SIMULATOR__N_COINS=COINS)
     return {"empty": empty, "done": done, "storage": storage, "exports": root / "exports"}
 
 

@@ -6,6 +6,8 @@ import pytest
 
 from huracan_assets.core.bars import (
     StaleDataError,
+    _validate_general,
+    _validate_regular_day,
     robust_z,
     validate_day,
 )
@@ -166,3 +168,77 @@ def test_vendor_disagreement_is_counted_and_listed(clean_day):
 def test_robust_z():
     z = robust_z(np.array([1.0, 1.1, 0.9, 1.0, 10.0]))
     assert z[-1] > 20 and abs(z[0]) < 1
+
+
+def _regular_variants(clean: pd.DataFrame, rng: np.random.Generator) -> list[tuple[str, pd.DataFrame]]:
+    """Days with every grid candle once and in order: the regular path's inputs, with and
+    without its outlier and vendor branches at work."""
+    spike = clean.copy()
+    spike.loc[9, "close"] *= 1.2
+    spike.loc[9, "high"] = spike.loc[9, "close"]
+    dip = clean.copy()
+    dip.loc[15, "close"] *= 0.8
+    dip.loc[15, "low"] = dip.loc[15, "close"]
+    ints = clean.copy()
+    ints["trades"] = ints["trades"].round().astype("int64")
+    ints["volume"] = ints["volume"].round().astype("int64")
+    fractional = clean.assign(trades=clean["trades"] + rng.uniform(0, 1, len(clean)))
+    mixed = clean.copy()
+    mixed.loc[3:6, "vendor"] = "sim-other"
+    noisy = clean.copy()
+    noisy[["open", "high", "low", "close"]] *= rng.uniform(0.999, 1.001)
+    return [
+        ("clean", clean),
+        ("spike", spike),
+        ("dip", dip),
+        ("int trades", ints),
+        ("fractional trades", fractional),
+        ("vendors", mixed),
+        ("noisy", noisy),
+    ]
+
+
+def test_the_regular_path_gives_the_general_paths_frame_and_record():
+    """``validate_day`` takes a NumPy path for regular days; on every regular day (outliers,
+    vendor audits, staleness records included) it must give exactly what the general path gives,
+    and it must refuse every irregular day (the general path handles those)."""
+    ex = SimulatedExchange(seed=11, n_coins=6, faulty_fraction=0.0)
+    rng = np.random.default_rng(3)
+    params = {"bar": HOUR, "outlier_z": 8.0, "mismatch_bps": 25.0, "max_staleness": timedelta(hours=6)}
+    taken = outliers = audited = 0
+    for coin in ("BTC", "ETH", "SOL"):
+        for offset in range(3):
+            day = DAY + timedelta(days=offset)
+            clean = ex.ohlcv(coin, utc(day), utc(day, 24))
+            secondary = ex.ohlcv(coin, utc(day), utc(day, 24), vendor=SECONDARY_VENDOR)
+            secondary.loc[[4, 17], "close"] *= 1.004
+            for name, raw in _regular_variants(clean, rng):
+                for second in (None, secondary):
+                    kw = {"coin": coin, "day": day, "listed_at": None, "secondary": second, **params}
+                    regular = _validate_regular_day(raw, **kw)
+                    assert regular is not None, f"{coin} {day} {name}: regular day refused"
+                    general = _validate_general(raw, max_repair_bars=3, **kw)
+                    pd.testing.assert_frame_equal(regular[0], general[0], check_exact=True)
+                    assert regular[1].to_dict() == general[1].to_dict(), f"{coin} {day} {name}"
+                    taken += 1
+                    outliers += regular[1].outliers > 0
+                    audited += regular[1].vendor_mismatches > 0
+    assert taken == 126 and outliers >= 18 and audited >= 9
+
+    clean = ex.ohlcv("BTC", utc(DAY), utc(DAY, 24))
+    irregular = {
+        "gap": clean.drop(index=[5]),
+        "duplicate": pd.concat([clean, clean.iloc[[3]]]),
+        "out of order": clean.iloc[::-1],
+        "invalid": clean.assign(high=np.where(clean.index == 2, 0.0, clean["high"])),
+        "strings": clean.assign(close=clean["close"].map(repr).astype(object)),
+        "missing column": clean.drop(columns=["volume"]),
+        "off the day": clean.assign(open_time=clean["open_time"] + pd.Timedelta(hours=1)),
+    }
+    for name, raw in irregular.items():
+        kw = {"coin": "BTC", "day": DAY, "listed_at": None, "secondary": None, **params}
+        assert _validate_regular_day(raw, **kw) is None, name
+    assert (
+        _validate_regular_day(clean, coin="BTC", day=DAY, listed_at=utc(DAY, 3), secondary=None, **params)
+        is None
+    )

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from huracan_assets.core.champions import TEST_NAME, Challenger, choose_champions
+from huracan_assets.core.champions import TEST_NAME, Challenger, choose_champions, retest_champion
+from huracan_assets.core.costs import CostModel
 from huracan_assets.core.stats import hac_mean_test
 
 ALPHA = 0.05
@@ -269,8 +270,12 @@ def test_significant_challenger_is_promoted_with_its_test_recorded(decision):
 
 
 def test_q_values_are_benjamini_hochberg_across_every_challenger_of_the_day(decision):
+    # every key is at its first trial: its p-value is divided by its alpha share 6 / pi^2 first
     p = np.array([t["p_value"] for t in decision.tests])
-    np.testing.assert_allclose([t["q_value"] for t in decision.tests], hand_bh(p), rtol=1e-9)
+    np.testing.assert_allclose([t["p_history"] for t in decision.tests], np.minimum(1.0, p * np.pi**2 / 6))
+    np.testing.assert_allclose(
+        [t["q_value"] for t in decision.tests], hand_bh(np.minimum(1.0, p * np.pi**2 / 6)), rtol=1e-9
+    )
     assert len(decision.tests) == decision.challengers
 
 
@@ -385,7 +390,7 @@ def test_benjamini_hochberg_makes_a_marginal_p_insignificant(decision):
         [challenger("XRP", "1h", "flow", returns_with_t(9, 2.3))], active=["XRP"], coin_status={}, pending={}
     )
     assert [(c["coin"], c["engine"]) for c in alone.champions] == [("XRP", "flow")]
-    assert alone.champions[0]["shadow_test"]["q_value"] == pytest.approx(test["p_value"])
+    assert alone.champions[0]["shadow_test"]["q_value"] == pytest.approx(test["p_value"] * np.pi**2 / 6)
 
 
 def test_every_active_coin_has_a_champion_or_a_reason(decision):
@@ -452,3 +457,119 @@ def test_independent_trades_are_the_non_overlapping_ones_by_hand():
     # h = 3: trades at 0, 4, 7, 12 (1 overlaps 0; 6 overlaps 4; 8 overlaps 7)
     assert independent_trades(traded, 3) == 4
     assert independent_trades(np.zeros(10, dtype=bool), 4) == 0
+
+
+# -- the daily re-test of a champion on its record since promotion ------------------------------
+
+RETEST_COST = CostModel(
+    taker_bps=5.0, spread_bps=4.0, daily_vol_bps=300.0, adv_usdt=5e8, order_notional_usdt=2e4, slippage_k=0.1
+)
+
+
+def since_promotion_record(seed: int, edge_bps: float, *, days: int, h_bars: int = 1, sd: float = 60.0):
+    """Hourly decisions of a champion since promotion: the model predicts the sign of the coming
+    h-bar move with a drift of ``edge_bps`` in its direction, so each trade grosses ``edge_bps``
+    on average (overlapping h-bar labels from one bar-return path)."""
+    rng = np.random.default_rng(seed)
+    n = 24 * days
+    bar = rng.normal(scale=sd / np.sqrt(h_bars), size=n + h_bars)
+    direction = np.where(rng.uniform(size=n) < 0.5, 1.0, -1.0)
+    label = np.convolve(bar, np.ones(h_bars), "valid")[:n] + direction * edge_bps
+    traded = rng.uniform(size=n) < 0.6
+    pred = np.where(traded, direction * 100.0, direction * 1.0)  # out when |pred| < cost
+    return pd.DataFrame(
+        {
+            "decision_time": pd.date_range("2025-03-01", periods=n, freq="h", tz="UTC"),
+            "pred_bps": pred,
+            "label_bps": label,
+            "vol_24h_bps": 300.0,
+            "regime": "range",
+        }
+    )
+
+
+def retest(record, h_bars=1, min_decisions=0):
+    return retest_champion(
+        record,
+        since="2025-03-01",
+        cost=RETEST_COST,
+        horizon_bars=h_bars,
+        holding_days=h_bars / 24,
+        min_edge_bps=MIN_EDGE,
+        usdt_per_gbp=1.25,
+        alpha=ALPHA,
+        min_trades=MIN_TRADES,
+        min_effective_samples=MIN_EFF,
+        min_decisions=min_decisions,
+    )
+
+
+def test_retest_keeps_a_champion_whose_record_still_has_its_edge():
+    cost = RETEST_COST.total_bps(1 / 24)
+    result = retest(since_promotion_record(1, cost + 25.0, days=7))
+    assert result["status"] == "supported" and result["mature"]
+    assert result["net_edge_bps"] > MIN_EDGE and result["p_value"] < ALPHA
+    assert result["n_trades"] >= MIN_TRADES and result["cost_bps"] == pytest.approx(cost)
+
+
+def test_retest_demotes_a_champion_whose_edge_is_gone_with_the_reason():
+    result = retest(since_promotion_record(2, 0.0, days=7))  # no edge: each trade loses its costs
+    assert result["status"] == "demoted" and result["mature"]
+    assert result["net_edge_bps"] < 0
+    assert "re-test failed" in result["reason"] and "record since 2025-03-01" in result["reason"]
+    # a record far below the minimum edge is demoted before it reaches the promotion's sample size
+    early = retest(since_promotion_record(4, 0.0, days=1, sd=15.0))
+    assert not early["mature"] and early["status"] == "demoted"
+    assert early["shortfall_p_value"] < ALPHA and "significantly below" in early["reason"]
+
+
+def test_a_young_record_keeps_the_champion_unless_it_already_contradicts_the_edge():
+    cost = RETEST_COST.total_bps(1 / 24)
+    young = retest(since_promotion_record(3, cost + 25.0, days=1).head(20))
+    assert young["status"] == "young" and not young["mature"] and young["n_trades"] < MIN_TRADES
+    empty = retest(since_promotion_record(3, 0.0, days=1).head(0))
+    assert empty["status"] == "young" and empty["n_trades"] == 0 and empty["p_value"] == 1.0
+
+
+def test_retest_size_on_a_champion_exactly_at_the_minimum_edge():
+    """The shortfall test demotes a champion whose true edge equals min_edge at about rate alpha
+    (one-sided HAC, 4-bar overlapping labels), not more."""
+    cost = RETEST_COST.total_bps(4 / 24)
+    demoted = [
+        retest(since_promotion_record(1000 + s, cost + MIN_EDGE, days=7, h_bars=4), h_bars=4)[
+            "shortfall_p_value"
+        ]
+        < ALPHA
+        for s in range(300)
+    ]
+    assert 0.5 * ALPHA <= np.mean(demoted) <= 1.5 * ALPHA
+
+
+def test_a_failed_retest_demotes_the_incumbent_and_the_day_says_why(yesterday):
+    incumbents = incumbents_of(yesterday)
+    failed = retest(since_promotion_record(2, 0.0, days=7))
+    kept = retest(since_promotion_record(1, RETEST_COST.total_bps(1 / 24) + 25.0, days=7))
+    decision = decide(today_challengers(), incumbents, retests={("ETH", "1h"): failed, ("SOL", "1h"): kept})
+    champs = {(c["coin"], c["horizon"]): c for c in decision.champions}
+    assert ("ETH", "1h") not in champs
+    gone = {(d["coin"], d["horizon"]): d for d in decision.demotions}
+    assert gone[("ETH", "1h")]["reason"] == failed["reason"]
+    # the kept champion exports today's figures, the re-test's, not its promotion day's
+    sol = champs[("SOL", "1h")]
+    assert sol["edge_record"] == "since promotion" and sol["retest"] is kept
+    assert sol["net_edge_bps"] == kept["net_edge_bps"] and sol["n_trades"] == kept["n_trades"]
+    assert sol["p_value"] == kept["p_value"]
+    assert sol["promotion"]["net_edge_bps"] == incumbents[("SOL", "1h")]["net_edge_bps"]
+    # the two-month-old incumbent is retired with its age as the reason
+    assert "max_age_days" in gone[("BNB", "1h")]["reason"]
+
+
+def test_a_record_shorter_than_a_shadow_record_is_young_however_many_trades_it_has():
+    """A day of a strong champion's record has the trades but not the length (power) of the
+    shadow record it was promoted on: it is not yet held to significance."""
+    cost = RETEST_COST.total_bps(1 / 24)
+    day = since_promotion_record(5, cost + 10.0, days=2, sd=120.0)
+    short = retest(day, min_decisions=164)
+    assert short["n_trades"] >= MIN_TRADES and short["n_independent_trades"] >= MIN_EFF
+    assert short["p_value"] >= ALPHA and not short["mature"] and short["status"] == "young"
+    assert retest(day)["status"] == "demoted"  # the same record, held to the bar without the length

@@ -10,10 +10,13 @@ import pytest
 from huracan_assets.core.hashing import DROPBOX_BLOCK_BYTES, dropbox_content_hash, sha256_bytes
 from huracan_assets.core.manifest import LATEST_NAME, MANIFEST_NAME
 from huracan_assets.core.publishing import (
+    REPLACED_PREFIX,
+    STAGING_PREFIX,
     ExportPlan,
     ExportStore,
     ExportStoreError,
     LocalFolderPublisher,
+    LocalFolderStore,
     StorePublisher,
 )
 from huracan_assets.stores.dropbox_credentials import DropboxCredentials
@@ -363,3 +366,32 @@ def test_latest_waits_for_every_file_to_verify(dropbox_account):
     assert "content_hash" in str(excinfo.value)
     assert _remote(server)[LATEST_NAME] == b"2026-04-01\n"
     assert f"{ROOT}/2026-04-02" not in server.folders()
+
+
+def test_a_publish_finishes_what_killed_publishes_left_the_same_in_dropbox_and_locally(
+    dropbox_account, tmp_path
+):
+    """A kill between the two renames of a same-day re-publish (``<day>/`` renamed aside, the new
+    copy not yet in place) and a kill while staging another day: the next publish puts the
+    complete copy back under its name and removes the rest, in both stores alike."""
+    local, remote = LocalFolderStore(tmp_path / "exports"), dropbox_account.store(chunk_size_bytes=CHUNK)
+    aside, partial = f"{REPLACED_PREFIX}2026-04-01-0a1b2c3d4e5f", f"{STAGING_PREFIX}2026-03-30"
+    for store in (local, remote):
+        StorePublisher(store).publish(_plan("2026-04-01"))
+        store.move("2026-04-01", aside)
+        store.write(f"{partial}/reports/metrics.json", b"{")
+    time.sleep(1.1)  # Dropbox keeps file times to the second
+    started = time.time()
+    results = [
+        StorePublisher(s).publish(_plan("2026-04-02"), leftovers_before=started) for s in (local, remote)
+    ]
+
+    for result in results:
+        assert sorted(result.leftovers) == [f"removed {partial}", f"restored {aside} -> 2026-04-01"]
+    remote_files = _remote(dropbox_account.server)
+    assert remote_files == _tree(tmp_path / "exports")
+    assert f"2026-04-01/{MANIFEST_NAME}" in remote_files and remote_files[LATEST_NAME] == b"2026-04-02\n"
+    assert not [f for f in dropbox_account.server.folders() if REPLACED_PREFIX in f or STAGING_PREFIX in f]
+    # a folder that changed after the run started is another publish's, running now: kept
+    local.write(f"{STAGING_PREFIX}2026-04-03-ffffffffffff/x", b"1")
+    assert StorePublisher(local).finish_leftovers(started) == []
