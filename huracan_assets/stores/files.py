@@ -112,10 +112,9 @@ def frame_to_table(frame: pd.DataFrame) -> pa.Table:
     try:
         schema, pandas_meta = _layouts[layout]
     except (KeyError, TypeError):  # TypeError: a column label or dtype that does not hash
-        table = pa.Table.from_pandas(
-            pd.DataFrame({name: pd.Series(values, dtype=dtype) for name, dtype, values in columns}),
-            preserve_index=False,
-        )
+        # (each column on the frame's own index, so none is realigned to NaN)
+        built = {name: pd.Series(values, dtype=dtype, index=frame.index) for name, dtype, values in columns}
+        table = pa.Table.from_pandas(pd.DataFrame(built, index=frame.index), preserve_index=False)
         schema, pandas_meta = table.schema, json.loads(table.schema.metadata[b"pandas"])
         with contextlib.suppress(TypeError):
             _layouts[layout] = (schema, pandas_meta)

@@ -5,6 +5,7 @@ from pathlib import Path
 import dagster as dg
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from catboost import CatBoostRegressor
 
@@ -182,6 +183,30 @@ def test_object_columns_round_trip_as_strings_and_attrs_survive():
     back = table_to_frame(frame_to_table(frame))
     assert back["s"].tolist() == ["x", None]
     assert back.attrs == frame.attrs
+
+
+@pytest.mark.parametrize("index", [None, [7, 3, 9], ["a", "b", "c"]])
+def test_frame_to_table_is_the_tables_from_pandas_gives(index):
+    """The cached-schema build equals ``from_pandas`` of the frame with object columns as strings,
+    whatever the frame's index (only its columns are stored) and on a first or a cached layout."""
+    tag = "range" if index is None else type(index[0]).__name__  # a layout of its own: a first build
+    frame = pd.DataFrame(
+        {
+            f"n_{tag}": np.array([1, 2, 3], dtype="int64"),
+            "s": ["x", None, "z"],
+            "mixed": [1, "two", None],
+            "f": [0.5, np.nan, 2.0],
+            "t": pd.to_datetime(["2025-01-01", "2025-01-02", None], utc=True),
+        },
+        index=index,
+    )
+    frame.attrs = {"quality": {"status": "ok"}}
+    strings = frame.reset_index(drop=True).astype({"s": "string", "mixed": "string"})
+    expected = pa.Table.from_pandas(strings, preserve_index=False)
+    for _ in range(2):  # the first call builds the layout's schema, the second reuses it
+        table = frame_to_table(frame)
+        assert table.schema.types == expected.schema.types
+        assert table.to_pydict() == expected.to_pydict()
 
 
 THRESHOLDS = {"panic_vol_bps": 150.0, "illiquid_quote_volume": 2.5e6, "trend_efficiency": 0.3}
