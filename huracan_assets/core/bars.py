@@ -239,12 +239,7 @@ def _validate_general(
     if max_staleness is not None and quality.expected_bars:
         newest = frame.index.max() if len(frame) else None
         age = (end - (newest + bar)) if newest is not None else (end - grid_start)
-        quality.newest_bar_age_h = round(age / pd.Timedelta(hours=1), 2)
-        if age > pd.Timedelta(max_staleness):
-            raise StaleDataError(
-                f"{coin} {day}: newest candle is {quality.newest_bar_age_h} h old at the end of the day "
-                f"(max_staleness {pd.Timedelta(max_staleness)})"
-            )
+        _check_staleness(quality, age, max_staleness)
 
     frame = frame.reindex(grid)
     missing_mask = frame["close"].isna().to_numpy()
@@ -275,19 +270,10 @@ def _validate_general(
     if spikes.any():
         quality.outliers = int(spikes.sum())
         quality.status = "repaired"
-        fixed_close = held_close.where(spikes, frame["close"])
-        bad_close = frame["close"]
-        frame.loc[spikes, "high"] = np.where(
-            frame.loc[spikes, "high"] <= bad_close[spikes],
-            np.maximum(frame.loc[spikes, "open"], fixed_close[spikes]),
-            frame.loc[spikes, "high"],
-        )
-        frame.loc[spikes, "low"] = np.where(
-            frame.loc[spikes, "low"] >= bad_close[spikes],
-            np.minimum(frame.loc[spikes, "open"], fixed_close[spikes]),
-            frame.loc[spikes, "low"],
-        )
-        frame["close"] = fixed_close
+        prices = {c: frame[c].to_numpy(dtype=float) for c in PRICE_COLUMNS}
+        held = _hold_outliers(prices, spikes.to_numpy(), held_close.to_numpy())
+        for column in ("high", "low", "close"):
+            frame[column] = held[column]
         frame["outlier"] = spikes
 
     if secondary is not None and len(secondary):
@@ -348,12 +334,7 @@ def _validate_regular_day(
     quality.vendor = ",".join(sorted(set(vendor)))
     if max_staleness is not None:
         age = end - (pd.Timestamp(int(grid[-1]), tz="UTC") + bar)
-        quality.newest_bar_age_h = round(age / pd.Timedelta(hours=1), 2)
-        if age > pd.Timedelta(max_staleness):
-            raise StaleDataError(
-                f"{coin} {day}: newest candle is {quality.newest_bar_age_h} h old at the end of the day "
-                f"(max_staleness {pd.Timedelta(max_staleness)})"
-            )
+        _check_staleness(quality, age, max_staleness)
 
     repaired = np.zeros(len(grid), dtype=bool)
     close = values["close"]
@@ -361,15 +342,7 @@ def _validate_regular_day(
     if spikes.any():
         quality.outliers = int(spikes.sum())
         quality.status = "repaired"
-        fixed = np.where(spikes, held_close, close)
-        high, low, open_ = values["high"].copy(), values["low"].copy(), values["open"]
-        high[spikes] = np.where(
-            high[spikes] <= close[spikes], np.maximum(open_[spikes], fixed[spikes]), high[spikes]
-        )
-        low[spikes] = np.where(
-            low[spikes] >= close[spikes], np.minimum(open_[spikes], fixed[spikes]), low[spikes]
-        )
-        values.update(high=high, low=low, close=fixed)
+        values.update(_hold_outliers(values, spikes, held_close))
 
     if secondary is not None and len(secondary):
         _vendor_differences(pd.DatetimeIndex(times), values, ~spikes, secondary, quality, mismatch_bps)
@@ -381,6 +354,33 @@ def _validate_regular_day(
     out["outlier"] = spikes
     quality.kept_bars = len(grid)
     return pd.DataFrame(out, columns=VALIDATED_COLUMNS), quality
+
+
+def _check_staleness(quality: BarQuality, age: pd.Timedelta, max_staleness: timedelta) -> None:
+    """Record the newest candle's age at the end of the day; raise when it is past ``max_staleness``."""
+    quality.newest_bar_age_h = round(age / pd.Timedelta(hours=1), 2)
+    if age > pd.Timedelta(max_staleness):
+        raise StaleDataError(
+            f"{quality.coin} {quality.day}: newest candle is {quality.newest_bar_age_h} h old at the end "
+            f"of the day (max_staleness {pd.Timedelta(max_staleness)})"
+        )
+
+
+def _hold_outliers(
+    prices: dict[str, np.ndarray], spikes: np.ndarray, held_close: np.ndarray
+) -> dict[str, np.ndarray]:
+    """High, low and close with each outlier bar's close held (rule 6): a high or low that the bad
+    print set is pulled back to the bar's open and held close."""
+    close, open_ = prices["close"], prices["open"]
+    fixed = np.where(spikes, held_close, close)
+    high, low = prices["high"].copy(), prices["low"].copy()
+    high[spikes] = np.where(
+        high[spikes] <= close[spikes], np.maximum(open_[spikes], fixed[spikes]), high[spikes]
+    )
+    low[spikes] = np.where(
+        low[spikes] >= close[spikes], np.minimum(open_[spikes], fixed[spikes]), low[spikes]
+    )
+    return {"high": high, "low": low, "close": fixed}
 
 
 def _bad_candles(values: dict[str, np.ndarray]) -> np.ndarray:
