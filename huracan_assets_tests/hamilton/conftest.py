@@ -1,11 +1,14 @@
 """Shared by the Hamilton tests: a small trained CatBoost model and the files of one export."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from catboost import CatBoostRegressor
+
+from huracan_assets.core.publishing import ExportPlan, LocalFolderPublisher
 
 FEATURES = ["ret_1h", "vol_24h", "spread_bps", "flow_imbalance"]
 DAY = "2026-04-01"
@@ -96,3 +99,21 @@ def export_files(
         "reports/metrics.json": _json({"BTC": {"1h": {"sharpe": 1.1}}}),
         "reports/decision_log.jsonl": b"".join(_json(row) + b"\n" for row in decisions),
     }
+
+
+def export_plan(files: dict[str, bytes], day: str = DAY, signer=None) -> ExportPlan:
+    """The export of ``files`` for ``day`` with fixed hashes, window and creation time."""
+    return ExportPlan.create(
+        day,
+        files,
+        features_hash="f" * 64,
+        code_hash="c" * 64,
+        training_window={"start": "2026-01-01", "end": "2026-03-31"},
+        created_at=f"{day}T00:05:00+00:00",
+        signer=signer,
+    )
+
+
+def publish_local(root: Path, files: dict[str, bytes], day: str = DAY, signer=None) -> None:
+    """:func:`export_plan` published to the local export folder ``root``."""
+    LocalFolderPublisher(root).publish(export_plan(files, day, signer))

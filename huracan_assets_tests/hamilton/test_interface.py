@@ -10,7 +10,6 @@ import pytest
 from catboost import CatBoostRegressor
 
 from huracan_assets.core.manifest import LATEST_NAME
-from huracan_assets.core.publishing import ExportPlan, LocalFolderPublisher
 from huracan_assets.hamilton import (
     ChampionNotFoundError,
     DoNotTradeEntry,
@@ -21,25 +20,13 @@ from huracan_assets.hamilton import (
     IntegrityError,
     RankingEntry,
 )
-from huracan_assets_tests.hamilton.conftest import DAY, FEATURES, MODEL_PATH, export_files
-
-
-def _publish(root: Path, files: dict[str, bytes], day: str = DAY) -> None:
-    plan = ExportPlan.create(
-        day,
-        files,
-        features_hash="f" * 64,
-        code_hash="c" * 64,
-        training_window={"start": "2026-01-01", "end": "2026-03-31"},
-        created_at=f"{day}T00:05:00+00:00",
-    )
-    LocalFolderPublisher(root).publish(plan)
+from huracan_assets_tests.hamilton.conftest import DAY, FEATURES, MODEL_PATH, export_files, publish_local
 
 
 @pytest.fixture
 def export_root(tmp_path, model_bytes) -> Path:
     root = tmp_path / "exports"
-    _publish(root, export_files(model_bytes))
+    publish_local(root, export_files(model_bytes))
     return root
 
 
@@ -68,7 +55,7 @@ def test_models_are_cached_and_refresh_follows_latest(export_root, model_bytes):
     first, _ = h.load_model("BTC", "1h")
     assert h.load_model("BTC", "1h")[0] is first
 
-    _publish(export_root, export_files(model_bytes), day="2026-04-02")
+    publish_local(export_root, export_files(model_bytes), day="2026-04-02")
     assert h.day == DAY  # a new day is picked up only on refresh
     assert h.refresh() == "2026-04-02"
     assert h.load_model("BTC", "1h")[0] is not first
@@ -149,7 +136,7 @@ def test_file_missing_from_disk_is_refused_naming_it(export_root):
 
 def test_metadata_feature_order_must_match_the_model(tmp_path, model_bytes):
     root = tmp_path / "exports"
-    _publish(root, export_files(model_bytes, feature_names=list(reversed(FEATURES))))
+    publish_local(root, export_files(model_bytes, feature_names=list(reversed(FEATURES))))
     with pytest.raises(IntegrityError, match="feature names"):
         HamiltonInterface(root).load_model("BTC", "1h")
 

@@ -4,13 +4,11 @@ and rolled-back exports. Real keys (``cryptography``), real files, the real publ
 
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from huracan_assets.automation.local_daemon import BIN, REPO
 from huracan_assets.core.manifest import LATEST_NAME
-from huracan_assets.core.publishing import ExportPlan, LocalFolderPublisher
 from huracan_assets.core.signing import (
     SIGNATURE_NAME,
     SIGNING_KEY_ENV,
@@ -19,22 +17,9 @@ from huracan_assets.core.signing import (
     signer_from_env,
 )
 from huracan_assets.hamilton import HamiltonInterface, IntegrityError, RollbackError, StaleExportWarning
-from huracan_assets_tests.hamilton.conftest import DAY, export_files
+from huracan_assets_tests.hamilton.conftest import DAY, export_files, publish_local
 
 NEXT = "2026-04-02"
-
-
-def _publish(root: Path, files: dict[str, bytes], day: str, signer=None) -> None:
-    plan = ExportPlan.create(
-        day,
-        files,
-        features_hash="f" * 64,
-        code_hash="c" * 64,
-        training_window={"start": "2026-01-01", "end": "2026-03-31"},
-        created_at=f"{day}T00:05:00+00:00",
-        signer=signer,
-    )
-    LocalFolderPublisher(root).publish(plan)
 
 
 @pytest.fixture
@@ -46,20 +31,20 @@ def keys():
 def test_a_signed_export_is_served_to_hamilton_with_the_public_key(tmp_path, model_bytes, keys):
     signer, private, public = keys
     root = tmp_path / "exports"
-    _publish(root, export_files(model_bytes), DAY, signer_from_env({SIGNING_KEY_ENV: private}))
+    publish_local(root, export_files(model_bytes), DAY, signer_from_env({SIGNING_KEY_ENV: private}))
     assert (root / DAY / SIGNATURE_NAME).exists()
     hamilton = HamiltonInterface(model_base_path=root, public_key=public)
     assert hamilton.day == DAY
     hamilton.load_model("BTC", "1h")
     # the same plan signed again gives the same bytes (Ed25519 is deterministic)
     again = tmp_path / "again"
-    _publish(again, export_files(model_bytes), DAY, signer)
+    publish_local(again, export_files(model_bytes), DAY, signer)
     assert (again / DAY / SIGNATURE_NAME).read_bytes() == (root / DAY / SIGNATURE_NAME).read_bytes()
 
 
 def test_an_unsigned_export_is_refused(tmp_path, model_bytes, keys):
     root = tmp_path / "exports"
-    _publish(root, export_files(model_bytes), DAY)
+    publish_local(root, export_files(model_bytes), DAY)
     with pytest.raises(IntegrityError, match="not signed"):
         HamiltonInterface(model_base_path=root, public_key=keys[2])
     HamiltonInterface(model_base_path=root)  # without a key, as before
@@ -68,12 +53,12 @@ def test_an_unsigned_export_is_refused(tmp_path, model_bytes, keys):
 def test_an_export_signed_by_another_key_or_edited_after_signing_is_refused(tmp_path, model_bytes, keys):
     other, _ = generate_signer()
     root = tmp_path / "exports"
-    _publish(root, export_files(model_bytes), DAY, other)
+    publish_local(root, export_files(model_bytes), DAY, other)
     with pytest.raises(IntegrityError, match="signed by another key"):
         HamiltonInterface(model_base_path=root, public_key=keys[2])
     # signed by the right key, then the manifest changed (a file swapped in with its new hash)
     root = tmp_path / "edited"
-    _publish(root, export_files(model_bytes), DAY, keys[0])
+    publish_local(root, export_files(model_bytes), DAY, keys[0])
     manifest = root / DAY / "manifest.json"
     manifest.write_bytes(manifest.read_bytes().replace(b"2026-03-31", b"2026-03-30"))
     with pytest.raises(IntegrityError, match="does not verify"):
@@ -83,8 +68,8 @@ def test_an_export_signed_by_another_key_or_edited_after_signing_is_refused(tmp_
 def test_a_latest_moved_back_in_time_is_refused(tmp_path, model_bytes, keys):
     signer, _, public = keys
     root, state = tmp_path / "exports", tmp_path / "hamilton-served"
-    _publish(root, export_files(model_bytes), DAY, signer)
-    _publish(root, export_files(model_bytes, day=NEXT), NEXT, signer)
+    publish_local(root, export_files(model_bytes), DAY, signer)
+    publish_local(root, export_files(model_bytes, day=NEXT), NEXT, signer)
     hamilton = HamiltonInterface(model_base_path=root, public_key=public, state_file=state)
     assert hamilton.day == NEXT
     (root / LATEST_NAME).write_text(f"{DAY}\n")  # an attacker replays the older, validly signed day
@@ -135,5 +120,5 @@ def test_huracan_signing_key_makes_a_private_file_and_prints_the_public_key(tmp_
     assert private not in done.stdout
     public = done.stdout.split("public key for Hamilton: ")[1].strip()
     root = tmp_path / "exports"
-    _publish(root, export_files(model_bytes), DAY, signer_from_env({SIGNING_KEY_ENV: private}))
+    publish_local(root, export_files(model_bytes), DAY, signer_from_env({SIGNING_KEY_ENV: private}))
     assert HamiltonInterface(model_base_path=root, public_key=public).day == DAY

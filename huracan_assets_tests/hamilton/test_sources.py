@@ -14,7 +14,7 @@ import pytest
 from catboost import CatBoostRegressor
 
 from huracan_assets.core.manifest import LATEST_NAME, MANIFEST_NAME
-from huracan_assets.core.publishing import ExportPlan, LocalFolderPublisher, StorePublisher
+from huracan_assets.core.publishing import LocalFolderPublisher, StorePublisher
 from huracan_assets.hamilton import (
     DoNotTradeEntry,
     ExportNotFoundError,
@@ -23,7 +23,7 @@ from huracan_assets.hamilton import (
     IntegrityError,
     StaleExportWarning,
 )
-from huracan_assets_tests.hamilton.conftest import DAY, FEATURES, MODEL_PATH, export_files
+from huracan_assets_tests.hamilton.conftest import DAY, FEATURES, MODEL_PATH, export_files, export_plan
 
 NEXT_DAY = "2026-04-02"
 RANKING = "reports/ranking.json"
@@ -47,24 +47,13 @@ class ExportSite:
         self.write(path, bytes(data))
 
 
-def _plan(files: dict[str, bytes], day: str) -> ExportPlan:
-    return ExportPlan.create(
-        day,
-        files,
-        features_hash="f" * 64,
-        code_hash="c" * 64,
-        training_window={"start": "2026-01-01", "end": "2026-03-31"},
-        created_at=f"{day}T00:05:00+00:00",
-    )
-
-
 def _local_site(root: Path) -> ExportSite:
     def write(path: str, data: bytes) -> None:
         (root / path).write_bytes(data)
 
     return ExportSite(
         kind="local",
-        publish=lambda files, day: LocalFolderPublisher(root).publish(_plan(files, day)),
+        publish=lambda files, day: LocalFolderPublisher(root).publish(export_plan(files, day)),
         open=lambda: HamiltonInterface(model_base_path=root),
         read=lambda path: (root / path).read_bytes(),
         write=write,
@@ -78,7 +67,7 @@ def _dropbox_site(account, cache: Path) -> ExportSite:
 
     return ExportSite(
         kind="dropbox",
-        publish=lambda files, day: publisher.publish(_plan(files, day)),
+        publish=lambda files, day: publisher.publish(export_plan(files, day)),
         open=lambda: HamiltonInterface.from_dropbox(
             DROPBOX_ROOT,
             cache_dir=cache,
