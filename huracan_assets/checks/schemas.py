@@ -11,7 +11,6 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
-from pandera.typing import Series
 
 from huracan_assets.core.bars import NUMERIC_COLUMNS, PRICE_COLUMNS
 from huracan_assets.core.features import FEATURE_NAMES
@@ -33,46 +32,61 @@ def increasing_within_partition(df: pd.DataFrame, column: str) -> pd.Series:
     return diff.isna() | (diff > pd.Timedelta(0))
 
 
-class ValidatedBarsSchema(pa.DataFrameModel):
-    """One coin-day of validated candles: unique, sorted, OHLC-consistent, no NaN after repair."""
+def _validated_bars_schema() -> pa.DataFrameSchema:
+    """One coin-day of validated candles: unique, sorted, OHLC-consistent, no NaN after repair.
 
-    open_time: Series[pd.DatetimeTZDtype] = pa.Field(dtype_kwargs={"unit": "ns", "tz": "UTC"})
-    open: Series[float] = pa.Field(gt=0)
-    high: Series[float] = pa.Field(gt=0)
-    low: Series[float] = pa.Field(gt=0)
-    close: Series[float] = pa.Field(gt=0)
-    volume: Series[float] = pa.Field(ge=0)
-    quote_volume: Series[float] = pa.Field(ge=0)
-    trades: Series[int] = pa.Field(ge=0)
-    taker_buy_base: Series[float] = pa.Field(ge=0)
-    taker_buy_quote: Series[float] = pa.Field(ge=0)
-    vendor: Series[str]
-    repaired: Series[bool]
-    outlier: Series[bool]
-
-    @pa.dataframe_check(error="open_time must be unique within the coin-day")
-    def unique_times(cls, df: pd.DataFrame) -> pd.Series:
-        return unique_within_partition(df, "open_time")
-
-    @pa.dataframe_check(error="open_time must be strictly increasing")
-    def sorted_times(cls, df: pd.DataFrame) -> pd.Series:
-        return increasing_within_partition(df, "open_time")
-
-    @pa.dataframe_check(error="high must be >= max(open, close) and >= low")
-    def high_encloses(cls, df: pd.DataFrame) -> pd.Series:
-        return (df["high"] >= np.maximum(df["open"], df["close"]) * (1 - 1e-9)) & (df["high"] >= df["low"])
-
-    @pa.dataframe_check(error="low must be <= min(open, close)")
-    def low_encloses(cls, df: pd.DataFrame) -> pd.Series:
-        return df["low"] <= np.minimum(df["open"], df["close"]) * (1 + 1e-9)
-
-    @pa.dataframe_check(error="taker-buy volume cannot exceed volume")
-    def taker_within_volume(cls, df: pd.DataFrame) -> pd.Series:
-        return df["taker_buy_base"] <= df["volume"] * (1 + 1e-9) + 1e-12
-
-    class Config:
-        strict = False
-        coerce = False
+    Written with Pandera's object API rather than a ``DataFrameModel``: building a model's schema
+    asks Pandera for every installed dataframe library's index types, which imports
+    ``dask.dataframe`` (about a second and a half in every process that loads the code location)."""
+    positive = [pa.Check.gt(0)]
+    non_negative = [pa.Check.ge(0)]
+    columns = {
+        "open_time": pa.Column(pd.DatetimeTZDtype("ns", "UTC")),
+        **{c: pa.Column(float, checks=positive) for c in ("open", "high", "low", "close")},
+        **{c: pa.Column(float, checks=non_negative) for c in ("volume", "quote_volume")},
+        "trades": pa.Column(int, checks=non_negative),
+        **{c: pa.Column(float, checks=non_negative) for c in ("taker_buy_base", "taker_buy_quote")},
+        "vendor": pa.Column(str),
+        "repaired": pa.Column(bool),
+        "outlier": pa.Column(bool),
+    }
+    checks = [
+        pa.Check(
+            lambda df: unique_within_partition(df, "open_time"),
+            name="unique_times",
+            error="open_time must be unique within the coin-day",
+        ),
+        pa.Check(
+            lambda df: increasing_within_partition(df, "open_time"),
+            name="sorted_times",
+            error="open_time must be strictly increasing",
+        ),
+        pa.Check(
+            lambda df: (
+                (df["high"] >= np.maximum(df["open"], df["close"]) * (1 - 1e-9)) & (df["high"] >= df["low"])
+            ),
+            name="high_encloses",
+            error="high must be >= max(open, close) and >= low",
+        ),
+        pa.Check(
+            lambda df: df["low"] <= np.minimum(df["open"], df["close"]) * (1 + 1e-9),
+            name="low_encloses",
+            error="low must be <= min(open, close)",
+        ),
+        pa.Check(
+            lambda df: df["taker_buy_base"] <= df["volume"] * (1 + 1e-9) + 1e-12,
+            name="taker_within_volume",
+            error="taker-buy volume cannot exceed volume",
+        ),
+    ]
+    return pa.DataFrameSchema(
+        columns,
+        checks=checks,
+        strict=False,
+        coerce=False,
+        name="ValidatedBarsSchema",
+        description="One coin-day of validated candles: unique, sorted, OHLC-consistent, no NaN after repair.",
+    )
 
 
 @lru_cache(maxsize=8)
@@ -145,21 +159,30 @@ def _features_schema() -> pa.DataFrameSchema:
     )
 
 
-class LabelsSchema(pa.DataFrameModel):
+def _labels_schema() -> pa.DataFrameSchema:
     """Labels in long format: fill strictly after decision, exit after fill, finite bps."""
+    timestamp = pd.DatetimeTZDtype("ns", "UTC")
+    return pa.DataFrameSchema(
+        {
+            "decision_time": pa.Column(timestamp),
+            "horizon": pa.Column(str),
+            "fill_time": pa.Column(timestamp),
+            "exit_time": pa.Column(timestamp),
+            "fwd_return_bps": pa.Column(float, checks=pa.Check.in_range(-1e5, 1e5)),
+        },
+        checks=[
+            pa.Check(
+                lambda df: (df["fill_time"] > df["decision_time"]) & (df["exit_time"] > df["fill_time"]),
+                name="causal",
+                error="the fill must come after the decision and the exit after the fill",
+            )
+        ],
+        strict=False,
+        name="LabelsSchema",
+        description="Labels in long format: fill strictly after decision, exit after fill, finite bps.",
+    )
 
-    decision_time: Series[pd.DatetimeTZDtype] = pa.Field(dtype_kwargs={"unit": "ns", "tz": "UTC"})
-    horizon: Series[str]
-    fill_time: Series[pd.DatetimeTZDtype] = pa.Field(dtype_kwargs={"unit": "ns", "tz": "UTC"})
-    exit_time: Series[pd.DatetimeTZDtype] = pa.Field(dtype_kwargs={"unit": "ns", "tz": "UTC"})
-    fwd_return_bps: Series[float] = pa.Field(in_range={"min_value": -1e5, "max_value": 1e5})
 
-    @pa.dataframe_check(error="the fill must come after the decision and the exit after the fill")
-    def causal(cls, df: pd.DataFrame) -> pd.Series:
-        return (df["fill_time"] > df["decision_time"]) & (df["exit_time"] > df["fill_time"])
-
-    class Config:
-        strict = False
-
-
+ValidatedBarsSchema = _validated_bars_schema()
 FeaturesSchema = _features_schema()
+LabelsSchema = _labels_schema()

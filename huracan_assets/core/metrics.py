@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 from huracan_assets.core.consensus import ActingRule
 from huracan_assets.core.costs import CostModel
@@ -121,6 +120,8 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     ok = np.isfinite(a) & np.isfinite(b)
     if ok.sum() < 10 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
         return float("nan")
+    from scipy.stats import rankdata  # here: scipy.stats costs every process that loads the code location
+
     return float(np.corrcoef(rankdata(a[ok]), rankdata(b[ok]))[0, 1])
 
 

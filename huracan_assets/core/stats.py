@@ -25,9 +25,15 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse, stats
+
+if TYPE_CHECKING:
+    from scipy import sparse
+
+# scipy is imported where it is used: scipy.stats costs every process that loads the code
+# location (the daemon, the code server, each run's worker) over a second, and most never test.
 
 
 def newey_west_variance(x: np.ndarray, lags: int) -> float:
@@ -51,6 +57,8 @@ def _kernel_variance_rows(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 def _toeplitz_band(n: int, values: np.ndarray) -> sparse.csr_matrix:
+    from scipy import sparse
+
     offsets = range(-(len(values) - 1), len(values))
     return sparse.diags(
         [np.full(n - abs(o), values[abs(o)]) for o in offsets], list(offsets), shape=(n, n), format="csr"
@@ -103,6 +111,8 @@ def hac_mean_tests(
 
     Returns (t, p), each of shape (series,); rows with no variation get (nan, 1.0).
     """
+    from scipy import stats
+
     x = np.atleast_2d(np.asarray(x, dtype=float))
     n = x.shape[1]
     h = max(int(horizon_bars), 1)
@@ -150,6 +160,8 @@ def hac_mean_test(x: np.ndarray, horizon_bars: int, alternative: str = "greater"
 
 def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     """Benjamini–Hochberg adjusted p-values (q-values); NaN p-values are treated as 1."""
+    from scipy import stats
+
     p = np.nan_to_num(np.asarray(p_values, dtype=float), nan=1.0)
     if len(p) == 0:
         return p
@@ -170,6 +182,8 @@ def probabilistic_sharpe(sr: float, sr0: float, n: float, skew: float, kurtosis:
 
     ``kurtosis`` is the raw (non-excess) kurtosis; per-observation Sharpe ratios.
     """
+    from scipy import stats
+
     if not (np.isfinite(sr) and n > 1):
         return 0.0
     denominator = 1.0 - skew * sr + (kurtosis - 1.0) / 4.0 * sr**2
@@ -180,6 +194,8 @@ def probabilistic_sharpe(sr: float, sr0: float, n: float, skew: float, kurtosis:
 
 def expected_max_sharpe(sr_variance: float, n_trials: int) -> float:
     """Expected maximum of ``n_trials`` Sharpe estimates under the null (zero true Sharpe), as used by the DSR."""
+    from scipy import stats
+
     if n_trials < 2 or not sr_variance > 0:
         return 0.0
     gamma = 0.5772156649015329  # Euler–Mascheroni
@@ -197,6 +213,8 @@ def deflated_sharpe(
     ``sr_variance``: the variance of the Sharpe estimates across the trials; ``n_effective``: the
     number of independent observations (overlapping trades count less), default ``len(x)``.
     """
+    from scipy import stats
+
     x = np.asarray(x, dtype=float)
     x = x[np.isfinite(x)]
     sr = sharpe_per_observation(x)

@@ -65,10 +65,10 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
+from itertools import accumulate
 
 import numpy as np
 import pandas as pd
-from scipy.signal import lfilter
 
 PRIMARY_VENDOR = "sim-primary"
 SECONDARY_VENDOR = "sim-secondary"
@@ -157,6 +157,21 @@ _RHO_PER_HOUR = 0.9
 _DEFAULT_FILL_DELAY = 1  # bar closes from decision to fill with 1h bars and a 1m latency
 PRINTS_PER_MINUTE = 6  # trades simulated inside each 1-minute candle
 MINUTE = timedelta(minutes=1)
+
+
+def ar1_filter(eps: np.ndarray, rho: float) -> np.ndarray:
+    """x[t] = sqrt(1 - rho²)·eps[t] + rho·x[t-1], started at x[-1] = eps[0] (stationary).
+
+    The same floating-point operations in the same order as
+    ``scipy.signal.lfilter([sqrt(1 - rho²)], [1, -rho], eps, zi=[rho * eps[0]])``, so the same
+    bits (a test compares them); written out because importing ``scipy.signal`` costs every
+    process that loads the code location about a second."""
+    scaled = (math.sqrt(1 - rho**2) * eps).tolist()
+    if not scaled:
+        return np.empty(0)
+    first = scaled[0] + rho * float(eps[0])
+    steps = accumulate(scaled[1:], lambda previous, step: step + rho * previous, initial=first)
+    return np.fromiter(steps, dtype=float, count=len(scaled))
 
 
 @dataclass(frozen=True)
@@ -397,7 +412,7 @@ class SimulatedExchange:
             drift += np.where(regime == 0, self.trend_drift_bps * np.repeat(trend_sign, bpd), 0.0)
         # latent AR(1) with unit stationary variance (stationary start)
         eps = noise[0]
-        x = lfilter([math.sqrt(1 - self.rho**2)], [1.0, -self.rho], eps, zi=[self.rho * eps[0]])[0]
+        x = ar1_filter(eps, self.rho)
         if spec.planted_family:
             drift[1:] += self._drift_scale(spec) * x[:-1]
         jumps = np.where((regime == 2) & (jumps_u < 0.02), 6.0 * sigma_bar_bps * np.sign(noise[1]), 0.0)

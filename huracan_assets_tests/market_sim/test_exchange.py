@@ -135,3 +135,16 @@ def test_unknown_coin_and_naive_times_are_refused_clearly():
         ex.ohlcv("NOPE", utc(DAY), utc(DAY, 1))
     with pytest.raises(ValueError, match="timezone"):
         ex.ohlcv("BTC", utc(DAY).replace(tzinfo=None), utc(DAY, 1))
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.3, 0.9, 0.97])
+def test_the_latent_ar1_is_scipys_lfilter_bit_for_bit(rho):
+    from scipy.signal import lfilter
+
+    from huracan_assets.market_sim.exchange import ar1_filter
+
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 25, 8_000):
+        eps = rng.standard_normal(n)
+        expected = lfilter([np.sqrt(1 - rho**2)], [1.0, -rho], eps, zi=[rho * eps[0]])[0]
+        assert np.array_equal(ar1_filter(eps, rho), expected), (rho, n)
