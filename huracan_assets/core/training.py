@@ -13,16 +13,20 @@ fewer, the regime falls back to the pooled model and the fallback is recorded. R
 thresholds and label winsorisation bounds are fitted on training rows only.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from catboost import CatBoostRegressor
 
 from huracan_assets.core.engines import Engine
 from huracan_assets.core.regimes import REGIMES, RegimeThresholds, classify_regimes, fit_regime_thresholds
 from huracan_assets.core.splits import purged_walk_forward, validation_tail
+
+if TYPE_CHECKING:  # imported where a model is built: a process that only loads the code location skips it
+    from catboost import CatBoostRegressor
 
 COLD_START = "walk_forward_cold_start"
 RECORD_COLUMNS = [
@@ -44,6 +48,13 @@ LATEST_COLUMNS = [
     "regime",
     "model_regime",
 ]
+
+
+def new_regressor(**params: Any) -> CatBoostRegressor:
+    """``CatBoostRegressor(**params)``, with catboost imported on the first model built."""
+    from catboost import CatBoostRegressor
+
+    return CatBoostRegressor(**params)
 
 
 @dataclass
@@ -177,7 +188,7 @@ def _fit_pooled(
     y = table["fwd_return_bps"].to_numpy()
     lo, hi = _clip_bounds(y[fit_idx])
     cols = list(engine.features)
-    model = CatBoostRegressor(**params.catboost(engine.params))
+    model = new_regressor(**params.catboost(engine.params))
     eval_set = (table.iloc[tail_idx][cols], np.clip(y[tail_idx], lo, hi)) if len(tail_idx) >= 20 else None
     model.fit(
         table.iloc[fit_idx][cols],
@@ -254,7 +265,7 @@ def train_coin(
                         f"{horizon}/{engine.name}/{regime}: {len(idx)} rows < min_regime_samples={params.min_regime_samples}, uses pooled"
                     )
                     continue
-                refined = CatBoostRegressor(
+                refined = new_regressor(
                     **params.catboost({**engine.params, "iterations": params.regime_iterations})
                 )
                 y = np.clip(table["fwd_return_bps"].to_numpy()[idx], *pooled.clip)
@@ -332,7 +343,7 @@ def compact(model: CatBoostRegressor) -> CatBoostRegressor:
     """The same model (same trees, metadata, predictions and ``.cbm`` bytes) without what the fit
     left behind: a fitted model holds about ten times its saved size, and a step keeps every
     coin's models until they are stored (at 400 coins that was most of the step's memory)."""
-    slim = CatBoostRegressor()
+    slim = new_regressor()
     slim.load_model(blob=model._serialize_model())
     return slim
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from catboost import CatBoostRegressor
 
 from huracan_assets.core import reports
 from huracan_assets.core.integrity import heatmap_png
+from huracan_assets.core.training import new_regressor
 from huracan_assets.steps.frames import CODE_HASH
 from huracan_assets.stores.files import StoredModels
 
@@ -32,7 +32,7 @@ def loadable_model(stored: StoredModels, champ: dict, features: pd.DataFrame) ->
     if missing:
         raise ValueError(f"{path}: feature row lacks {missing[:5]}")
     row = rows.sort_values("open_time").tail(1)[names] if "open_time" in rows else rows.tail(1)[names]
-    model = CatBoostRegressor()
+    model = new_regressor()
     model.load_model(blob=blob)
     if list(model.feature_names_ or names) != names:
         raise ValueError(f"{path}: model features {model.feature_names_} differ from its metadata's {names}")

@@ -39,15 +39,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from catboost import CatBoostRegressor
 
 from huracan_assets.core.regimes import RegimeThresholds
-from huracan_assets.core.training import CoinModels
+from huracan_assets.core.training import CoinModels, new_regressor
+
+if TYPE_CHECKING:
+    from catboost import CatBoostRegressor
 
 ATTRS_KEY = b"huracan.attrs"
 # footer keys of a partition file: whose partition it is, and the SHA-256 of the whole file
@@ -250,7 +252,7 @@ class StoredModels:
         if key not in self._loaded:
             path = self.model_path(engine, horizon, regime)
             blob = self.read_verified(path.name)
-            model = CatBoostRegressor()
+            model = new_regressor()
             try:
                 model.load_model(blob=blob)
             except Exception as error:  # CatBoostError: a listed file that is no model
