@@ -2,6 +2,7 @@
 tests start on 127.0.0.1, and ``huracan daily`` on a fresh home with small training settings."""
 
 import re
+import shutil
 import socket
 import subprocess
 from pathlib import Path
@@ -53,3 +54,20 @@ def logical_model_path(relative: Path) -> str:
     folder (``.symbol=X.<id>.version``) its link names at the moment."""
     parts = [(_VERSION_FOLDER.match(part) or [None, part])[1] for part in Path(relative).parts]
     return "/".join(parts)
+
+
+# the small first day several acceptance files start from (fixture ``small_first_day``)
+FIRST_DAY, FIRST_DAY_COINS = "2025-11-20", "4"
+
+
+def build_small_first_day(root: Path) -> None:
+    """``huracan daily --date FIRST_DAY`` with 4 simulated coins on a fresh ``root/home``."""
+    done, _ = huracan_daily(root, FIRST_DAY, SIMULATOR__N_COINS=FIRST_DAY_COINS)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def copy_root(source: Path, target: Path) -> Path:
+    """A copy of a test root (its home, instance, stored partitions and exports) at ``target``:
+    the instance keeps no absolute path, and model folders are relative links, copied as links."""
+    shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+    return target

@@ -3,6 +3,7 @@ local HTTPS stand-in for Dropbox."""
 
 import os
 import secrets
+import shutil
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -51,8 +52,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     """The tmpfs is memory: leave nothing behind."""
     folder = config.stash.get(_SHM_BASETEMP, None)
     if folder:
-        import shutil
-
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -166,3 +165,23 @@ def five_coin_instance(tmp: Path, market: Any, coins: list[str]) -> tuple[dg.Def
     instance = dg.DagsterInstance.local_temp(str(tmp / "home"), overrides=INSTANCE_OVERRIDES)
     instance.add_dynamic_partitions(COINS.name, coins)
     return defs, instance
+
+
+@pytest.fixture(scope="session")
+def small_first_day(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """A root on which ``huracan daily`` ran FIRST_DAY with 4 simulated coins on a fresh home
+    (``commands.build_small_first_day``). Made once per test session, under a file lock in the
+    folder every xdist worker shares; tests that change it work on a copy (``commands.copy_root``)."""
+    from filelock import FileLock
+
+    from huracan_assets_tests.commands import build_small_first_day
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if worker_id != "master" else base
+    root = shared / "small-first-day"
+    with FileLock(str(shared / "small-first-day.lock")):
+        if not (root / "complete").exists():
+            shutil.rmtree(root, ignore_errors=True)
+            build_small_first_day(root)
+            (root / "complete").touch()
+    return root

@@ -1,7 +1,7 @@
 """What a killed run leaves is finished or removed by the next run (issue 12, item 5), through
 ``huracan daily`` as a user runs it.
 
-One small day on a fresh home; then the folders a kill -9 leaves at each point of a publish and of
+A copy of the session's small first day (``small_first_day``); then the folders a kill -9 leaves at each point of a publish and of
 a model-folder swap are made beside it (the names the code gives them), and the next day runs.
 """
 
@@ -15,14 +15,13 @@ import pytest
 from huracan_assets.core.publishing import REPLACED_PREFIX, STAGING_PREFIX
 from huracan_assets.hamilton import HamiltonInterface
 from huracan_assets.hamilton.interface import ExportNotFoundError
-from huracan_assets_tests.commands import huracan_daily
+from huracan_assets_tests.commands import FIRST_DAY, FIRST_DAY_COINS, copy_root, huracan_daily
 
-DAY, NEXT = "2025-11-20", "2025-11-21"
-COINS = "4"
+DAY, NEXT, COINS = FIRST_DAY, "2025-11-21", FIRST_DAY_COINS
 
 
-def _daily(root: Path, day: str, fresh: bool) -> str:
-    done, _ = huracan_daily(root, day, fresh=fresh, SIMULATOR__N_COINS=COINS)
+def _daily(root: Path, day: str) -> str:
+    done, _ = huracan_daily(root, day, fresh=False, SIMULATOR__N_COINS=COINS)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done.stdout + done.stderr
 
@@ -36,11 +35,12 @@ def _tree(folder: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def killed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str], list[Path]]:
+def killed(
+    tmp_path_factory: pytest.TempPathFactory, small_first_day: Path
+) -> tuple[Path, dict[str, str], list[Path]]:
     """A home whose day ran, then the state kills left: returns the root, the day's export as
     published, and the model leftovers."""
-    root = tmp_path_factory.mktemp("leftovers")
-    _daily(root, DAY, fresh=True)
+    root = copy_root(small_first_day, tmp_path_factory.mktemp("leftovers"))
     exports = root / "exports"
     published = _tree(exports / DAY)
     # a same-day re-publish killed between its two renames: <day>/ renamed aside, the complete
@@ -74,7 +74,7 @@ def test_the_state_a_kill_leaves_is_what_the_issue_describes(killed):
 
 def test_the_next_day_restores_the_replaced_export_and_removes_every_leftover(killed):
     root, published, model_leftovers = killed
-    output = _daily(root, NEXT, fresh=False)
+    output = _daily(root, NEXT)
 
     exports = root / "exports"
     assert not [p.name for p in exports.iterdir() if p.name.startswith((STAGING_PREFIX, REPLACED_PREFIX))]

@@ -1,6 +1,11 @@
-"""The deployment left alone: a real ``dagster-daemon`` with automation turned on runs two
-simulated days by itself, picks up two coins the market lists on the second day with their
+"""The deployment left alone: a real ``dagster-daemon`` with automation turned on runs a
+simulated day by itself, picks up the two coins the market lists that day with their whole
 history, and ends with the same champions, models and export as ``huracan daily``.
+
+The day before is made by ``huracan daily`` on a fresh instance; the daemon's instance is a copy
+of it, so the daemon starts from a deployment with history, as it does every day after the
+first. (Its first day on an empty instance follows the same plan: every coin is new then, and
+the new coins' path is the one this test runs.)
 
 The simulated clock is explicit: ``HURACAN_CLOCK`` is the code location's "now" (its last day
 partition is the last day the clock has closed), so moving to the next day is restarting the
@@ -60,45 +65,57 @@ class Deployment:
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory, command_days: Future[Path]) -> Iterator[Deployment]:
-    # command_days runs huracan daily meanwhile: the daemon's day is mostly waiting for its ticks
-    root = tmp_path_factory.mktemp("daemon")
-    home, exports, log = _new_home(root), root / "exports", root / "daemon.log"
-    start_sensors(_environment(home, exports, DAYS[0][1], DAYS[0][2]))
-    for day, clock, coins in DAYS:
-        try:
-            run_until_exported(_environment(home, exports, clock, coins), exports, day, log)
-        except DaemonError as error:
-            pytest.fail(f"{day}: {error}\n{log.read_text()[-3000:]}")
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        yield Deployment(home, exports, instance)
+def first_day(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The day before, through ``huracan daily`` on a fresh instance (the command's root)."""
+    root = tmp_path_factory.mktemp("command")
+    _new_home(root)
+    _command_day(root, *DAYS[0])
+    return root
 
 
-def _run_command_days(root: Path) -> Path:
-    home, exports = _new_home(root), root / "exports"
-    for day, clock, coins in DAYS:
-        done = subprocess.run(
-            [str(BIN / "huracan"), "daily", "--date", day],
-            cwd=REPO,
-            env=_environment(home, exports, clock, coins),
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+def _command_day(root: Path, day: str, clock: str, coins: int) -> Path:
+    done = subprocess.run(
+        [str(BIN / "huracan"), "daily", "--date", day],
+        cwd=REPO,
+        env=_environment(root / "dagster_home", root / "exports", clock, coins),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return root
 
 
 @pytest.fixture(scope="module")
-def command_days(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Future[Path]]:
-    """The same two days through ``huracan daily`` on a fresh instance, started in the background."""
+def command_day(
+    first_day: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Path, Future[Path]]]:
+    """A copy of the first day's root for the daemon, and the day itself through ``huracan daily``
+    on the original, started in the background: the daemon's day is mostly waiting for its ticks."""
+    seeded = tmp_path_factory.mktemp("daemon")
+    shutil.copytree(first_day, seeded, dirs_exist_ok=True, symlinks=True)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        yield pool.submit(_run_command_days, tmp_path_factory.mktemp("command"))
+        yield seeded, pool.submit(_command_day, first_day, *DAYS[1])
 
 
 @pytest.fixture(scope="module")
-def by_command(command_days: Future[Path]) -> Path:
-    return command_days.result(timeout=1200)
+def deployment(command_day: tuple[Path, Future[Path]]) -> Iterator[Deployment]:
+    root = command_day[0]
+    home, exports, log = root / "dagster_home", root / "exports", root / "daemon.log"
+    day, clock, coins = DAYS[1]
+    env = _environment(home, exports, clock, coins)
+    start_sensors(env)
+    try:
+        run_until_exported(env, exports, day, log)
+    except DaemonError as error:
+        pytest.fail(f"{day}: {error}\n{log.read_text()[-3000:]}")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        yield Deployment(home, exports, instance)
+
+
+@pytest.fixture(scope="module")
+def by_command(command_day: tuple[Path, Future[Path]]) -> Path:
+    return command_day[1].result(timeout=1200)
 
 
 def test_no_failed_tick_and_no_failed_run(deployment: Deployment):
@@ -113,6 +130,14 @@ def test_no_failed_tick_and_no_failed_run(deployment: Deployment):
     assert ticks, "the daemon evaluated no sensor"
     failed = [(t.instigator_name, t.error) for t in ticks if t.status == TickStatus.FAILURE]
     assert not failed, failed
+    # the day's runs were the daemon's: requested by the sensors, none by the command
+    day = DAYS[1][0]
+    launched = {
+        r.tags.get("dagster/sensor_name")
+        for r in runs
+        if r.tags.get("huracan/day") == day or r.tags.get("dagster/partition") == day
+    }
+    assert {"huracan_automation", "new_coin_sensor", "daily_flow_sensor"} <= launched, launched
 
 
 def test_daemon_picked_up_two_new_coins_with_their_history(deployment: Deployment):
@@ -158,7 +183,7 @@ def _export(exports: Path, day: str) -> dict[str, str]:
 
 
 def test_daemon_results_equal_the_command(deployment: Deployment, by_command: Path):
-    for day, _, _ in DAYS:
+    for day, _, _ in DAYS[1:]:  # the first day is the command's in both
         daemon_models = _models(deployment.home, day)
         assert daemon_models and daemon_models == _models(by_command / "dagster_home", day), day
         assert _export(deployment.exports, day) == _export(by_command / "exports", day), day

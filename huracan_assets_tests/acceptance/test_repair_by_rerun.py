@@ -1,7 +1,8 @@
 """Damage repaired by re-running the day, through ``huracan daily`` as a user runs it (issue 12).
 
-One small day (4 simulated coins) on a fresh home; then stored history is damaged the ways a disk
-or a person damages it, and the same command runs the day again.
+A copy of the session's small first day (4 simulated coins on a fresh home, ``small_first_day``);
+then stored history is damaged the ways a disk or a person damages it, and the same command runs
+the day again.
 """
 
 import hashlib
@@ -12,15 +13,14 @@ from pathlib import Path
 import pytest
 
 from huracan_assets.stores.files import verified_partition_file
-from huracan_assets_tests.commands import huracan_daily
+from huracan_assets_tests.commands import FIRST_DAY, FIRST_DAY_COINS, copy_root, huracan_daily
 
-DAY = "2025-11-20"
-COINS = "4"
+DAY, COINS = FIRST_DAY, FIRST_DAY_COINS
 EARLIER = (date.fromisoformat(DAY) - timedelta(days=2)).isoformat()
 
 
-def _daily(root: Path, fresh: bool) -> tuple[str, Path]:
-    done, storage = huracan_daily(root, DAY, fresh=fresh, SIMULATOR__N_COINS=COINS)
+def _daily(root: Path) -> tuple[str, Path]:
+    done, storage = huracan_daily(root, DAY, fresh=False, SIMULATOR__N_COINS=COINS)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done.stdout, storage
 
@@ -41,9 +41,9 @@ def _champions(storage: Path) -> list[tuple[str, str, str]]:
 
 
 @pytest.fixture(scope="module")
-def first(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict, list]:
-    root = tmp_path_factory.mktemp("repair")
-    _, storage = _daily(root, fresh=True)
+def first(tmp_path_factory: pytest.TempPathFactory, small_first_day: Path) -> tuple[Path, Path, dict, list]:
+    root = copy_root(small_first_day, tmp_path_factory.mktemp("repair"))
+    storage = root / "home" / "storage" / "huracan"
     return root, storage, _exported(root), _champions(storage)
 
 
@@ -56,7 +56,7 @@ def test_a_deleted_and_a_truncated_history_partition_are_rebuilt_by_running_the_
     data = truncated.read_bytes()
     truncated.write_bytes(data[: len(data) // 2])
 
-    stdout, _ = _daily(root, fresh=False)
+    stdout, _ = _daily(root)
 
     lost = next(line for line in stdout.splitlines() if "event=stored_partitions_lost" in line)
     assert f"validated_bars[{EARLIER}|BTC]" in lost and f"features[{EARLIER}|ETH]" in lost
@@ -72,7 +72,7 @@ def test_a_partition_moved_aside_as_corrupt_is_rebuilt_by_running_the_day_again(
     path = storage / "labels" / f"date={EARLIER}" / "symbol=SOL" / "data.parquet"
     path.rename(path.with_name("data.parquet.corrupt-20251121T000000000000Z"))
 
-    stdout, _ = _daily(root, fresh=False)
+    stdout, _ = _daily(root)
 
     assert f"labels[{EARLIER}|SOL]" in stdout
     verified_partition_file(path.read_bytes(), path, "labels", f"{EARLIER}|SOL")
