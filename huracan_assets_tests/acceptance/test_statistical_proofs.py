@@ -33,9 +33,11 @@ def settings(**extra):
 
 def test_null_market_gives_at_most_one_false_champion_per_100_challengers_and_no_edge():
     s = settings()
-    exchange = SimulatedExchange(seed=11, n_coins=9, layout="validation", planted_edge_bps=0.0)
+    # 6 coins (72 challengers): the false-champion rate over many more, through the graph and
+    # against each champion's truth, is huracan validate's (acceptance/test_validate.py, README)
+    exchange = SimulatedExchange(seed=11, n_coins=6, layout="validation", planted_edge_bps=0.0)
     challengers = core_challengers(exchange, [c.coin for c in exchange.coins], DAY, s, training_params(s))
-    assert len(challengers) >= 100
+    assert len(challengers) >= 60
     false_champions = sum(c.test["qualifies"] for c in challengers)
     assert false_champions <= len(challengers) / 100
     # Coins are the independent units (a coin's engines and horizons share one price path).
