@@ -357,7 +357,7 @@ class SimulatedExchange:
         self, spec: CoinSpec, times: pd.DatetimeIndex | pd.Series, extra_bars: int
     ) -> tuple[_Path, np.ndarray]:
         """The path (long enough for ``extra_bars`` after the last time) and each time's bar index."""
-        stamps = pd.DatetimeIndex(pd.to_datetime(times, utc=True))
+        stamps = pd.DatetimeIndex(pd.to_datetime(times, utc=True)).as_unit("ns")
         if not len(stamps):
             return self._path(spec, 1), np.empty(0, dtype=np.int64)
         last = (stamps.max() + extra_bars * self.bar).date()
