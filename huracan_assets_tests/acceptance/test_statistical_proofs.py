@@ -1,9 +1,10 @@
-"""Proofs that the pipeline refuses to invent edge and finds the edge that is there.
+"""Proofs that the pipeline refuses to invent edge, on the core calls without Dagster.
 
 Markets come from ``SimulatedExchange(layout="validation")``: even coins are pure random
-walks, odd coins carry a planted component whose exact after-cost value the simulator knows.
-The core calls are the ones the assets make (cold-start purged walk-forward record, costs,
-HAC tests with Benjamini–Hochberg across the day, deflated Sharpe).
+walks, odd coins carry a planted component. The core calls are the ones the assets make
+(cold-start purged walk-forward record, costs, HAC tests with Benjamini–Hochberg across the
+day, deflated Sharpe). Finding the planted edges, and the size of the edge reported for them,
+is proven through the whole graph by ``huracan validate`` (``test_validate.py``).
 """
 
 from dataclasses import replace
