@@ -5,7 +5,7 @@ huracan [--verbose] daily --date 2026-11-25 [--coins N] [--seed S] [--dry-run] [
               [--publisher local|dropbox] [--export-root PATH] [--dropbox-root /FOLDER]
 huracan serve-exchange --port P [--now 2026-11-26T00:00:00Z] [--coins N] [--seed S]
 huracan import-archives FOLDER [--archive-dir PATH]
-huracan validate --seed S --coins N [--lookback-days N]
+huracan validate --seed S --coins N [--days K] [--lookback-days N] [--max-false-pct P ...]
 huracan bench --coins N [--lookback-days D] [--workers W] [--scale 20,100,400] [--no-daemon]
 
 --publisher dropbox needs credentials in the environment: HURACAN_DROPBOX_APP_KEY,
@@ -111,15 +111,44 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser(
         "validate",
         parents=[verbose],
-        help="the whole graph on a market of pure random walks and planted edges, vs the truth",
+        help="K days of the whole graph on a market of pure random walks and planted edges; every "
+        "champion against the simulator's truth; exit 1 when a threshold is broken",
     )
     validate.add_argument("--seed", type=int, default=1)
     validate.add_argument("--coins", type=_positive, default=20)
+    validate.add_argument(
+        "--days",
+        type=_positive,
+        default=None,
+        help="consecutive days on one instance (default: champions.shadow_days + 1, the first day "
+        "whose challengers come from shadow records)",
+    )
+    validate.add_argument("--date", type=_date, default="2025-06-01", help="the first day")
     validate.add_argument("--lookback-days", type=_positive, default=60)
     validate.add_argument(
-        "--planted-edge-bps", type=float, default=40.0, help="1h edge scale; coins get 0.5x..2x"
+        "--planted-edge-bps",
+        type=float,
+        default=None,
+        help="1h edge scale; planted coins get 0.5x..2x (default: simulator.planted_edge_bps)",
     )
-    validate.add_argument("--date", type=_date, default="2025-06-01")
+    validate.add_argument(
+        "--truth-days",
+        type=_positive,
+        default=60,
+        help="days after each export day over which a champion's true edge is measured",
+    )
+    validate.add_argument(
+        "--max-false-pct", type=float, default=1.0, help="most false champions, %% of challengers"
+    )
+    validate.add_argument(
+        "--min-detection-pct", type=float, default=90.0, help="fewest planted coins detected, %%"
+    )
+    validate.add_argument(
+        "--max-edge-error-pct", type=float, default=30.0, help="largest median edge error, %%"
+    )
+    validate.add_argument(
+        "--work-dir", help="folder for the instance, storage and exports (default: a new temp folder)"
+    )
 
     keygen = sub.add_parser(
         "signing-key",
@@ -409,52 +438,31 @@ def cmd_daily(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    import tempfile
+    from huracan_assets.validation import Thresholds, report_lines, run_validation
 
-    import dagster as dg
-
-    from huracan_assets.definitions import build_definitions
-    from huracan_assets.orchestration import DayRunner, InProcessLauncher
-    from huracan_assets.resources.market_data import MarketDataResource
-    from huracan_assets.resources.publisher import PublisherResource
-    from huracan_assets.validation import summarise
-
-    workdir = Path(tempfile.mkdtemp(prefix="huracan-validate-"))
-    settings = load_settings(
-        lookback_days=args.lookback_days,
-        simulator={"seed": args.seed, "n_coins": args.coins, "planted_edge_bps": args.planted_edge_bps},
-        publisher={"export_root": str(workdir / "exports")},
-    )
-    market = MarketDataResource(
-        timeframe=settings.timeframe,
-        sim_seed=args.seed,
-        sim_coins=args.coins,
-        sim_planted_edge_bps=args.planted_edge_bps,
-        sim_layout="validation",
-    )
-    defs = build_definitions(
-        settings,
-        market_data=market,
-        storage_dir=str(workdir / "storage"),
-        publisher=PublisherResource(export_root=str(workdir / "exports")),
-    )
-    from huracan_assets.automation.instance import INSTANCE_OVERRIDES
-
-    (workdir / "dagster_home").mkdir()
-    with dg.DagsterInstance.local_temp(
-        str(workdir / "dagster_home"), overrides=INSTANCE_OVERRIDES
-    ) as instance:
-        result = DayRunner(InProcessLauncher(defs), instance, settings, log=lambda _: None).run(args.date)
-    rows, line = summarise(result.champions, market.exchange(), settings)
-    print(
-        f"validation market seed={args.seed} coins={args.coins} lookback_days={args.lookback_days} day={args.date} ({result.seconds:.0f} s, work in {workdir})"
-    )
-    print(f"{'coin':6} {'planted':9} {'edge_1h':>7}  champions (reported vs true net edge per trade, bps)")
-    for row in rows:
-        detail = row["champions"] if row["champions"] != "-" else f"- ({row['reason'][:110]})"
-        print(f"{row['coin']:6} {row['planted']:9} {row['edge_1h_bps']:7.1f}  {detail}")
-    print(line)
-    return 0
+    try:
+        report = run_validation(
+            seed=args.seed,
+            coins=args.coins,
+            first_day=args.date,
+            days=args.days,
+            lookback_days=args.lookback_days,
+            planted_edge_bps=args.planted_edge_bps,
+            truth_days=args.truth_days,
+            thresholds=Thresholds(
+                max_false_pct=args.max_false_pct,
+                min_detection_pct=args.min_detection_pct,
+                max_edge_error_pct=args.max_edge_error_pct,
+            ),
+            workdir=Path(args.work_dir).resolve() if args.work_dir else None,
+            log=lambda line: print(line, flush=True),
+        )
+    except SettingsError as error:
+        print(f"huracan: {error}", file=sys.stderr)
+        return 2
+    lines = report_lines(report)
+    print("\n".join(lines), flush=True)
+    return 1 if report.failures() else 0
 
 
 def cmd_serve_exchange(args: argparse.Namespace) -> int:

@@ -1,21 +1,40 @@
 """Proof of honesty on known markets: does the pipeline find planted edges and refuse to invent any?
 
-``huracan validate --seed S --coins N`` materialises the whole graph (through Dagster) for one
-day on a validation market (``SimulatedExchange(layout="validation")``: even coins are pure
-random walks, odd coins carry a planted edge of varied size) and compares every champion with
-the simulator's truth. :func:`core_challengers` runs the same core calls without Dagster, for the
-statistical tests in the test suite.
+``huracan validate --seed S --coins N --days K`` (:func:`run_validation`) runs K consecutive days
+of the whole graph on one Dagster instance, each day exactly as ``huracan daily`` runs it
+(``orchestration.DayRunner``: universe, history plan, the day's coins, reports and export), on a
+validation market (``SimulatedExchange(layout="validation")``: even coins are pure random walks,
+odd coins carry a planted edge of 0.5-2 x ``simulator.planted_edge_bps``). Day 1 promotes from
+cold-start records; from day ``shadow_days + 1`` on, challengers come from their shadow records and
+champions are kept or demoted by their daily re-test.
+
+Every champion each day publishes is judged against the simulator's truth, as the consumer
+would trade it (:func:`champion_truth`): the exported model (through ``HamiltonInterface``)
+predicts on the ``truth_days`` days after the export day, the exported trade rule (the
+consensus's ``ActingRule``) turns the predictions into trades, and each trade is worth the
+simulator's expected return given its latent state at the decision
+(``SimulatedExchange.expected_return_bps``) minus its true cost (fees, the simulator's spread at
+the fill and at the exit, square-root impact at the true volatility and volume). A champion is
+false when that true net edge per trade is <= 0 (or it makes no trade), on any coin.
+
+:func:`core_challengers` runs the cold-start core calls without Dagster, for the statistical
+tests in the test suite.
 """
 
 import math
-from dataclasses import dataclass
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from huracan_assets.config import HuracanSettings
 from huracan_assets.core.champions import Challenger, challenger_from_record, test_challengers
+from huracan_assets.core.consensus import ActingRule
 from huracan_assets.core.costs import coin_cost_model
 from huracan_assets.core.engines import ENGINES, Engine
 from huracan_assets.core.features import compute_features, features_hash
@@ -141,47 +160,388 @@ def core_challengers(
     return challengers
 
 
-def summarise(
-    champions: dict, exchange: SimulatedExchange, settings: HuracanSettings
-) -> tuple[list[dict], str]:
-    """Per-coin table and the last line: challengers, false champions, planted, detected, edge error."""
-    rows, errors = [], []
-    by_coin: dict[str, list[dict]] = {}
-    for c in champions["champions"]:
-        by_coin.setdefault(c["coin"], []).append(c)
-    planted = detected = false = 0
-    for spec in exchange.coins:
-        mine = by_coin.get(spec.coin, [])
-        truth_parts = []
-        for champ in mine:
-            truth = exchange.planted_truth_after_costs(
-                spec.coin,
-                settings.horizon_bars[champ["horizon"]],
-                champ["cost_bps"],
-                settings.fill_delay_bars,
-            )["net_edge_bps"]
-            truth_parts.append(
-                f"{champ['horizon']}:{champ['engine']} reported {champ['net_edge_bps']:.1f} truth {truth:.1f}"
+# ------------------------------------------------------------------ the validation run
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When ``huracan validate`` fails (exit status 1)."""
+
+    max_false_pct: float = 1.0  # false champion decisions, % of the challengers tested over the run
+    min_detection_pct: float = 90.0  # planted coins detected, % of the planted coins
+    max_edge_error_pct: float = 30.0  # median |reported - true| / |true| net edge, %
+
+
+@dataclass
+class ChampionTruth:
+    """One champion decision (a champion published on a day) and its truth. Edges in bps per trade."""
+
+    day: str
+    coin: str
+    horizon: str
+    engine: str
+    model_day: str
+    decision: str  # "promoted" (today) or "kept"
+    planted: bool
+    reported_net_bps: float
+    true_net_bps: float  # NaN when its model made no trade in the truth window
+    true_gross_bps: float
+    true_cost_bps: float
+    trades: int
+    decisions: int
+
+    @property
+    def false(self) -> bool:
+        return not (math.isfinite(self.true_net_bps) and self.true_net_bps > 0)
+
+    @property
+    def edge_error_pct(self) -> float:
+        if not math.isfinite(self.true_net_bps) or self.true_net_bps == 0:
+            return float("nan")
+        return abs(self.reported_net_bps - self.true_net_bps) / abs(self.true_net_bps) * 100
+
+
+@dataclass
+class ValidationReport:
+    seed: int
+    coins: int
+    days: list[str]
+    truth_days: int
+    thresholds: Thresholds
+    planted_coins: list[str]
+    challengers: int = 0
+    demotions: int = 0
+    truths: list[ChampionTruth] = field(default_factory=list)
+    per_day: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+    workdir: str = ""
+    exchange: SimulatedExchange | None = None  # the validation market
+
+    @property
+    def false_champions(self) -> int:
+        return sum(t.false for t in self.truths)
+
+    @property
+    def detected(self) -> list[str]:
+        """Planted coins with a champion of positive true edge on at least one day."""
+        planted = set(self.planted_coins)
+        return sorted({t.coin for t in self.truths if t.coin in planted and not t.false})
+
+    @property
+    def edge_error_pct(self) -> float:
+        errors = [e for e in (t.edge_error_pct for t in self.truths) if math.isfinite(e)]
+        return float(np.median(errors)) if errors else float("nan")
+
+    def failures(self) -> list[str]:
+        """The thresholds the run broke, one sentence each (empty: it passed)."""
+        out = []
+        limit = self.thresholds.max_false_pct / 100 * self.challengers
+        if self.false_champions > limit:
+            out.append(
+                f"false_champions={self.false_champions} > {self.thresholds.max_false_pct:g}% of "
+                f"challengers={self.challengers} ({limit:.2f})"
             )
-            if spec.planted_family and truth > 0:
-                errors.append(abs(champ["net_edge_bps"] - truth) / truth * 100)
-        if spec.planted_family:
-            planted += 1
-            detected += bool(mine)
-        else:
-            false += len(mine)
-        rows.append(
-            {
-                "coin": spec.coin,
-                "planted": spec.planted_family or "none",
-                "edge_1h_bps": round(spec.planted_edge_bps, 1),
-                "champions": "; ".join(truth_parts) or "-",
-                "reason": champions["no_champion"].get(spec.coin, ""),
-            }
+        need = self.thresholds.min_detection_pct / 100 * len(self.planted_coins)
+        if len(self.detected) < need:
+            out.append(
+                f"detected={len(self.detected)} < {self.thresholds.min_detection_pct:g}% of "
+                f"planted={len(self.planted_coins)} ({need:.1f})"
+            )
+        error = self.edge_error_pct
+        if not math.isfinite(error):
+            out.append("edge_error_pct: no champion with a non-zero true edge to measure it on")
+        elif error > self.thresholds.max_edge_error_pct:
+            out.append(f"edge_error_pct={error:.1f} > {self.thresholds.max_edge_error_pct:g}")
+        return out
+
+    def last_line(self) -> str:
+        return (
+            f"challengers={self.challengers} false_champions={self.false_champions} "
+            f"planted={len(self.planted_coins)} detected={len(self.detected)} "
+            f"edge_error_pct={self.edge_error_pct:.1f} demotions={self.demotions} days={len(self.days)}"
         )
-    error = float(np.median(errors)) if errors else float("nan")
-    line = (
-        f"challengers={champions['challengers']} false_champions={false} planted={planted} "
-        f"detected={detected} edge_error_pct={error:.1f}"
+
+
+def forward_features(
+    exchange: SimulatedExchange, coin: str, start: date, end: date, settings: HuracanSettings
+) -> pd.DataFrame:
+    """The coin's feature rows (``compute_features`` on the exchange's bars, as the pipeline
+    computes them) with decision times in ``[start, end)`` UTC, rows with a missing feature left out."""
+    first = datetime.combine(start, datetime.min.time(), UTC)
+    last = datetime.combine(end, datetime.min.time(), UTC)
+    warm_up = timedelta(days=4)  # more than the longest feature window (48h)
+    bars = exchange.ohlcv(coin, first - warm_up, last)
+    features = compute_features(bars, settings.bar)
+    features = features[(features.index >= pd.Timestamp(first)) & (features.index < pd.Timestamp(last))]
+    return features.dropna()
+
+
+def champion_truth(
+    exchange: SimulatedExchange,
+    metadata: dict[str, Any],
+    predict: Callable[[pd.DataFrame], np.ndarray],
+    rule: ActingRule,
+    cost_bps: float,
+    features: pd.DataFrame,
+    settings: HuracanSettings,
+    notional_usdt: float,
+) -> dict[str, float]:
+    """The true net edge per trade (bps) of one exported champion over ``features`` (its future).
+
+    ``predict``: the exported model on a frame of its ``feature_names``; ``rule``/``cost_bps``:
+    the exported trade rule. Trades are the rule's positions; each is worth ``position x
+    E[label | state]`` (``SimulatedExchange.expected_return_bps``) minus its true round trip:
+    2 x taker fee, half the simulator's quoted spread at the fill bar and half at the exit bar,
+    square-root impact ``k x daily vol x sqrt(notional / daily volume)`` on each leg at the
+    simulator's regime volatility and volume (the simulator has no impact of its own, so the
+    configured law stands for it) and the venue's funding per day held.
+    """
+    coin, horizon = metadata["coin"], metadata["horizon"]
+    h_bars = settings.horizon_bars[horizon]
+    m = settings.fill_delay_bars
+    names = list(metadata["feature_names"])
+    if features.empty:
+        return {"net": float("nan"), "gross": float("nan"), "cost": float("nan"), "trades": 0, "decisions": 0}
+    pred = np.asarray(predict(features[names]), dtype=float)
+    pos = rule.positions(pred, cost_bps, features["vol_24h_bps"].to_numpy(dtype=float))
+    traded = pos != 0
+    times = features.index[traded]
+    if not len(times):
+        return {
+            "net": float("nan"),
+            "gross": float("nan"),
+            "cost": float("nan"),
+            "trades": 0,
+            "decisions": len(pred),
+        }
+    expected = exchange.expected_return_bps(coin, times, h_bars, m)
+    fill = exchange.true_conditions(coin, times + m * settings.bar)
+    exit_ = exchange.true_conditions(coin, times + (m + h_bars) * settings.bar)
+    k = settings.training.slippage_k
+
+    def impact(at: pd.DataFrame) -> np.ndarray:
+        return (
+            k * at["daily_vol_bps"].to_numpy() * np.sqrt(notional_usdt / at["daily_volume_usdt"].to_numpy())
+        )
+
+    holding_days = h_bars * settings.bar / timedelta(days=1)
+    cost = (
+        2 * settings.fee.taker_bps
+        + settings.fee.funding_bps_per_day * holding_days
+        + (fill["spread_bps"].to_numpy() + exit_["spread_bps"].to_numpy()) / 2
+        + impact(fill)
+        + impact(exit_)
     )
-    return rows, line
+    gross = pos[traded] * expected
+    return {
+        "net": float(np.mean(gross - cost)),
+        "gross": float(np.mean(gross)),
+        "cost": float(np.mean(cost)),
+        "trades": int(traded.sum()),
+        "decisions": len(pred),
+    }
+
+
+def day_truths(
+    exchange: SimulatedExchange,
+    export_root: Path,
+    day: str,
+    settings: HuracanSettings,
+    truth_days: int,
+    cache: dict[tuple[str, str], pd.DataFrame] | None = None,
+) -> list[ChampionTruth]:
+    """The truth of every champion of ``day``'s export, read as the consumer reads it (Hamilton)."""
+    from huracan_assets.hamilton import HamiltonInterface
+
+    hamilton = HamiltonInterface(model_base_path=export_root)
+    if hamilton.day != day:
+        raise RuntimeError(f"validate: the export's LATEST is {hamilton.day}, expected {day}")
+    cache = {} if cache is None else cache
+    start = date.fromisoformat(day) + timedelta(days=1)
+    end = start + timedelta(days=truth_days)
+    notional = settings.risk.order_notional_gbp * exchange.gbp_rate(
+        datetime.combine(start, datetime.min.time(), UTC)
+    )
+    out = []
+    for coin, horizon in hamilton.list_champions():
+        if (coin, day) not in cache:
+            cache[(coin, day)] = forward_features(exchange, coin, start, end, settings)
+        meta = hamilton.get_model_metadata(coin, horizon)
+        stated = hamilton.get_trade_rule(coin, horizon)
+        truth = champion_truth(
+            exchange,
+            meta,
+            lambda frame, c=coin, h=horizon: hamilton.predict(c, h, frame),
+            ActingRule(base_threshold=stated.base_threshold, reference_vol_bps=stated.reference_vol_bps),
+            stated.cost_bps,
+            cache[(coin, day)],
+            settings,
+            notional,
+        )
+        test = meta.get("shadow_test") or {}
+        promoted = test.get("decision") == "promoted" and test.get("promoted_on") == day
+        out.append(
+            ChampionTruth(
+                day=day,
+                coin=coin,
+                horizon=horizon,
+                engine=str(meta["engine"]),
+                model_day=str(meta["model_day"]),
+                decision="promoted" if promoted else "kept",
+                planted=bool(exchange.coin(coin).planted_family),
+                reported_net_bps=float(meta["net_edge_bps"]),
+                true_net_bps=truth["net"],
+                true_gross_bps=truth["gross"],
+                true_cost_bps=truth["cost"],
+                trades=truth["trades"],
+                decisions=truth["decisions"],
+            )
+        )
+    return out
+
+
+def validation_days(first: str, days: int) -> list[str]:
+    start = date.fromisoformat(first)
+    return [(start + timedelta(days=i)).isoformat() for i in range(days)]
+
+
+def run_validation(
+    *,
+    seed: int,
+    coins: int,
+    first_day: str,
+    days: int | None = None,
+    lookback_days: int = 60,
+    planted_edge_bps: float | None = None,
+    truth_days: int = 60,
+    thresholds: Thresholds | None = None,
+    workdir: Path | None = None,
+    log: Callable[[str], None] = print,
+) -> ValidationReport:
+    """K consecutive days of the whole graph on one Dagster instance, every champion against the truth.
+
+    Settings are base.yaml < ``HURACAN_*`` environment < these arguments. ``days``: default
+    ``champions.shadow_days + 1``, the first day whose challengers come from shadow records
+    (days 2.. re-test the champions of the days before). ``planted_edge_bps``: default
+    ``simulator.planted_edge_bps`` (the market's default).
+    """
+    import time
+
+    import dagster as dg
+
+    from huracan_assets.automation.instance import INSTANCE_OVERRIDES
+    from huracan_assets.config import load_settings
+    from huracan_assets.definitions import build_definitions
+    from huracan_assets.orchestration import DayRunner, InProcessLauncher
+    from huracan_assets.resources.market_data import MarketDataResource
+    from huracan_assets.resources.publisher import PublisherResource
+
+    started = time.perf_counter()
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="huracan-validate-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    exports = workdir / "exports"
+    settings = load_settings(lookback_days=lookback_days, publisher={"export_root": str(exports)})
+    edge = settings.simulator.planted_edge_bps if planted_edge_bps is None else planted_edge_bps
+    settings = load_settings(
+        lookback_days=lookback_days,
+        simulator={"seed": seed, "n_coins": coins, "planted_edge_bps": edge},
+        publisher={"export_root": str(exports)},
+    )
+    n_days = settings.champions.shadow_days + 1 if days is None else days
+    market = MarketDataResource(
+        timeframe=settings.timeframe,
+        sim_seed=seed,
+        sim_coins=coins,
+        sim_planted_edge_bps=edge,
+        sim_layout="validation",
+    )
+    exchange = market.exchange()
+    report = ValidationReport(
+        seed=seed,
+        coins=coins,
+        days=validation_days(first_day, n_days),
+        truth_days=truth_days,
+        thresholds=thresholds or Thresholds(),
+        planted_coins=[c.coin for c in exchange.coins if c.planted_family],
+        workdir=str(workdir),
+        exchange=exchange,
+    )
+    defs = build_definitions(
+        settings,
+        market_data=market,
+        storage_dir=str(workdir / "storage"),
+        publisher=PublisherResource(export_root=str(exports)),
+    )
+    (workdir / "dagster_home").mkdir(exist_ok=True)
+    (workdir / "dagster_home" / "dagster.yaml").touch()  # the instance is INSTANCE_OVERRIDES alone
+    with dg.DagsterInstance.local_temp(
+        str(workdir / "dagster_home"), overrides=INSTANCE_OVERRIDES
+    ) as instance:
+        runner = DayRunner(InProcessLauncher(defs), instance, settings, log=lambda _: None)
+        for day in report.days:
+            result = runner.run(day)
+            doc = result.champions
+            truths = day_truths(exchange, exports, day, settings, truth_days)
+            report.truths += truths
+            report.challengers += int(doc.get("challengers", 0))
+            report.demotions += len(doc.get("demotions", []))
+            row = {
+                "day": day,
+                "seconds": round(result.seconds, 1),
+                "challengers": int(doc.get("challengers", 0)),
+                "champions": len(truths),
+                "promoted": sum(t.decision == "promoted" for t in truths),
+                "kept": sum(t.decision == "kept" for t in truths),
+                "demoted": len(doc.get("demotions", [])),
+                "false": sum(t.false for t in truths),
+                "shadow_tests": sum(1 for t in doc.get("tests", []) if t.get("record_kind") == "shadow"),
+            }
+            report.per_day.append(row)
+            log(" ".join(f"{k}={v}" for k, v in {"event": "validate_day", **row}.items()))
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def report_lines(report: ValidationReport) -> list[str]:
+    """The printed report: the market, one line per champion (its days and truth), the verdicts;
+    the last line is :meth:`ValidationReport.last_line`."""
+    lines = [
+        f"validation market seed={report.seed} coins={report.coins} days={report.days[0]}..{report.days[-1]} "
+        f"({len(report.days)}) truth_days={report.truth_days} ({report.seconds:.0f} s, work in {report.workdir})",
+        "champion decisions (one per champion per day), true net edge per trade of the exported model "
+        "and rule over the truth window, bps:",
+        f"{'coin':6} {'planted':9} {'edge_1h':>7} {'champion':24} {'days':>4} {'reported':>9} {'true':>8} "
+        f"{'cost':>6} {'trades':>6}  false_days",
+    ]
+    exchange = report.exchange
+    assert exchange is not None
+    groups: dict[tuple[str, str, str, str], list[ChampionTruth]] = {}
+    for t in report.truths:
+        groups.setdefault((t.coin, t.horizon, t.engine, t.model_day), []).append(t)
+    for (coin, horizon, engine, model_day), rows in sorted(groups.items()):
+        spec = exchange.coin(coin)
+        rep = np.mean([r.reported_net_bps for r in rows])
+        true = np.mean([r.true_net_bps for r in rows]) if all(r.trades for r in rows) else float("nan")
+        cost = np.nanmean([r.true_cost_bps for r in rows]) if any(r.trades for r in rows) else float("nan")
+        lines.append(
+            f"{coin:6} {spec.planted_family or 'none':9} {spec.planted_edge_bps:7.1f} "
+            f"{f'{horizon}:{engine}@{model_day}':24} {len(rows):4d} {rep:9.1f} {true:8.1f} {cost:6.1f} "
+            f"{int(np.mean([r.trades for r in rows])):6d}  {sum(r.false for r in rows)}"
+        )
+    for row in report.per_day:
+        lines.append(
+            f"day {row['day']}: {row['challengers']} challengers ({row['shadow_tests']} on shadow records), "
+            f"{row['champions']} champions ({row['promoted']} promoted, {row['kept']} kept), "
+            f"{row['demoted']} demoted, {row['false']} false ({row['seconds']:.0f} s)"
+        )
+    failures = report.failures()
+    for failure in failures:
+        lines.append(f"validation failed: {failure}")
+    if not failures:
+        t = report.thresholds
+        lines.append(
+            f"validation passed: false champions <= {t.max_false_pct:g}% of challengers, detection >= "
+            f"{t.min_detection_pct:g}% of planted coins, median edge error <= {t.max_edge_error_pct:g}%"
+        )
+    lines.append(report.last_line())
+    return lines

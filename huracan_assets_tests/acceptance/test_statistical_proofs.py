@@ -1,9 +1,10 @@
-"""Proofs that the pipeline refuses to invent edge and finds the edge that is there.
+"""Proofs that the pipeline refuses to invent edge, on the core calls without Dagster.
 
 Markets come from ``SimulatedExchange(layout="validation")``: even coins are pure random
-walks, odd coins carry a planted component whose exact after-cost value the simulator knows.
-The core calls are the ones the assets make (cold-start purged walk-forward record, costs,
-HAC tests with Benjamini–Hochberg across the day, deflated Sharpe).
+walks, odd coins carry a planted component. The core calls are the ones the assets make
+(cold-start purged walk-forward record, costs, HAC tests with Benjamini–Hochberg across the
+day, deflated Sharpe). Finding the planted edges, and the size of the edge reported for them,
+is proven through the whole graph by ``huracan validate`` (``test_validate.py``).
 """
 
 from dataclasses import replace
@@ -33,9 +34,11 @@ def settings(**extra):
 
 def test_null_market_gives_at_most_one_false_champion_per_100_challengers_and_no_edge():
     s = settings()
-    exchange = SimulatedExchange(seed=11, n_coins=9, layout="validation", planted_edge_bps=0.0)
+    # 6 coins (72 challengers): the false-champion rate over many more, through the graph and
+    # against each champion's truth, is huracan validate's (acceptance/test_validate.py, README)
+    exchange = SimulatedExchange(seed=11, n_coins=6, layout="validation", planted_edge_bps=0.0)
     challengers = core_challengers(exchange, [c.coin for c in exchange.coins], DAY, s, training_params(s))
-    assert len(challengers) >= 100
+    assert len(challengers) >= 60
     false_champions = sum(c.test["qualifies"] for c in challengers)
     assert false_champions <= len(challengers) / 100
     # Coins are the independent units (a coin's engines and horizons share one price path).
@@ -51,31 +54,6 @@ def test_null_market_gives_at_most_one_false_champion_per_100_challengers_and_no
     gross_per_trade = np.array([np.mean(v) for v in per_coin if v])
     assert len(gross_per_trade) >= 5
     assert abs(gross_per_trade.mean()) < 3 * gross_per_trade.std(ddof=1) / np.sqrt(len(gross_per_trade))
-
-
-def test_planted_edges_are_found_and_their_size_is_reported_within_30_percent():
-    s = settings()
-    exchange = SimulatedExchange(seed=5, n_coins=20, layout="validation", planted_edge_bps=40.0)
-    challengers = core_challengers(exchange, [c.coin for c in exchange.coins], DAY, s, training_params(s))
-    planted = [c.coin for c in exchange.coins if c.planted_family]
-    winners = [c for c in challengers if c.test["qualifies"]]
-    detected = {c.coin for c in winners} & set(planted)
-    assert len(detected) >= 0.9 * len(planted)
-    assert not {c.coin for c in winners} - set(planted), "a random-walk coin got a champion"
-    errors = []
-    for coin in detected:
-        for horizon in s.horizons:
-            best = max(
-                (c for c in winners if c.coin == coin and c.horizon == horizon),
-                key=lambda c: c.net_edge_bps,
-                default=None,
-            )
-            if best is not None:
-                truth = exchange.planted_truth_after_costs(coin, s.horizon_bars[horizon], best.cost_bps)[
-                    "net_edge_bps"
-                ]
-                errors.append(abs(best.net_edge_bps - truth) / truth)
-    assert np.median(errors) <= 0.30
 
 
 def test_labels_permuted_in_time_carry_no_out_of_sample_edge():

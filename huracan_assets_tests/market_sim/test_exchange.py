@@ -148,3 +148,37 @@ def test_the_latent_ar1_is_scipys_lfilter_bit_for_bit(rho):
         eps = rng.standard_normal(n)
         expected = lfilter([np.sqrt(1 - rho**2)], [1.0, -rho], eps, zi=[rho * eps[0]])[0]
         assert np.array_equal(ar1_filter(eps, rho), expected), (rho, n)
+
+
+def test_expected_return_is_the_labels_conditional_mean_on_planted_coins_and_zero_on_random_walks():
+    """``expected_return_bps`` (the truth ``huracan validate`` scores champions' trades with):
+    labels regress on it with slope 1 and no intercept, its mean size is the oracle's edge, and
+    a random-walk coin's is 0."""
+    ex = SimulatedExchange(seed=4, n_coins=4, layout="validation", planted_edge_bps=40.0)
+    planted, walk = ex.coins[1], ex.coins[0]
+    assert planted.planted_family and not walk.planted_family
+    bars = ex.ohlcv(planted.coin, utc(date(2024, 2, 1)), utc(date(2025, 2, 1)))
+    closes = bars.set_index("open_time")["close"]
+    labels = compute_labels(closes, bar=timedelta(hours=1), horizon_bars={"4h": 4}, fill_delay_bars=1)
+    expected = ex.expected_return_bps(planted.coin, labels["decision_time"], 4, 1)
+    realised = labels["fwd_return_bps"].to_numpy()
+    slope, intercept = np.polyfit(expected, realised, 1)
+    # labels overlap by 4 bars: about n / 4 independent residuals
+    residual = realised - (slope * expected + intercept)
+    se_slope = residual.std() / (expected.std() * np.sqrt(len(expected) / 4))
+    assert abs(slope - 1) < 4 * se_slope
+    assert abs(intercept) < 4 * residual.std() / np.sqrt(len(expected) / 4)
+    assert np.mean(np.abs(expected)) == pytest.approx(ex.planted_truth(planted.coin, 4, 1), rel=0.1)
+    assert not np.any(ex.expected_return_bps(walk.coin, labels["decision_time"], 4, 1))
+
+
+def test_true_conditions_give_the_quoted_spread_and_refuse_times_off_the_bar_grid():
+    ex = SimulatedExchange(seed=4, n_coins=4, layout="validation")
+    coin = ex.coins[2].coin
+    times = pd.date_range(utc(DAY), periods=48, freq="1h")
+    conditions = ex.true_conditions(coin, times)
+    assert conditions["spread_bps"].iloc[0] == ex.true_spread_bps(coin, DAY)
+    assert conditions["spread_bps"].iloc[30] == ex.true_spread_bps(coin, DAY + timedelta(days=1))
+    assert (conditions["daily_vol_bps"] > 0).all() and (conditions["daily_volume_usdt"] > 0).all()
+    with pytest.raises(ValueError, match="bar grid"):
+        ex.true_conditions(coin, times + pd.Timedelta(minutes=30))
