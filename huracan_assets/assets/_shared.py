@@ -2,7 +2,7 @@
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import dagster as dg
@@ -11,7 +11,7 @@ import pandas as pd
 
 from huracan_assets.resources.compute import ComputeResource, TaskFailure
 from huracan_assets.resources.metrics import MetricsResource
-from huracan_assets.resources.storage import UNREADABLE
+from huracan_assets.resources.storage import UNREADABLE, StoredModels
 from huracan_assets.steps.frames import rows_for
 from huracan_assets.stores.files import bare_view, split_key
 
@@ -92,15 +92,27 @@ def coin_frames(frame: pd.DataFrame | None, coins: list[str]) -> dict[str, pd.Da
     return {coin: groups[coin] if coin in groups else frame.iloc[0:0] for coin in coins}
 
 
-def unreadable_coins(*windows: pd.DataFrame | None) -> dict[str, str]:
-    """``{coin: error}`` for the coins whose stored partitions these input windows left out as
-    unreadable (damaged or foreign files, moved aside by the IO manager): the step fails those
-    coins with the error, which names the file and the partition to re-materialise."""
+def unreadable_coins(*inputs: pd.DataFrame | Mapping[str, Any] | None) -> dict[str, str]:
+    """``{coin: error}`` for the coins whose stored partitions these inputs left out as unreadable
+    (damaged or foreign files, moved aside by the IO manager): the step fails those coins with the
+    error, which names the file and the partition to re-materialise.
+
+    ``inputs``: window frames (``attrs[UNREADABLE]``), ``by_partition`` inputs
+    (:class:`~huracan_assets.resources.storage.PartitionValues`, their ``unreadable``), and stored
+    model folders whose ``bundle.json`` was refused (status ``unreadable``, the reason names it).
+    """
     out: dict[str, str] = {}
-    for window in windows:
-        if window is None:
+    for value in inputs:
+        if value is None:
             continue
-        for key, error in window.attrs.get(UNREADABLE, {}).items():
+        if isinstance(value, pd.DataFrame):
+            refused = dict(value.attrs.get(UNREADABLE, {}))
+        else:
+            refused = dict(getattr(value, "unreadable", {}))
+            for key, item in value.items():
+                if isinstance(item, StoredModels) and item.status == "unreadable":
+                    refused.setdefault(str(key), item.reason)
+        for key, error in refused.items():
             coin = split_key(key)[1]
             if coin is not None:
                 out.setdefault(coin, error)
@@ -155,16 +167,24 @@ def map_by_partition(
     args: dict[str, tuple],
     empty: Callable[[], Any],
     metrics: MetricsResource | None = None,
+    unreadable: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Run ``fn(*args[key])`` for every partition key through the compute seam; a failure becomes ``empty()``."""
-    keys = list(args)
+    """Run ``fn(*args[key])`` for every partition key through the compute seam; a failure becomes ``empty()``.
+
+    A key whose coin is in ``unreadable`` (:func:`unreadable_coins`) fails with its error without running.
+    """
+    unreadable = unreadable or {}
+    refused = {k: unreadable[c] for k in args if (c := split_key(k)[1]) is not None and c in unreadable}
+    keys = [k for k in args if k not in refused]
     out = {}
-    for key, result in zip(keys, compute.map(fn, [args[k] for k in keys], keys=keys), strict=True):
+    results = compute.map(fn, [args[k] for k in keys], keys=keys) if keys else []
+    failed = [(k, unreadable_failure(str(split_key(k)[1]), refused[k])) for k in refused]
+    for key, result in [*zip(keys, results, strict=True), *failed]:
         if isinstance(result, TaskFailure):
             coin_failed(context, metrics, f"partition={key} error={result}")
             result = empty()
         out[key] = result
-    return out
+    return {k: out[k] for k in args}
 
 
 def content_version(frames: dict[str, pd.DataFrame]) -> dg.DataVersion:

@@ -67,7 +67,9 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         out: dict[str, CoinModels] = {}
         groups = keys_by_coin(keys)
         features_of, labels_of = coin_frames(features, list(groups)), coin_frames(labels, list(groups))
-        unreadable = unreadable_coins(features, labels)
+        # a refused stored partition (moved aside) fails its coin by name; yesterday's models too:
+        # without them the coin would be trained as a cold start, unlike a run over intact storage
+        unreadable = unreadable_coins(features, labels, yesterday)
         for coin, coin_keys in groups.items():
             coin_features, coin_labels = features_of[coin], labels_of[coin]
             if coin in unreadable:
