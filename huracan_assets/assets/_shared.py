@@ -3,6 +3,7 @@
 import hashlib
 import json
 from collections.abc import Callable, Mapping
+from datetime import date, timedelta
 from typing import Any
 
 import dagster as dg
@@ -90,6 +91,48 @@ def coin_frames(frame: pd.DataFrame | None, coins: list[str]) -> dict[str, pd.Da
         return {coin: rows_for(frame, symbol=coin) for coin in coins}
     groups = {str(coin): rows for coin, rows in frame.groupby("symbol", sort=False, observed=True)}
     return {coin: groups[coin] if coin in groups else frame.iloc[0:0] for coin in coins}
+
+
+# the jobs that make a day's models (per-coin steps) and its champions (reports)
+DAY_JOBS = ("daily_coins_job", "daily_reports_job")
+_IN_PROGRESS = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def day_runs_in_progress(context: dg.AssetExecutionContext, day: str, job_name: str) -> list[str]:
+    """``<run id> (<job>, <status>)`` of the queued or running runs of ``job_name`` over ``day``
+    (its partition, or a coin range of that day) other than this run, from any launcher: the
+    daemon, the UI or ``huracan daily``."""
+    out = []
+    for record in context.instance.get_run_records(
+        filters=dg.RunsFilter(job_name=job_name, statuses=_IN_PROGRESS)
+    ):
+        run = record.dagster_run
+        if run.run_id == context.run_id:
+            continue
+        start = run.tags.get("dagster/asset_partition_range_start", "")
+        if run.tags.get("dagster/partition") == day or split_key(start)[0] == day:
+            out.append(f"{run.run_id} ({run.job_name}, {run.status.value})")
+    return out
+
+
+def refuse_while_previous_day_runs(
+    context: dg.AssetExecutionContext, day: str, job_name: str, what: str
+) -> None:
+    """Fail this step, naming the runs, while a run of ``job_name`` over the day before ``day`` is
+    in progress: ``what`` of that day (its models, its champions) are not there yet, and taking
+    the day without them would change its results (cold starts, no incumbents)."""
+    previous = (date.fromisoformat(day) - timedelta(days=1)).isoformat()
+    runs = day_runs_in_progress(context, previous, job_name)
+    if runs:
+        raise dg.Failure(
+            f"{day}: the day before ({previous}) is still in progress in run {', '.join(runs)}; this day "
+            f"needs its {what}. Days run one at a time: re-execute this run when that one is done"
+        )
 
 
 def unreadable_coins(*inputs: pd.DataFrame | Mapping[str, Any] | None) -> dict[str, str]:

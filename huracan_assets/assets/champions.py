@@ -11,7 +11,13 @@ from datetime import date, timedelta
 import dagster as dg
 import pandas as pd
 
-from huracan_assets.assets._shared import ONE_DAY_PER_RUN, coin_failed, run_keys, unreadable_coins
+from huracan_assets.assets._shared import (
+    ONE_DAY_PER_RUN,
+    coin_failed,
+    refuse_while_previous_day_runs,
+    run_keys,
+    unreadable_coins,
+)
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.settings import HuracanSettingsResource
@@ -82,6 +88,8 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         refused = unreadable_coins(models, features, labels)
         for coin, error in sorted(refused.items()):
             coin_failed(context, metrics, f"coin={coin} error={error}")
+        if previous is None:  # yesterday's champions are the incumbents: not while that day runs
+            refuse_while_previous_day_runs(context, keys[0], "daily_reports_job", "champions")
         for day in keys:
             first = (date.fromisoformat(day) - timedelta(days=settings.champions.shadow_days)).isoformat()
             doc = champions_for_day(

@@ -13,6 +13,7 @@ from huracan_assets.assets._shared import (
     PartitionMetadata,
     coin_failed,
     coin_frames,
+    refuse_while_previous_day_runs,
     run_keys,
     unreadable_coins,
 )
@@ -63,6 +64,12 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         fhash = features_hash()
         keys = run_keys(context)
         had_models = {split_key(k)[1] for k, m in yesterday.items() if m.status == "trained"}
+        stored_yesterday = {split_key(k)[1] for k in [*yesterday, *getattr(yesterday, "unreadable", {})]}
+        days = sorted({day_of(k).isoformat() for k in keys})
+        if any(split_key(k)[1] not in stored_yesterday for k in keys):
+            # a coin without yesterday's models would train as a cold start: not while that day runs
+            for day in days:
+                refuse_while_previous_day_runs(context, day, "daily_coins_job", "models")
         tasks = []
         out: dict[str, CoinModels] = {}
         groups = keys_by_coin(keys)
