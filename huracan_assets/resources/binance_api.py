@@ -95,6 +95,9 @@ def pin_server_time(base_url: str, now: pd.Timestamp) -> None:
     own process: they reuse that reading instead of asking again (one request per command).
     """
     _PINNED_CLOCKS[base_url] = pd.Timestamp(now)
+    # a new reading starts afresh: what an earlier command in this process fetched is not reused
+    for key in [k for k in _PROCESS_CANDLES if k[0] == base_url]:
+        del _PROCESS_CANDLES[key]
 
 
 # (base URL, pinned clock, symbol, interval) -> (from, to, candles): what the clients of a pinned
