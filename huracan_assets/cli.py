@@ -361,6 +361,20 @@ def check_export_root(settings: HuracanSettings) -> None:
         ) from None
 
 
+def check_publisher(settings: HuracanSettings) -> None:
+    """Dropbox credentials authenticate and ``publisher.dropbox_root`` is a folder, before the day
+    is computed (one line naming the variables or the setting, never a value)."""
+    if settings.publisher.kind != "dropbox":
+        return
+    from huracan_assets.core.publishing import ExportStoreError
+    from huracan_assets.resources.publisher import PublisherResource
+
+    try:
+        PublisherResource.from_settings(settings.publisher).preflight()
+    except ExportStoreError as error:
+        raise SettingsError(f"publisher.kind=dropbox: {error}") from None
+
+
 def check_signing_key() -> None:
     """``HURACAN_EXPORT_SIGNING_KEY``, when set, is an Ed25519 private key (checked before any
     compute; the error names the variable, never its value)."""
@@ -395,6 +409,7 @@ def cmd_daily(args: argparse.Namespace) -> int:
         check_signing_key()
         check_day(args.date, settings)
         check_export_root(settings)
+        check_publisher(settings)
         check_exchange_clock(args.date, settings)
     except SettingsError as error:
         print(f"huracan: {error}", file=sys.stderr)

@@ -81,7 +81,7 @@ def build_definitions(
         ],
         asset_checks=asset_checks.build(partitions),
         jobs=jobs.all(),
-        sensors=build_sensors(partitions, jobs, storage["io_manager"]),
+        sensors=build_sensors(partitions, jobs, storage["io_manager"], storage["model_io_manager"]),
         # one process per run: parallelism lives inside steps (compute seam), not in step processes
         executor=dg.in_process_executor,
         resources={

@@ -21,6 +21,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -34,9 +35,10 @@ from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 from huracan_assets.automation.jobs import job_checks, range_tags
 from huracan_assets.automation.plan import plan_for, universe_is_current
 from huracan_assets.config import HuracanSettings
+from huracan_assets.core.day_plan import missing_blocks
 from huracan_assets.core.integrity import window_line
 from huracan_assets.partitions import COINS, build_partitions, coin_day_key
-from huracan_assets.resources.storage import JsonIOManager, ParquetIOManager
+from huracan_assets.resources.storage import JsonIOManager, ModelIOManager, ParquetIOManager, split_key
 
 # the console shows warnings and errors; every event still goes to the instance's event log (the UI)
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -297,7 +299,7 @@ class DayRunner:
         label: str,
         result: DayResult,
         assets: list[str] | None = None,
-    ) -> None:
+    ) -> str:
         started = time.perf_counter()
         self.log(f"event=run_start job={job_name} what={label!r} elapsed_s={started - self.started:.0f}")
         run_id, success = self.launcher.execute(self.instance, job_name, tags, assets)
@@ -311,6 +313,7 @@ class DayRunner:
             raise RunFailedError(
                 f"{job_name} ({label}) failed in run {run_id}: {'; '.join(failed) or 'see the run in the UI'}"
             )
+        return run_id
 
     # -- the day -------------------------------------------------------------------------------
     def run(self, day: str) -> DayResult:
@@ -327,7 +330,13 @@ class DayRunner:
         code_version = universe.code_versions_by_key.get(dg.AssetKey("coin_universe"))
         if not universe_is_current(self.instance, day, code_version):
             self._execute("universe_job", {"dagster/partition": day}, f"coin_universe {day}", result)
-        plan = plan_for(self.instance, build_partitions(self.settings), day, self._history_storage())
+        plan = plan_for(
+            self.instance,
+            build_partitions(self.settings),
+            day,
+            self._history_storage(),
+            self._model_storage(),
+        )
         if plan.damaged:
             shown = ",".join(plan.damaged[:20]) + (
                 f",+{len(plan.damaged) - 20}" if len(plan.damaged) > 20 else ""
@@ -347,7 +356,20 @@ class DayRunner:
                 result,
                 assets=[block.asset],
             )
+        for number, (model_day, block) in enumerate(plan.models, 1):
+            self._execute(
+                "daily_coins_job",
+                range_tags(str(coin_day_key(model_day, block[0])), str(coin_day_key(model_day, block[-1]))),
+                f"models rebuilt {number}/{len(plan.models)}: {model_day} {','.join(block)}",
+                result,
+                assets=["models"],
+            )
         return list(plan.coins)
+
+    def _model_storage(self) -> ModelIOManager | None:
+        """Where the models are stored (the plan checks the earlier days' folders are there)."""
+        storage = self.defs.resources.get("model_io_manager")
+        return storage if isinstance(storage, ModelIOManager) else None
 
     def _history_storage(self) -> ParquetIOManager | None:
         """Where the look-back history is stored (the plan checks its files are whole)."""
@@ -355,19 +377,51 @@ class DayRunner:
         return storage if isinstance(storage, ParquetIOManager) else None
 
     def run_day(self, day: str, coins: list[str], result: DayResult) -> None:
-        """The day itself: every coin in one run, then the day's reports and export."""
-        self._execute(
+        """The day itself: every coin in one run, then the day's reports and export.
+
+        A stored partition the run refused (damaged, foreign: moved aside, its coin failed) is
+        rebuilt at once: the plan is read again (it now finds the partition lost), its history or
+        models are rebuilt, and the coins concerned run again, so one re-run of a damaged day
+        repairs it. Once per day: what fails again stays failed, named."""
+        run_id = self._execute(
             "daily_coins_job",
             range_tags(str(coin_day_key(day, coins[0])), str(coin_day_key(day, coins[-1]))),
             f"{day} all {len(coins)} coins",
             result,
         )
+        refused = refused_partitions(self.instance, run_id)
+        if refused:
+            self.log(
+                f"event=stored_partitions_refused day={day} count={len(refused)} rebuild={','.join(refused)}"
+            )
+            coins = self.prepare(day, result)
+            again = {split_key(label.split("[", 1)[1].rstrip("]"))[1] for label in refused}
+            for block in missing_blocks(coins, set(coins) - again):
+                self._execute(
+                    "daily_coins_job",
+                    range_tags(str(coin_day_key(day, block[0])), str(coin_day_key(day, block[-1]))),
+                    f"{day} again after a rebuild: {','.join(block)}",
+                    result,
+                )
         self._execute("daily_reports_job", {"dagster/partition": day}, f"reports {day}", result)
         storage = self.defs.resources["json_io_manager"]
         assert isinstance(storage, JsonIOManager)
         result.champions = storage.read_partition(dg.AssetKey("champions"), day)
         result.export = storage.read_partition(dg.AssetKey("dropbox_export"), day)
         result.integrity = storage.read_partition(dg.AssetKey("data_integrity_report"), day)
+
+
+_REFUSED = re.compile(r"re-materialize ([a-z_]+\[\d{4}-\d{2}-\d{2}\|[^\]]+\])")
+
+
+def refused_partitions(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    """The stored partitions a run refused on read (``features[2025-11-20|BTC]``), from its
+    ``coin_failed`` log lines (each names the partition to re-materialize)."""
+    found = set()
+    for entry in instance.all_logs(run_id):
+        if entry.user_message and "re-materialize" in entry.user_message:
+            found.update(_REFUSED.findall(entry.user_message))
+    return sorted(found)
 
 
 def summary_lines(result: DayResult) -> list[str]:

@@ -12,7 +12,7 @@ routes, JSON bodies for RPC routes, 409 bodies with ``error_summary`` and ``erro
 
     /2/files/upload  /2/files/upload_session/start  /append_v2  /finish
     /2/files/download  /2/files/get_metadata  /2/files/list_folder  /list_folder/continue
-    /2/files/move_v2  /2/files/delete_v2  /oauth2/token (refresh-token grant)
+    /2/files/move_v2  /2/files/delete_v2  /2/check/user  /oauth2/token (refresh-token grant)
 
 Faults are injected per route (and optionally per path) with :meth:`DropboxStandIn.inject`:
 ``status`` (429 with Retry-After, 500, ...), ``slow`` (answer after a delay: the client times
@@ -462,6 +462,8 @@ class DropboxStandIn(ThreadingHTTPServer):
                 return self._page(arg["cursor"]), None
             if route == "/2/files/move_v2":
                 return self._move(arg["from_path"], arg["to_path"]), None
+            if route == "/2/check/user":  # the SDK's check_user: a valid token echoes the query
+                return {"result": str(arg.get("query", ""))}, None
             if route == "/2/files/delete_v2":
                 metadata = self._delete(arg["path"].lower())
                 if metadata is None:

@@ -2,7 +2,8 @@
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import date, timedelta
 from typing import Any
 
 import dagster as dg
@@ -11,7 +12,7 @@ import pandas as pd
 
 from huracan_assets.resources.compute import ComputeResource, TaskFailure
 from huracan_assets.resources.metrics import MetricsResource
-from huracan_assets.resources.storage import UNREADABLE
+from huracan_assets.resources.storage import UNREADABLE, StoredModels
 from huracan_assets.steps.frames import rows_for
 from huracan_assets.stores.files import bare_view, split_key
 
@@ -92,15 +93,69 @@ def coin_frames(frame: pd.DataFrame | None, coins: list[str]) -> dict[str, pd.Da
     return {coin: groups[coin] if coin in groups else frame.iloc[0:0] for coin in coins}
 
 
-def unreadable_coins(*windows: pd.DataFrame | None) -> dict[str, str]:
-    """``{coin: error}`` for the coins whose stored partitions these input windows left out as
-    unreadable (damaged or foreign files, moved aside by the IO manager): the step fails those
-    coins with the error, which names the file and the partition to re-materialise."""
-    out: dict[str, str] = {}
-    for window in windows:
-        if window is None:
+# the jobs that make a day's models (per-coin steps) and its champions (reports)
+DAY_JOBS = ("daily_coins_job", "daily_reports_job")
+_IN_PROGRESS = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def day_runs_in_progress(context: dg.AssetExecutionContext, day: str, job_name: str) -> list[str]:
+    """``<run id> (<job>, <status>)`` of the queued or running runs of ``job_name`` over ``day``
+    (its partition, or a coin range of that day) other than this run, from any launcher: the
+    daemon, the UI or ``huracan daily``."""
+    out = []
+    for record in context.instance.get_run_records(
+        filters=dg.RunsFilter(job_name=job_name, statuses=_IN_PROGRESS)
+    ):
+        run = record.dagster_run
+        if run.run_id == context.run_id:
             continue
-        for key, error in window.attrs.get(UNREADABLE, {}).items():
+        start = run.tags.get("dagster/asset_partition_range_start", "")
+        if run.tags.get("dagster/partition") == day or split_key(start)[0] == day:
+            out.append(f"{run.run_id} ({run.job_name}, {run.status.value})")
+    return out
+
+
+def refuse_while_previous_day_runs(
+    context: dg.AssetExecutionContext, day: str, job_name: str, what: str
+) -> None:
+    """Fail this step, naming the runs, while a run of ``job_name`` over the day before ``day`` is
+    in progress: ``what`` of that day (its models, its champions) are not there yet, and taking
+    the day without them would change its results (cold starts, no incumbents)."""
+    previous = (date.fromisoformat(day) - timedelta(days=1)).isoformat()
+    runs = day_runs_in_progress(context, previous, job_name)
+    if runs:
+        raise dg.Failure(
+            f"{day}: the day before ({previous}) is still in progress in run {', '.join(runs)}; this day "
+            f"needs its {what}. Days run one at a time: re-execute this run when that one is done"
+        )
+
+
+def unreadable_coins(*inputs: pd.DataFrame | Mapping[str, Any] | None) -> dict[str, str]:
+    """``{coin: error}`` for the coins whose stored partitions these inputs left out as unreadable
+    (damaged or foreign files, moved aside by the IO manager): the step fails those coins with the
+    error, which names the file and the partition to re-materialise.
+
+    ``inputs``: window frames (``attrs[UNREADABLE]``), ``by_partition`` inputs
+    (:class:`~huracan_assets.resources.storage.PartitionValues`, their ``unreadable``), and stored
+    model folders whose ``bundle.json`` was refused (status ``unreadable``, the reason names it).
+    """
+    out: dict[str, str] = {}
+    for value in inputs:
+        if value is None:
+            continue
+        if isinstance(value, pd.DataFrame):
+            refused = dict(value.attrs.get(UNREADABLE, {}))
+        else:
+            refused = dict(getattr(value, "unreadable", {}))
+            for key, item in value.items():
+                if isinstance(item, StoredModels) and item.status == "unreadable":
+                    refused.setdefault(str(key), item.reason)
+        for key, error in refused.items():
             coin = split_key(key)[1]
             if coin is not None:
                 out.setdefault(coin, error)
@@ -155,16 +210,24 @@ def map_by_partition(
     args: dict[str, tuple],
     empty: Callable[[], Any],
     metrics: MetricsResource | None = None,
+    unreadable: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Run ``fn(*args[key])`` for every partition key through the compute seam; a failure becomes ``empty()``."""
-    keys = list(args)
+    """Run ``fn(*args[key])`` for every partition key through the compute seam; a failure becomes ``empty()``.
+
+    A key whose coin is in ``unreadable`` (:func:`unreadable_coins`) fails with its error without running.
+    """
+    unreadable = unreadable or {}
+    refused = {k: unreadable[c] for k in args if (c := split_key(k)[1]) is not None and c in unreadable}
+    keys = [k for k in args if k not in refused]
     out = {}
-    for key, result in zip(keys, compute.map(fn, [args[k] for k in keys], keys=keys), strict=True):
+    results = compute.map(fn, [args[k] for k in keys], keys=keys) if keys else []
+    failed = [(k, unreadable_failure(str(split_key(k)[1]), refused[k])) for k in refused]
+    for key, result in [*zip(keys, results, strict=True), *failed]:
         if isinstance(result, TaskFailure):
             coin_failed(context, metrics, f"partition={key} error={result}")
             result = empty()
         out[key] = result
-    return out
+    return {k: out[k] for k in args}
 
 
 def content_version(frames: dict[str, pd.DataFrame]) -> dg.DataVersion:

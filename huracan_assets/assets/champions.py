@@ -11,7 +11,13 @@ from datetime import date, timedelta
 import dagster as dg
 import pandas as pd
 
-from huracan_assets.assets._shared import ONE_DAY_PER_RUN, run_keys
+from huracan_assets.assets._shared import (
+    ONE_DAY_PER_RUN,
+    coin_failed,
+    refuse_while_previous_day_runs,
+    run_keys,
+    unreadable_coins,
+)
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.settings import HuracanSettingsResource
@@ -77,6 +83,13 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
             raise dg.Failure(
                 f"champions carries yesterday's champions forward: one day per run, got {len(keys)} days"
             )
+        # a refused stored partition (moved aside) of a coin's window: that coin is not tested
+        # today and is reported with the error; the others go on
+        refused = unreadable_coins(models, features, labels)
+        for coin, error in sorted(refused.items()):
+            coin_failed(context, metrics, f"coin={coin} error={error}")
+        if previous is None:  # yesterday's champions are the incumbents: not while that day runs
+            refuse_while_previous_day_runs(context, keys[0], "daily_reports_job", "champions")
         for day in keys:
             first = (date.fromisoformat(day) - timedelta(days=settings.champions.shadow_days)).isoformat()
             doc = champions_for_day(
@@ -90,8 +103,12 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                 settings,
                 retest_features=features,
                 retest_labels=labels,
+                unreadable=refused,
             )
             out[day] = doc
+            for coin, reason in sorted(doc["no_champion"].items()):
+                if coin not in refused and reason.startswith("stored input unreadable"):
+                    coin_failed(context, metrics, f"coin={coin} error={reason}")
             for event in doc["events"]:
                 context.log.info(event_line(day, event))
                 metrics.run.decisions.labels(kind=event["kind"]).inc()

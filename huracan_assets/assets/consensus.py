@@ -13,7 +13,13 @@ from datetime import timedelta
 import dagster as dg
 import pandas as pd
 
-from huracan_assets.assets._shared import SINGLE_RUN, PartitionMetadata, map_by_partition, run_keys
+from huracan_assets.assets._shared import (
+    SINGLE_RUN,
+    PartitionMetadata,
+    map_by_partition,
+    run_keys,
+    unreadable_coins,
+)
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.compute import ComputeResource
 from huracan_assets.resources.metrics import MetricsResource
@@ -67,12 +73,16 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                 by_coin_day.get((coin, day.isoformat())),
                 by_coin_day.get((coin, (day - timedelta(days=1)).isoformat())),
                 rows,
-                scores[key],
+                scores.get(key, pd.DataFrame()),
                 day.isoformat(),
                 settings,
             )
 
-        out = map_by_partition(context, compute, consensus_for_day, args, empty_events, metrics)
+        # a refused stored partition (moved aside) of a coin's inputs fails that coin by name
+        refused = unreadable_coins(models, features, scores)
+        out = map_by_partition(
+            context, compute, consensus_for_day, args, empty_events, metrics, unreadable=refused
+        )
         metadata = PartitionMetadata(context, len(keys))
         for key, result in out.items():
             live = result[result["kind"] == "live"] if len(result) else result

@@ -6,11 +6,18 @@ layout, order and retention are the same for both (:mod:`huracan_assets.core.pub
 
 import os
 from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
-from huracan_assets.assets._shared import ONE_DAY_PER_RUN, OUTSIDE_SYSTEM_RETRIES, run_keys
+from huracan_assets.assets._shared import (
+    ONE_DAY_PER_RUN,
+    OUTSIDE_SYSTEM_RETRIES,
+    coin_failed,
+    run_keys,
+    unreadable_coins,
+)
 from huracan_assets.core.features import features_hash
 from huracan_assets.core.publishing import ExportPlan
 from huracan_assets.core.signing import signer_from_env
@@ -18,7 +25,7 @@ from huracan_assets.partitions import Partitions
 from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.publisher import PublisherResource
 from huracan_assets.resources.settings import HuracanSettingsResource
-from huracan_assets.resources.storage import StoredModels
+from huracan_assets.resources.storage import StoredModels, split_key
 from huracan_assets.steps.export import export_files
 from huracan_assets.steps.frames import CODE_HASH, CODE_VERSION
 
@@ -29,6 +36,17 @@ def run_started(context: dg.AssetExecutionContext) -> float:
     if record is None:
         return datetime.now(UTC).timestamp()
     return record.start_time or record.create_timestamp.timestamp()
+
+
+def stored_by_coin_day(models: dict[str, StoredModels]) -> dict[tuple[str, str], StoredModels]:
+    """(coin, day) -> stored models; a partition refused on read is there as ``unreadable``, its
+    reason naming the file, so a champion of it is dropped with that reason."""
+    out = {(m.coin, m.day): m for m in models.values()}
+    for key, error in getattr(models, "unreadable", {}).items():
+        day, coin = split_key(key)
+        bundle = {"coin": coin, "day": day, "status": "unreadable", "reason": error, "models": []}
+        out[(str(coin), day)] = StoredModels(directory=Path(), bundle=bundle, label=f"models[{key}]")
+    return out
 
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
@@ -79,18 +97,23 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         # the private key comes from the environment only and never leaves this object
         signer = signer_from_env(os.environ)
         out = {}
+        # a refused stored partition (moved aside): its coin's champions are dropped, named
+        refused = unreadable_coins(scores, consensus, features)
+        for coin, error in sorted(refused.items()):
+            coin_failed(context, metrics, f"coin={coin} error={error}")
         for day in keys:
             universe = coin_universe[coin_universe["date"] == day]
             files, window, dropped = export_files(
                 day,
                 champions_by_day[day],
-                {(m.coin, m.day): m for m in models.values()},
+                stored_by_coin_day(models),
                 scores,
                 consensus,
                 integrity_by_day[day],
                 universe,
                 fhash,
                 features[features["date"] == day] if len(features) else features,
+                refused,
             )
             for name, reason in dropped.items():
                 context.log.error(f"event=champion_dropped day={day} champion={name} reason={reason}")

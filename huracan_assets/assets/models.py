@@ -13,6 +13,7 @@ from huracan_assets.assets._shared import (
     PartitionMetadata,
     coin_failed,
     coin_frames,
+    refuse_while_previous_day_runs,
     run_keys,
     unreadable_coins,
 )
@@ -63,11 +64,19 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         fhash = features_hash()
         keys = run_keys(context)
         had_models = {split_key(k)[1] for k, m in yesterday.items() if m.status == "trained"}
+        stored_yesterday = {split_key(k)[1] for k in [*yesterday, *getattr(yesterday, "unreadable", {})]}
+        days = sorted({day_of(k).isoformat() for k in keys})
+        if any(split_key(k)[1] not in stored_yesterday for k in keys):
+            # a coin without yesterday's models would train as a cold start: not while that day runs
+            for day in days:
+                refuse_while_previous_day_runs(context, day, "daily_coins_job", "models")
         tasks = []
         out: dict[str, CoinModels] = {}
         groups = keys_by_coin(keys)
         features_of, labels_of = coin_frames(features, list(groups)), coin_frames(labels, list(groups))
-        unreadable = unreadable_coins(features, labels)
+        # a refused stored partition (moved aside) fails its coin by name; yesterday's models too:
+        # without them the coin would be trained as a cold start, unlike a run over intact storage
+        unreadable = unreadable_coins(features, labels, yesterday)
         for coin, coin_keys in groups.items():
             coin_features, coin_labels = features_of[coin], labels_of[coin]
             if coin in unreadable:

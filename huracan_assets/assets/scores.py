@@ -14,13 +14,14 @@ from huracan_assets.assets._shared import (
     coin_frames,
     map_by_partition,
     run_keys,
+    unreadable_coins,
 )
 from huracan_assets.core.scoring import empty_scores
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.compute import ComputeResource
 from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.settings import HuracanSettingsResource
-from huracan_assets.resources.storage import StoredModels
+from huracan_assets.resources.storage import PartitionValues, StoredModels, split_key
 from huracan_assets.steps.frames import CODE_VERSION, day_of, keys_by_coin, universe_for
 from huracan_assets.steps.scores import score_for_day, scored_model_days
 
@@ -75,7 +76,13 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                 args[key] = (coin, mine, features_of[coin], labels_of[coin], row.iloc[0], settings)
 
         ordered = [k for coin_keys in groups.values() for k in coin_keys]
-        scored = map_by_partition(context, compute, score_for_day, args, empty_scores, metrics)
+        # a refused stored partition (moved aside) of a coin's window fails that coin by name; model
+        # days this run does not score do not count
+        scored_days = set().union(*(scored_model_days(day_of(k), partitions.shadow_days) for k in keys))
+        refused = unreadable_coins(features, labels, _on_days(models, scored_days))
+        scored = map_by_partition(
+            context, compute, score_for_day, args, empty_scores, metrics, unreadable=refused
+        )
         out = {key: scored[key] if key in scored else empty_scores() for key in ordered}
         metadata = PartitionMetadata(context, len(ordered))
         for key, result in out.items():
@@ -108,3 +115,10 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         return out
 
     return [scores]
+
+
+def _on_days(models: dict[str, StoredModels], days: set[str]) -> PartitionValues:
+    """The model partitions of ``days`` (``unreadable`` ones included)."""
+    out = PartitionValues({k: m for k, m in models.items() if split_key(k)[0] in days})
+    out.unreadable = {k: e for k, e in getattr(models, "unreadable", {}).items() if split_key(k)[0] in days}
+    return out

@@ -1,6 +1,6 @@
 """coin_universe[date]: every USDT spot market with eligibility and the reason."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 import dagster as dg
 import pandas as pd
@@ -9,10 +9,11 @@ from huracan_assets.assets._shared import OUTSIDE_SYSTEM_RETRIES, SINGLE_RUN, ru
 from huracan_assets.automation.conditions import day_closed
 from huracan_assets.checks.catalog import universe_column_schema
 from huracan_assets.config import HuracanSettings
+from huracan_assets.config.settings import last_closed_day
 from huracan_assets.core.costs import funding_bps_per_day
 from huracan_assets.core.universe import gbp_rate, select_universe, with_funding
 from huracan_assets.partitions import Partitions
-from huracan_assets.resources.market_data import MarketDataResource
+from huracan_assets.resources.market_data import MarketDataResource, market_clock
 from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.settings import HuracanSettingsResource
 from huracan_assets.steps.frames import end_of_day, markdown_table
@@ -42,8 +43,11 @@ def build(partitions: Partitions, code_version: str | None = None) -> list[dg.As
         settings = huracan_settings.get()
         client = market_data.client()
         out = {}
+        clock = market_clock(client)
         for key in run_keys(context):
             as_of = end_of_day(pd.Timestamp(key).date())
+            if clock is not None:
+                _refuse_past_the_clock(key, *clock)
             tickers = client.tickers(as_of)
             rate, source = gbp_rate(tickers, settings.usdt_per_gbp_fallback)
             universe = select_universe(
@@ -86,6 +90,22 @@ def build(partitions: Partitions, code_version: str | None = None) -> list[dg.As
         return out
 
     return [coin_universe]
+
+
+def _refuse_past_the_clock(day: str, now: pd.Timestamp | None, clock: str) -> None:
+    """A day the market's own clock has not closed (a partition launched from the UI or by the
+    daemon ahead of the exchange) fails in one line naming the clock, not as "no eligible coin"."""
+    if now is None:
+        raise dg.Failure(
+            f"coin_universe[{day}]: the market has no data yet: {clock} holds no candle", allow_retries=False
+        )
+    latest = last_closed_day(now.to_pydatetime())
+    if date.fromisoformat(day) > latest:
+        raise dg.Failure(
+            f"coin_universe[{day}]: the market has no whole day of data for {day} yet: {clock} says "
+            f"{now.isoformat()} (latest closed day: {latest})",
+            allow_retries=False,
+        )
 
 
 def _funding(

@@ -25,6 +25,13 @@ RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
 # a run whose process died is retried by the daemon (run_retries in dagster.yaml)
 RUN_RETRIES = {"dagster/max_retries": "2", "dagster/retry_strategy": "FROM_FAILURE"}
+# The day's own runs (per-coin steps, reports) read the day before's models and champions: the
+# queued run coordinator starts one run with this tag at a time (tag_concurrency_limits in
+# dagster_home/dagster.yaml and deploy/dagster.yaml), so two days launched from the UI or by the
+# daemon never run at once; the runs themselves refuse a day whose previous day is still in
+# progress elsewhere (a run of `huracan daily`, which does not go through the queue).
+DAY_FLOW_TAG = "huracan/day_flow"
+DAY_FLOW = {DAY_FLOW_TAG: "one_day_at_a_time"}
 
 
 def job_checks(job: dg.JobDefinition, assets: set[dg.AssetKey] | None) -> set[dg.AssetCheckKey]:
@@ -75,7 +82,7 @@ def build_jobs() -> Jobs:
         coins_daily=dg.define_asset_job(
             "daily_coins_job",
             selection=dg.AssetSelection.assets(*PER_COIN_DAILY),
-            tags=RUN_RETRIES,
+            tags={**RUN_RETRIES, **DAY_FLOW},
             description="Every per-coin step for a range of day x coin partitions; the daily run is one range."
             + QUEUED_NOTE,
         ),
@@ -94,7 +101,7 @@ def build_jobs() -> Jobs:
         reports=dg.define_asset_job(
             "daily_reports_job",
             selection=dg.AssetSelection.assets(*DAILY_REPORTS),
-            tags=RUN_RETRIES,
+            tags={**RUN_RETRIES, **DAY_FLOW},
             description="Champions, the integrity report and the export of one day." + QUEUED_NOTE,
         ),
     )

@@ -4,14 +4,14 @@ Used by ``new_coin_sensor`` (under the daemon) and by ``huracan daily`` (orchest
 """
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 
 import dagster as dg
 
 from huracan_assets.automation.jobs import PER_COIN_HISTORY
-from huracan_assets.core.day_plan import DayPlan, plan_day
+from huracan_assets.core.day_plan import DayPlan, missing_blocks, plan_day
 from huracan_assets.partitions import COINS, Partitions, coin_day_key
-from huracan_assets.resources.storage import ParquetIOManager, split_key
+from huracan_assets.resources.storage import ModelIOManager, ParquetIOManager, split_key
 from huracan_assets.stores.files import partition_label
 
 UNIVERSE = dg.AssetKey("coin_universe")
@@ -79,17 +79,48 @@ def stored_coin_days(
     return recorded - set(lost), [partition_label(asset, f"{d}|{c}") for d, c in lost]
 
 
+def lost_models(
+    instance: dg.DagsterInstance,
+    partitions: Partitions,
+    day: str,
+    models: ModelIOManager | None,
+    coins: list[str],
+) -> tuple[list[tuple[str, tuple[str, ...]]], list[str]]:
+    """The recorded ``models`` partitions of the days before ``day`` that the day reads (up to
+    ``max_champion_age_days`` back) whose folder has no ``bundle.json`` (deleted, moved aside as
+    corrupt, lost in a crash): as ``(day, coin block)`` to rebuild, oldest first, and their labels.
+    One ``stat`` per recorded partition of the window."""
+    if models is None:
+        return [], []
+    when = date.fromisoformat(day)
+    days = {
+        (when - timedelta(days=back)).isoformat() for back in range(1, partitions.max_champion_age_days + 1)
+    }
+    key = dg.AssetKey("models")
+    lost: dict[str, set[str]] = {}
+    for d, coin in materialized_coin_days(instance, "models"):
+        if d in days and not models.exists(key, str(coin_day_key(d, coin))):
+            lost.setdefault(d, set()).add(coin)
+    order = list(coins) + sorted({c for cs in lost.values() for c in cs} - set(coins))
+    blocks = [(d, block) for d in sorted(lost) for block in missing_blocks(order, set(order) - lost[d])]
+    labels = [partition_label("models", f"{d}|{c}") for d, block in blocks for c in block]
+    return blocks, labels
+
+
 def plan_for(
     instance: dg.DagsterInstance,
     partitions: Partitions,
     day: str,
     storage: ParquetIOManager | None = None,
+    models: ModelIOManager | None = None,
 ) -> DayPlan:
     """The plan of ``day`` from the instance's state: ``coin_universe[day]`` must exist.
 
     With ``storage`` (the Parquet IO manager the history lives in), every recorded partition of
     the look-back window is also checked to be stored whole (existence, size and the Parquet
-    tail; no hash): one that is not is planned again, as if never materialised.
+    tail; no hash): one that is not is planned again, as if never materialised. With ``models``
+    (the model IO manager), the earlier days' model partitions the day reads are checked too
+    (:func:`lost_models`).
     """
     windows = partitions.history_windows(date.fromisoformat(day))
     materialized, damaged = {}, []
@@ -103,4 +134,5 @@ def plan_for(
         windows={asset: windows[asset] for asset in PER_COIN_HISTORY},
         materialized=materialized,
     )
-    return replace(plan, damaged=tuple(damaged))
+    blocks, lost = lost_models(instance, partitions, day, models, list(plan.coins))
+    return replace(plan, damaged=tuple(damaged + lost), models=tuple(blocks))

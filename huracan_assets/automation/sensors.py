@@ -19,7 +19,7 @@ from huracan_assets.automation.jobs import Jobs, range_tags
 from huracan_assets.automation.plan import UNIVERSE, materialized_coin_days, plan_for, universe_record
 from huracan_assets.core.day_plan import missing_blocks
 from huracan_assets.partitions import COINS, Partitions, coin_day_key
-from huracan_assets.resources.storage import ParquetIOManager
+from huracan_assets.resources.storage import ModelIOManager, ParquetIOManager
 
 AUTOMATION_INTERVAL_S = 10
 ACTIVE = [
@@ -41,10 +41,14 @@ def _active_run(instance: dg.DagsterInstance, job_names: list[str]) -> dg.Dagste
 
 
 def build_sensors(
-    partitions: Partitions, jobs: Jobs, storage: ParquetIOManager | None = None
+    partitions: Partitions,
+    jobs: Jobs,
+    storage: ParquetIOManager | None = None,
+    models: ModelIOManager | None = None,
 ) -> list[dg.SensorDefinition]:
     """``storage``: where the look-back history is stored; the plan then also rebuilds recorded
-    partitions whose file is gone or cut short (see ``automation/plan.py``)."""
+    partitions whose file is gone or cut short (see ``automation/plan.py``); ``models``: where the
+    models are stored, and earlier days' model folders the day reads that are gone are rebuilt."""
     automation = dg.AutomationConditionSensorDefinition(
         "huracan_automation",
         target=dg.AssetSelection.assets(UNIVERSE),
@@ -120,7 +124,7 @@ def build_sensors(
         running = _active_run(instance, [jobs.history.name, jobs.coins_daily.name, jobs.reports.name])
         if running is not None:
             return dg.SensorResult(skip_reason=f"{day}: waiting for {running.job_name} run {running.run_id}")
-        plan = plan_for(instance, partitions, day, storage)
+        plan = plan_for(instance, partitions, day, storage, models)
         if plan.coins_to_add:
             return dg.SensorResult(
                 skip_reason=f"{day}: waiting for new_coin_sensor to add {', '.join(plan.coins_to_add)}"
@@ -129,6 +133,20 @@ def build_sensors(
             missing = sum(block.partitions for block in plan.history)
             return dg.SensorResult(
                 skip_reason=f"{day}: waiting for {missing} history partitions (new_coin_sensor)"
+            )
+        if plan.models:
+            # earlier days' models the day reads, lost: rebuilt first, oldest day first
+            model_day, block = plan.models[0]
+            start, end = str(coin_day_key(model_day, block[0])), str(coin_day_key(model_day, block[-1]))
+            return dg.SensorResult(
+                run_requests=[
+                    dg.RunRequest(
+                        job_name=jobs.coins_daily.name,
+                        run_key=f"models-{day}-{start}-{end}-{len(plan.damaged)}",
+                        asset_selection=[dg.AssetKey("models")],
+                        tags={**range_tags(start, end), "huracan/day": day},
+                    )
+                ]
             )
         done = {coin for d, coin in materialized_coin_days(instance, "consensus") if d == day}
         blocks = missing_blocks(plan.coins, done)

@@ -56,6 +56,11 @@ class DayPlan:
     damaged: tuple[str, ...] = ()
     """Partitions the instance records as materialised whose stored file is gone, moved aside
     (``.corrupt-…``) or cut short (``validated_bars[2025-11-20|BTC]``): the history rebuilds them."""
+    models: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """Model partitions of earlier days the day reads (yesterday's, the shadow cohort, the
+    champions') that the instance records but storage no longer holds whole: ``(day, coins)``,
+    oldest day first (a day's models read the day before's), coins contiguous in partition
+    order, so each is one range run of the ``models`` step."""
 
     def missing_history(self) -> dict[str, list[tuple[str, str]]]:
         """asset -> every (day, coin) of its history the plan builds."""

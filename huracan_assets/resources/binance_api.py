@@ -95,6 +95,16 @@ def pin_server_time(base_url: str, now: pd.Timestamp) -> None:
     own process: they reuse that reading instead of asking again (one request per command).
     """
     _PINNED_CLOCKS[base_url] = pd.Timestamp(now)
+    # a new reading starts afresh: what an earlier command in this process fetched is not reused
+    for key in [k for k in _PROCESS_CANDLES if k[0] == base_url]:
+        del _PROCESS_CANDLES[key]
+
+
+# (base URL, pinned clock, symbol, interval) -> (from, to, candles): what the clients of a pinned
+# exchange fetched in this process, closed candles with ``from <= open_time < to``
+_PROCESS_CANDLES: dict[
+    tuple[str, pd.Timestamp, str, str], tuple[pd.Timestamp, pd.Timestamp, pd.DataFrame]
+] = {}
 
 
 class MarketDataError(RuntimeError):
@@ -286,13 +296,19 @@ class BinanceApiMarketData:
         return pd.DataFrame(rows, columns=["symbol", "quote_volume", "bid", "ask", "last"])
 
     def _hourly_bars(self, symbol: str, as_of: pd.Timestamp) -> pd.DataFrame:
-        """Hourly candles of the 24 h before ``as_of``; fetched 1000 hours at a time and cached."""
+        """Hourly candles of the 24 h before ``as_of``; fetched 1000 hours at a time and cached.
+
+        The page ends at the exchange's clock or 1000 hours past the day, whichever is first, and
+        is a full page: later days of a universe range come from it, and for a day near the clock
+        so do the newest 40 days of a coin's history and the day's own candles (``huracan daily``,
+        whose runs share what they fetched: :meth:`_klines`)."""
         start = as_of - pd.Timedelta(days=1)
         cached = self._hourly.get(symbol)
         if cached is None or not (cached.attrs["from"] <= start and as_of <= cached.attrs["to"]):
-            limit = min(as_of + pd.Timedelta(hours=KLINE_PAGE - 24), self.server_time())
-            frame = self._klines(symbol, start, max(limit, as_of), "1h")
-            frame.attrs = {"from": start, "to": max(limit, as_of)}
+            limit = max(min(as_of + pd.Timedelta(hours=KLINE_PAGE - 24), self.server_time()), as_of)
+            first = min(start, limit - pd.Timedelta(hours=KLINE_PAGE))
+            frame = self._klines(symbol, first, limit, "1h")
+            frame.attrs = {"from": first, "to": limit}
             self._hourly[symbol] = cached = frame
         times = cached["open_time"]
         return cached[(times >= start) & (times < as_of)]
@@ -303,6 +319,51 @@ class BinanceApiMarketData:
         return self._klines(f"{coin}/USDT", pd.Timestamp(start), pd.Timestamp(end), self.timeframe)
 
     def _klines(self, symbol: str, start: pd.Timestamp, end: pd.Timestamp, interval: str) -> pd.DataFrame:
+        """Candles of ``symbol`` with ``start <= open_time < end``.
+
+        Under a pinned clock (``huracan daily``'s process, :func:`pin_server_time`) every client
+        shares what the others fetched: only the part of the window not fetched yet is asked for
+        (the day's run then reads the day from its history's or the universe's pages). Candles
+        past the clock are not there yet and never count as fetched."""
+        pinned = _PINNED_CLOCKS.get(self.base_url) if self.base_url else None
+        if pinned is None:
+            return self._fetch_klines(symbol, start, end, interval)
+        key = (self.base_url, pinned, symbol, interval)
+        upto = min(end, pinned)
+        have = _PROCESS_CANDLES.get(key)
+        if have is None or upto < have[0] or start > have[1]:
+            frame = self._fetch_klines(symbol, start, end, interval)
+            if start < upto:
+                _PROCESS_CANDLES[key] = (
+                    start,
+                    upto,
+                    frame[frame["open_time"] < upto] if len(frame) else frame,
+                )
+            return frame
+        first, last, frame = have
+        parts = [frame]
+        if start < first:
+            parts.append(self._fetch_klines(symbol, start, first, interval))
+        if end > last:
+            parts.append(self._fetch_klines(symbol, last, end, interval))
+        parts = [p for p in parts if len(p)]
+        merged = (
+            pd.concat(parts, ignore_index=True).drop_duplicates("open_time").sort_values("open_time")
+            if parts
+            else frame
+        ).reset_index(drop=True)
+        _PROCESS_CANDLES[key] = (
+            min(start, first),
+            max(upto, last),
+            merged[merged["open_time"] < max(upto, last)],
+        )
+        if not len(merged):
+            return merged
+        return merged[(merged["open_time"] >= start) & (merged["open_time"] < end)].reset_index(drop=True)
+
+    def _fetch_klines(
+        self, symbol: str, start: pd.Timestamp, end: pd.Timestamp, interval: str
+    ) -> pd.DataFrame:
         market_id = symbol.replace("/", "")
         step_ms = int(pd.Timedelta(interval).total_seconds() * 1000)
         since, end_ms = int(start.value // 1_000_000), int(end.value // 1_000_000)

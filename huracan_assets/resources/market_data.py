@@ -169,3 +169,21 @@ class MarketDataResource(dg.ConfigurableResource):
             self.sim_layout,
             tuple(sorted(self.sim_delisted.items())),
         )
+
+
+def market_clock(client: object) -> tuple[pd.Timestamp | None, str] | None:
+    """The market's own clock and how errors name it: the exchange's (``/api/v3/time``) for the
+    Binance API, archives filled from it included; the close of the newest imported candle for
+    archives alone (None: no candle). None for the simulator, whose clock (``HURACAN_CLOCK``)
+    already bounds the day partitions."""
+    api = getattr(client, "api", None) or client
+    if callable(getattr(api, "server_time", None)):
+        where = getattr(api, "base_url", "") or "https://api.binance.com"
+        return api.server_time(), f"the exchange's clock ({where}/api/v3/time)"
+    store = getattr(client, "store", None)
+    if store is not None and callable(getattr(store, "newest_close", None)):
+        timeframe = getattr(client, "timeframe", "1h")
+        return store.newest_close(
+            timeframe
+        ), f"the archives' clock (the newest {timeframe} candle in {store.root})"
+    return None

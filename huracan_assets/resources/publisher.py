@@ -90,6 +90,23 @@ class PublisherResource(dg.ConfigurableResource):
             return DropboxCredentials(**values)
         return DropboxCredentials.from_env()
 
+    def preflight(self) -> None:
+        """Before the day is computed: a Dropbox publisher's credentials authenticate and its root
+        is a folder (or not there yet). Raises ``ExportStoreError`` naming the variables or the
+        setting, never a value. A local root is checked by the command (``check_export_root``)."""
+        if self.kind != "dropbox":
+            return
+        from huracan_assets.stores.dropbox_store import DropboxStore, RetryPolicy
+
+        with DropboxStore(
+            self.dropbox_root,
+            self.dropbox_credentials(),
+            timeout_s=self.timeout_s,
+            retry=RetryPolicy(max_attempts=self.max_attempts, base_delay_s=self.retry_base_delay_s),
+            ca_certs=self.dropbox_ca_certs,
+        ) as store:
+            store.check_access()
+
     def publisher(self, dry_run: bool) -> Publisher:
         if self.kind == "local":
             return LocalFolderPublisher(

@@ -46,6 +46,7 @@ from huracan_assets.stores.files import (
     looks_whole,
     move_aside,
     partition_file_bytes,
+    partition_label,
     plain_strings,
     read_coin_models,
     read_json,
@@ -65,6 +66,7 @@ __all__ = [
     "MissingPartitionError",
     "ModelIOManager",
     "ParquetIOManager",
+    "PartitionValues",
     "StoredModels",
     "UNREADABLE",
     "io_managers",
@@ -126,25 +128,73 @@ class _PartitionedIOManager(dg.ConfigurableIOManager):
                 f"{context.asset_key.to_user_string()}: Huracan assets are partitioned"
             )
         values = _by_partition(context.asset_key, keys, obj)
+        started = _run_started(context)
         for key, value in values.items():
             self.write_partition(context.asset_key, key, value)
+            if started is not None:
+                path = self.partition_path(context.asset_key, key)
+                for removed in remove_write_leftovers(path, started):
+                    context.log.warning(f"event=write_leftover_removed path={removed}")
 
     # -- input ---------------------------------------------------------------------------------
     def load_input(self, context: dg.InputContext) -> Any:
         keys = list(context.asset_partition_keys) if context.has_asset_partitions else []
         metadata = context.definition_metadata or {}
         allow_missing = bool(metadata.get("allow_missing"))
-        present = [k for k in keys if self.exists(context.upstream_output.asset_key, k)] if keys else []
         asset_key = context.upstream_output.asset_key
-        missing = sorted(set(keys) - set(present))
+        present, refused = [], {}
+        for key in keys:
+            if self.exists(asset_key, key):
+                present.append(key)
+            elif (error := self.refused_earlier(asset_key, key)) is not None:
+                refused[str(key)] = error
+        missing = sorted(set(map(str, keys)) - set(map(str, present)) - set(refused))
         if missing and not allow_missing:
             shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
             raise MissingPartitionError(
                 f"{asset_key.to_user_string()}: {len(missing)} upstream partition(s) were never materialised: {shown}"
             )
         if metadata.get("load") == "by_partition":
-            return {k: self.read_partition(asset_key, k) for k in present}
-        return self.read_window(asset_key, present, single=len(keys) == 1)
+            values = self.read_by_partition(asset_key, present)
+            values.unreadable.update(refused)
+            return values
+        if len(keys) == 1 and refused:
+            raise CorruptFileError(next(iter(refused.values())))
+        value = self.read_window(asset_key, present, single=len(keys) == 1)
+        if refused and isinstance(value, pd.DataFrame):
+            value.attrs[UNREADABLE] = {**refused, **value.attrs.get(UNREADABLE, {})}
+        elif refused and isinstance(value, dict):
+            value = PartitionValues(value)
+            value.unreadable.update(refused)
+        return value
+
+    def refused_earlier(self, asset_key: dg.AssetKey, partition_key: str) -> str | None:
+        """The error of a partition whose file an earlier read refused and moved aside (to
+        ``<name>.corrupt-<UTC time>``), or None: later steps of the run, and later runs until it
+        is rebuilt, name it too instead of taking it for never materialised."""
+        path = self.partition_path(asset_key, partition_key)
+        try:
+            asides = sorted(path.parent.glob(f"{path.name}.corrupt-*"))
+        except OSError:
+            return None
+        if not asides:
+            return None
+        label = partition_label(asset_key.to_user_string(), str(partition_key))
+        return (
+            f"{label}: {path}: refused when read and moved aside to {asides[-1].name}; re-materialize {label}"
+        )
+
+    def read_by_partition(self, asset_key: dg.AssetKey, keys: list[str]) -> "PartitionValues":
+        """``{key: value}`` of every partition that reads; one that is refused (damaged, foreign:
+        moved aside) is left out and named in the result's ``unreadable``, so the step fails its
+        coin only (:func:`huracan_assets.assets._shared.unreadable_coins`)."""
+        out = PartitionValues()
+        for key in keys:
+            try:
+                out[key] = self.read_partition(asset_key, key)
+            except CorruptFileError as error:  # CorruptPartitionError included
+                out.unreadable[str(key)] = str(error)
+        return out
 
     def exists(self, asset_key: dg.AssetKey, partition_key: str) -> bool:
         return self.partition_path(asset_key, partition_key).exists()
@@ -160,6 +210,15 @@ class _PartitionedIOManager(dg.ConfigurableIOManager):
 
     def read_partition(self, asset_key: dg.AssetKey, key: str) -> Any:  # pragma: no cover
         raise NotImplementedError
+
+
+class PartitionValues(dict):
+    """``{partition key: value}`` of a ``by_partition`` input, plus ``unreadable``: ``{partition
+    key: error}`` of the partitions left out because their stored file was refused."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.unreadable: dict[str, str] = {}
 
 
 def _by_partition(asset_key: dg.AssetKey, keys: list[str], obj: Any) -> dict[str, Any]:
@@ -342,6 +401,36 @@ def _run_started(context: dg.OutputContext) -> float | None:
     if record is None:
         return None
     return record.start_time or record.create_timestamp.timestamp()
+
+
+def remove_write_leftovers(path: Path, before: float) -> list[Path]:
+    """Once partition ``path`` is written again, remove what earlier writes and reads left beside
+    it: temporary files of killed writes (``.<name>.<id>.tmp``) that last changed before
+    ``before`` (UTC epoch seconds: the current run's start; a write running now keeps its own),
+    and copies refused on read (``<name>.corrupt-<UTC time>``), which the partition just
+    rebuilt replaces. One folder listing per written partition. Returns what was removed."""
+    temporary = re.compile(rf"^\.{re.escape(path.name)}\.[0-9a-f]+\.tmp$")
+    refused = f"{path.name}.corrupt-"
+    removed = []
+    try:
+        entries = list(os.scandir(path.parent))
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        stale_tmp = temporary.match(entry.name) is not None
+        if not (stale_tmp or entry.name.startswith(refused)):
+            continue
+        try:
+            if stale_tmp and entry.stat(follow_symlinks=False).st_mtime >= before:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+        except FileNotFoundError:
+            continue
+        removed.append(Path(entry.path))
+    return removed
 
 
 _SWAP_LEFTOVER = re.compile(r"^\.(symbol=[^/]+)\.[0-9a-f]+\.(staging|version|link|legacy)$")

@@ -21,7 +21,7 @@ from huracan_assets.core.metrics import decision_returns
 from huracan_assets.core.shadow import shadow_record
 from huracan_assets.steps.models import embargo_extra
 from huracan_assets.steps.scores import cost_model_for, decision_table
-from huracan_assets.stores.files import StoredModels
+from huracan_assets.stores.files import CorruptPartitionError, StoredModels
 
 
 def _challenger(
@@ -76,6 +76,7 @@ def champions_for_day(
     settings: HuracanSettings,
     retest_features: pd.DataFrame | None = None,
     retest_labels: pd.DataFrame | None = None,
+    unreadable: dict[str, str] | None = None,
 ) -> dict:
     """The champion document of one day (shared by the asset and the plain-loop benchmark).
 
@@ -83,6 +84,9 @@ def champions_for_day(
     ``features``/``labels``: dataset scans of the last ``shadow_days`` days, all coins.
     ``retest_features``/``retest_labels``: the same over the last ``max_age_days`` days, for the
     champions' re-test on their record since promotion (default: ``features``/``labels``).
+    ``unreadable``: coin -> the error of a stored input partition that was refused (damaged or
+    foreign, moved aside): the coin is not tested today and is reported with that error. A model
+    file refused while it is loaded here does the same to its coin only.
     """
     universe = coin_universe[coin_universe["date"] == day] if "date" in coin_universe else coin_universe
     eligible = set(universe.loc[universe["eligible"], "coin"])
@@ -92,11 +96,14 @@ def champions_for_day(
     for coin in sorted(eligible - set(today)):
         coin_status[coin] = "newly eligible: not yet in the coins partitions (history backfill pending)"
         active.append(coin)
+    for coin, error in sorted((unreadable or {}).items()):
+        if coin in active and coin not in coin_status:
+            coin_status[coin] = f"stored input unreadable: {error}"
     incumbents = {
         (c["coin"], c["horizon"]): c for c in (previous or {}).get("champions", []) if c["coin"] in eligible
     }
     left = [c for c in (previous or {}).get("champions", []) if c["coin"] not in eligible]
-    retests = _retests(
+    retests, refused = _retests(
         day,
         incumbents,
         models,
@@ -107,6 +114,7 @@ def champions_for_day(
         {c for c in active if c not in coin_status},
         settings,
     )
+    coin_status.update({c: f"stored input unreadable: {e}" for c, e in refused.items()})
     # a champion demoted by its re-test is no baseline: today's challengers face "no trade"
     baselines = {k: v for k, v in incumbents.items() if retests.get(k, {}).get("status") != "demoted"}
     shadow_day = (date.fromisoformat(day) - timedelta(days=settings.champions.shadow_days)).isoformat()
@@ -118,127 +126,147 @@ def champions_for_day(
     for coin in active:
         if coin in coin_status:
             continue
-        row = universe[universe["coin"] == coin].iloc[0]
-        f = features[features["symbol"] == coin] if len(features) else features
-        table = decision_table(f)
-        lab = labels[labels["symbol"] == coin] if len(labels) else labels
-        vol = (
-            float(np.nanmedian(table["vol_24h_bps"]))
-            if len(table)
-            else float(np.nanmedian(today[coin].record.get("vol_24h_bps", pd.Series([np.nan]))))
-        )
-        cost = cost_model_for(row, vol, settings)
-        rule = acting_rule(f, day, settings)
-        has_incumbent = any(k[0] == coin for k in incumbents)
-        tested = cold_starts.get(coin)
-        if (
-            today[coin].record_kind
-            and not has_incumbent
-            and tested is not None
-            and (date.fromisoformat(day) - date.fromisoformat(tested)).days <= settings.lookback_days
-        ):
-            returned[coin] = (
-                f"cold-start record already tested on {tested}, within lookback_days={settings.lookback_days} "
-                "(once per listing); it continues in shadow"
+        before = len(challengers)
+        try:
+            row = universe[universe["coin"] == coin].iloc[0]
+            f = features[features["symbol"] == coin] if len(features) else features
+            table = decision_table(f)
+            lab = labels[labels["symbol"] == coin] if len(labels) else labels
+            vol = (
+                float(np.nanmedian(table["vol_24h_bps"]))
+                if len(table)
+                else float(np.nanmedian(today[coin].record.get("vol_24h_bps", pd.Series([np.nan]))))
             )
-        elif today[coin].record_kind and not has_incumbent:
-            cold_starts[coin] = day
-            record = today[coin].record
-            for (engine, horizon), frame in record.groupby(["engine", "horizon"]):
+            cost = cost_model_for(row, vol, settings)
+            rule = acting_rule(f, day, settings)
+            has_incumbent = any(k[0] == coin for k in incumbents)
+            tested = cold_starts.get(coin)
+            if (
+                today[coin].record_kind
+                and not has_incumbent
+                and tested is not None
+                and (date.fromisoformat(day) - date.fromisoformat(tested)).days <= settings.lookback_days
+            ):
+                returned[coin] = (
+                    f"cold-start record already tested on {tested}, within lookback_days={settings.lookback_days} "
+                    "(once per listing); it continues in shadow"
+                )
+            elif today[coin].record_kind and not has_incumbent:
+                cold_starts[coin] = day
+                record = today[coin].record
+                for (engine, horizon), frame in record.groupby(["engine", "horizon"]):
+                    challengers.append(
+                        _challenger(
+                            coin,
+                            str(horizon),
+                            str(engine),
+                            day,
+                            today[coin].record_kind,
+                            frame,
+                            None,
+                            "no trade",
+                            cost,
+                            settings,
+                            float(row["usdt_per_gbp"]),
+                            rule,
+                        )
+                    )
+                continue
+            cohort = models.get((coin, shadow_day))
+            if cohort is None or cohort.status != "trained":
+                first = min(
+                    (d for (c, d), m in models.items() if c == coin and m.status == "trained"), default=day
+                )
+                ready = (
+                    date.fromisoformat(first) + timedelta(days=settings.champions.shadow_days)
+                ).isoformat()
+                pending[coin] = (
+                    f"challengers in shadow: the first cohort (trained {first}) is tested on {ready}"
+                )
+                if coin in returned:
+                    pending[coin] = f"{returned[coin]}: {pending[coin]}"
+                continue
+            for meta in cohort.pooled():
+                horizon, engine = meta["horizon"], meta["engine"]
+                embargo = pd.Timedelta(horizon) + extra
+                record = shadow_record(
+                    cohort.load_model(engine, horizon).predict,
+                    meta["feature_names"],
+                    table,
+                    lab,
+                    horizon=horizon,
+                    cutoff=pd.Timestamp(meta["cutoff"]),
+                    embargo=embargo,
+                    thresholds=cohort.regime_thresholds,
+                )
+                if record.empty:
+                    continue
+                incumbent = baselines.get((coin, horizon))
+                baseline, baseline_name = None, "no trade"
+                if incumbent is not None:
+                    inc_models = models.get((coin, incumbent["model_day"]))
+                    if inc_models is not None and inc_models.status == "trained":
+                        inc_meta = inc_models.model_metadata(incumbent["engine"], horizon)
+                        inc_record = shadow_record(
+                            inc_models.load_model(incumbent["engine"], horizon).predict,
+                            inc_meta["feature_names"],
+                            table,
+                            lab,
+                            horizon=horizon,
+                            cutoff=pd.Timestamp(inc_meta["cutoff"]),
+                            embargo=embargo,
+                            thresholds=inc_models.regime_thresholds,
+                        )
+                        total = cost.total_bps(
+                            settings.horizon_bars[horizon] * settings.bar / timedelta(days=1)
+                        )
+                        baseline = pd.Series(
+                            decision_returns(
+                                inc_record["pred_bps"],
+                                inc_record["label_bps"],
+                                total,
+                                rule.positions(
+                                    inc_record["pred_bps"].to_numpy(dtype=float),
+                                    total,
+                                    inc_record["vol_24h_bps"].to_numpy(dtype=float),
+                                ),
+                            ),
+                            index=inc_record["decision_time"],
+                        )
+                        baseline_name = f"champion {incumbent['engine']}@{incumbent['model_day']}"
                 challengers.append(
                     _challenger(
                         coin,
-                        str(horizon),
-                        str(engine),
-                        day,
-                        today[coin].record_kind,
-                        frame,
-                        None,
-                        "no trade",
+                        horizon,
+                        engine,
+                        shadow_day,
+                        "shadow",
+                        record,
+                        baseline,
+                        baseline_name,
                         cost,
                         settings,
                         float(row["usdt_per_gbp"]),
                         rule,
                     )
                 )
-            continue
-        cohort = models.get((coin, shadow_day))
-        if cohort is None or cohort.status != "trained":
-            first = min(
-                (d for (c, d), m in models.items() if c == coin and m.status == "trained"), default=day
-            )
-            ready = (date.fromisoformat(first) + timedelta(days=settings.champions.shadow_days)).isoformat()
-            pending[coin] = f"challengers in shadow: the first cohort (trained {first}) is tested on {ready}"
-            if coin in returned:
-                pending[coin] = f"{returned[coin]}: {pending[coin]}"
-            continue
-        for meta in cohort.pooled():
-            horizon, engine = meta["horizon"], meta["engine"]
-            embargo = pd.Timedelta(horizon) + extra
-            record = shadow_record(
-                cohort.load_model(engine, horizon).predict,
-                meta["feature_names"],
-                table,
-                lab,
-                horizon=horizon,
-                cutoff=pd.Timestamp(meta["cutoff"]),
-                embargo=embargo,
-                thresholds=cohort.regime_thresholds,
-            )
-            if record.empty:
-                continue
-            incumbent = baselines.get((coin, horizon))
-            baseline, baseline_name = None, "no trade"
-            if incumbent is not None:
-                inc_models = models.get((coin, incumbent["model_day"]))
-                if inc_models is not None and inc_models.status == "trained":
-                    inc_meta = inc_models.model_metadata(incumbent["engine"], horizon)
-                    inc_record = shadow_record(
-                        inc_models.load_model(incumbent["engine"], horizon).predict,
-                        inc_meta["feature_names"],
-                        table,
-                        lab,
-                        horizon=horizon,
-                        cutoff=pd.Timestamp(inc_meta["cutoff"]),
-                        embargo=embargo,
-                        thresholds=inc_models.regime_thresholds,
-                    )
-                    total = cost.total_bps(settings.horizon_bars[horizon] * settings.bar / timedelta(days=1))
-                    baseline = pd.Series(
-                        decision_returns(
-                            inc_record["pred_bps"],
-                            inc_record["label_bps"],
-                            total,
-                            rule.positions(
-                                inc_record["pred_bps"].to_numpy(dtype=float),
-                                total,
-                                inc_record["vol_24h_bps"].to_numpy(dtype=float),
-                            ),
-                        ),
-                        index=inc_record["decision_time"],
-                    )
-                    baseline_name = f"champion {incumbent['engine']}@{incumbent['model_day']}"
-            challengers.append(
-                _challenger(
-                    coin,
-                    horizon,
-                    engine,
-                    shadow_day,
-                    "shadow",
-                    record,
-                    baseline,
-                    baseline_name,
-                    cost,
-                    settings,
-                    float(row["usdt_per_gbp"]),
-                    rule,
-                )
-            )
-    regimes = {
-        c: str(m.latest["regime"].iloc[0])
-        for c, m in today.items()
-        if m.status == "trained" and len(m.latest)
-    }
+        except CorruptPartitionError as error:  # a model file refused as it loads: this coin only
+            del challengers[before:]
+            pending.pop(coin, None)
+            earlier = (previous or {}).get("cold_starts", {}).get(coin)
+            if earlier is None:
+                cold_starts.pop(coin, None)
+            else:
+                cold_starts[coin] = earlier
+            coin_status[coin] = f"stored input unreadable: {error}"
+
+    regimes = {}
+    for c, m in today.items():
+        try:
+            if m.status == "trained" and len(m.latest):
+                regimes[c] = str(m.latest["regime"].iloc[0])
+        except CorruptPartitionError as error:
+            coin_status.setdefault(c, f"stored input unreadable: {error}")
     live = consensus[consensus["kind"] == "live"] if len(consensus) else consensus
     decision = choose_champions(
         day,
@@ -299,11 +327,15 @@ def _retests(
     universe: pd.DataFrame,
     trained: set[str],
     settings: HuracanSettings,
-) -> dict[tuple[str, str], dict]:
+) -> tuple[dict[tuple[str, str], dict], dict[str, str]]:
     """Today's re-test of every incumbent of a trained coin on its record since promotion
     (``core.champions.retest_champion``): its model's decisions from the day after its promotion
-    on, labels resolved by today, costs of today (the coin's cost model of its challengers)."""
+    on, labels resolved by today, costs of today (the coin's cost model of its challengers).
+
+    Also returns coin -> error for the coins whose champion's stored model was refused as it
+    loaded (damaged, moved aside): those coins are not tested today."""
     out = {}
+    refused: dict[str, str] = {}
     extra = embargo_extra(settings)
     oldest = (date.fromisoformat(day) - timedelta(days=settings.champions.max_age_days)).isoformat()
     for (coin, horizon), champ in sorted(incumbents.items()):
@@ -321,9 +353,14 @@ def _retests(
         lab = labels[labels["symbol"] == coin] if len(labels) else labels
         table = decision_table(f)
         meta = stored.model_metadata(champ["engine"], horizon)
+        try:
+            model = stored.load_model(champ["engine"], horizon)
+        except CorruptPartitionError as error:
+            refused[coin] = str(error)
+            continue
         record = (
             shadow_record(
-                stored.load_model(champ["engine"], horizon).predict,
+                model.predict,
                 meta["feature_names"],
                 table,
                 lab,
@@ -356,7 +393,7 @@ def _retests(
             min_decisions=settings.champions.shadow_days * settings.bars_per_day
             - 2 * (h_bars + settings.fill_delay_bars),
         )
-    return out
+    return {k: v for k, v in out.items() if k[0] not in refused}, refused
 
 
 def decision_events(day: str, previous: dict | None, doc: dict) -> list[dict[str, str]]:

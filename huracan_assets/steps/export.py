@@ -52,12 +52,17 @@ def export_files(
     universe: pd.DataFrame,
     fhash: str,
     features: pd.DataFrame,
+    unreadable: dict[str, str] | None = None,
 ) -> tuple[dict[str, bytes], dict[str, str], dict[str, str]]:
     """Every file of the day folder (except the manifest), the training window it covers, and the
     champions dropped because their stored model does not load and predict (``coin/horizon`` -> why).
 
     ``features``: the day's feature rows of every coin (``symbol`` column), to test each model on.
+    ``unreadable``: coin -> the error of a stored input partition of the day that was refused
+    (damaged or foreign, moved aside): that coin's champions are dropped with it, and the summary
+    lists it under ``inputs_unreadable``.
     """
+    unreadable = unreadable or {}
     files: dict[str, bytes] = {}
     starts, ends = [], []
     dropped: dict[str, str] = {}
@@ -66,6 +71,12 @@ def export_files(
         stored = models.get((champ["coin"], champ["model_day"]))
         name = f"{champ['coin']}/{champ['horizon']}"
         try:
+            if champ["coin"] in unreadable:
+                dropped[name] = f"not exported: stored input unreadable: {unreadable[champ['coin']]}"
+                continue
+            if stored is not None and stored.status == "unreadable":
+                dropped[name] = f"not exported: {stored.reason}"
+                continue
             if stored is None:
                 raise FileNotFoundError(f"no stored models of {champ['coin']} for {champ['model_day']}")
             blob = loadable_model(stored, champ, features)
@@ -133,6 +144,7 @@ def export_files(
         "champion_coins": sorted({c["coin"] for c in exported}),
         "champions_dropped": dropped,
         "coins_skipped": skipped,
+        "inputs_unreadable": dict(sorted(unreadable.items())),
         "do_not_trade": len(champions["do_not_trade"]),
         "features_hash": fhash,
         "code_hash": CODE_HASH,

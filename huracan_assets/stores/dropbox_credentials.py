@@ -83,6 +83,16 @@ class DropboxCredentials:
             return kwargs
         return {"oauth2_access_token": str(self.access_token)}
 
+    def env_vars(self) -> tuple[str, ...]:
+        """The variables of the flow in use, as errors name them (never their values)."""
+        if self.flow == "refresh_token":
+            return tuple(
+                n
+                for n in (APP_KEY_ENV, APP_SECRET_ENV, REFRESH_TOKEN_ENV)
+                if n != APP_SECRET_ENV or self.app_secret
+            )
+        return (ACCESS_TOKEN_ENV,)
+
     def secret_values(self) -> tuple[str, ...]:
         """Every credential value that is set (for redaction)."""
         return tuple(v for v in (self.access_token, self.app_key, self.app_secret, self.refresh_token) if v)

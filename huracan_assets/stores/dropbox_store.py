@@ -151,6 +151,7 @@ class DropboxStore:
         self.timeout_s = timeout_s
         self.retry = retry or RetryPolicy()
         self._secrets = credentials.secret_values()
+        self._credential_vars = credentials.env_vars()
         session = dropbox.create_session(ca_certs=ca_certs)
         if ca_certs is not None:
             session.trust_env = False
@@ -162,6 +163,39 @@ class DropboxStore:
             max_retries_on_rate_limit=0,
             user_agent="huracan",
         )
+
+    def check_access(self) -> None:
+        """Before any compute: the credentials authenticate (the SDK's ``check_user``, which echoes
+        a string with a valid token) and ``root`` is a folder or not there yet (it is created on
+        the first publish). Raises :class:`ExportStoreError` naming the variables or the setting,
+        never a value."""
+        try:
+            echoed = self._call("check_user", "", lambda: self._client.check_user("huracan").result)
+        except ExportStoreError as error:
+            raise ExportStoreError(
+                f"{self._redact(str(error))} [{', '.join(self._credential_vars)}]"
+            ) from None
+        if echoed != "huracan":
+            raise ExportStoreError(f"dropbox check_user answered {echoed!r}, not the query it was sent")
+        if self.root and not self.is_folder("") and self._exists(""):
+            raise ExportStoreError(
+                f"publisher.dropbox_root {self.root} (HURACAN_PUBLISHER__DROPBOX_ROOT, --dropbox-root) "
+                "is a file in Dropbox, not a folder"
+            )
+
+    def _exists(self, path: str) -> bool:
+        full = self._full(path)
+
+        def metadata() -> bool:
+            try:
+                self._client.files_get_metadata(full)
+            except ApiError as exc:
+                if _lookup_not_found(exc.error):
+                    return False
+                raise
+            return True
+
+        return self._call("get_metadata", path, metadata)
 
     def close(self) -> None:
         """Close the HTTP connections."""

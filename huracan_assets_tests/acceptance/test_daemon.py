@@ -308,3 +308,18 @@ def test_a_run_of_the_command_is_listed_under_its_job_and_reexecutes_from_the_ui
         for process in (daemon, webserver):
             process.terminate()
             process.wait(timeout=60)
+
+
+def test_the_daemons_day_runs_carry_the_one_day_at_a_time_tag(deployment: Deployment):
+    """The queue (the shipped dagster.yaml's tag_concurrency_limits, loaded by this daemon) starts
+    one run with this tag at a time: the daemon's day runs must carry it."""
+    from huracan_assets.automation.jobs import DAY_FLOW_TAG
+
+    day_runs = [
+        r for r in deployment.instance.get_runs() if r.job_name in ("daily_coins_job", "daily_reports_job")
+    ]
+    assert day_runs and all(r.tags.get(DAY_FLOW_TAG) for r in day_runs), [
+        (r.job_name, r.tags) for r in day_runs
+    ]
+    history = [r for r in deployment.instance.get_runs() if r.job_name == "history_job"]
+    assert history and not any(DAY_FLOW_TAG in r.tags for r in history)

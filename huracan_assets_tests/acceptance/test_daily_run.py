@@ -425,3 +425,66 @@ def test_a_corrupt_model_bundle_fails_only_its_coin_and_names_the_file(run: Run,
     # the other coins are untouched: the same champions as before
     assert set(after["champion_coins"]) == champion_coins
     assert coin not in after["champion_coins"]
+
+
+def test_a_refused_feature_partition_fails_its_coin_in_consensus_champions_and_export(
+    run: Run, tmp_path: Path
+):
+    """A flipped byte in one champion coin's stored features of the day: consensus fails that coin
+    naming the file, champions reports it without a champion (the reason names the partition to
+    re-materialize), the export drops its champions with the same reason; the others are untouched."""
+    summary = json.loads((run.export_root / DAY / "reports" / "summary.json").read_text())
+    assert summary["champions_exported"] >= 1, "the fixture's day must have a champion"
+    coin = summary["champion_coins"][0]
+    storage = ParquetIOManager(base_dir=str(run.storage))
+    features = storage.partition_path(dg.AssetKey("features"), str(coin_day_key(DAY, coin)))
+    touched = [
+        features,
+        *(run.storage / "consensus" / f"date={DAY}").glob("symbol=*/data.parquet"),
+        run.storage / "champions" / f"date={DAY}" / "data.json",
+        run.storage / "dropbox_export" / f"date={DAY}" / "data.json",
+    ]
+    saved = {path: path.read_bytes() for path in touched}
+    exports = tmp_path / "exports"
+    defs = _defs_exporting_to(run, exports)
+    coins = run.result.champions["active_coins"]
+    try:
+        damaged = bytearray(saved[features])
+        damaged[len(damaged) // 2] ^= 0x01
+        features.write_bytes(bytes(damaged))
+        consensus = defs.resolve_job_def("daily_coins_job").execute_in_process(
+            instance=run.instance,
+            tags={
+                "dagster/asset_partition_range_start": str(coin_day_key(DAY, coins[0])),
+                "dagster/asset_partition_range_end": str(coin_day_key(DAY, coins[-1])),
+            },
+            asset_selection=[dg.AssetKey("consensus")],
+        )
+        reports = defs.resolve_job_def("daily_reports_job").execute_in_process(
+            instance=run.instance,
+            partition_key=DAY,
+            asset_selection=[dg.AssetKey("champions"), dg.AssetKey("dropbox_export")],
+        )
+        doc = json.loads((run.storage / "champions" / f"date={DAY}" / "data.json").read_text())
+    finally:
+        for aside in features.parent.glob("data.parquet.corrupt-*"):
+            aside.unlink()
+        for path, data in saved.items():
+            path.write_bytes(data)
+    assert consensus.success and reports.success  # one damaged file never fails a step
+    label = f"features[{coin_day_key(DAY, coin)}]"
+    failed = [
+        e.user_message
+        for result in (consensus, reports)
+        for e in run.instance.all_logs(result.run_id)
+        if "event=coin_failed" in e.user_message
+    ]
+    assert failed and all(f"coin={coin}" in m or f"|{coin} " in m for m in failed), failed
+    assert any("asset=consensus" in m and f"re-materialize {label}" in m for m in failed), failed
+    assert (
+        doc["no_champion"][coin].startswith("stored input unreadable: ") and label in doc["no_champion"][coin]
+    )
+    assert coin not in {c["coin"] for c in doc["champions"]}
+    after = json.loads((exports / DAY / "reports" / "summary.json").read_text())
+    assert coin not in after["champion_coins"] and label in after["coins_skipped"][coin]
+    assert set(after["champion_coins"]) == set(summary["champion_coins"]) - {coin}

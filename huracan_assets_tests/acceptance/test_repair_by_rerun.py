@@ -71,10 +71,19 @@ def test_a_partition_moved_aside_as_corrupt_is_rebuilt_by_running_the_day_again(
     root, storage, exported, champions = first
     path = storage / "labels" / f"date={EARLIER}" / "symbol=SOL" / "data.parquet"
     path.rename(path.with_name("data.parquet.corrupt-20251121T000000000000Z"))
+    # and a flipped byte, found only when the day reads it: the same run rebuilds it and runs BTC again
+    flipped = storage / "features" / f"date={EARLIER}" / "symbol=BTC" / "data.parquet"
+    data = bytearray(flipped.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    flipped.write_bytes(bytes(data))
 
     stdout, _ = _daily(root)
 
     assert f"labels[{EARLIER}|SOL]" in stdout
     verified_partition_file(path.read_bytes(), path, "labels", f"{EARLIER}|SOL")
+    refused = next(line for line in stdout.splitlines() if "event=stored_partitions_refused" in line)
+    assert f"features[{EARLIER}|BTC]" in refused
+    verified_partition_file(flipped.read_bytes(), flipped, "features", f"{EARLIER}|BTC")
+    assert not list(flipped.parent.glob("data.parquet.corrupt-*"))  # the refused copy went with the rebuild
     assert _champions(storage) == champions
     assert _exported(root) == exported

@@ -259,3 +259,37 @@ def test_the_resource_builds_the_ccxt_client_with_its_base_url(server):
     assert isinstance(api, BinanceApiMarketData)
     assert api.spot.urls["api"]["public"] == f"{server.url}/api/v3"
     assert len(api.ohlcv("SOL", NOW - timedelta(hours=3), NOW)) == 3
+
+
+def test_under_a_pinned_clock_the_runs_share_what_was_fetched(server):
+    """As in ``huracan daily``'s process: the universe's full hourly page serves the newest 41 days
+    of the history and the day's run; only the older part is asked for (issue 11, item 7)."""
+    from huracan_assets.resources import binance_api
+
+    now = pd.Timestamp(NOW)
+    as_of = pd.Timestamp(DAY.isoformat(), tz="UTC") + pd.Timedelta(days=1)
+    start, day_start = as_of - pd.Timedelta(days=60), as_of - pd.Timedelta(days=1)
+    expected = client(server)[0].ohlcv("SOL", start.to_pydatetime(), as_of.to_pydatetime())  # unpinned
+    assert server.count(KLINES) == 2  # 1,440 hours: two pages
+    binance_api.pin_server_time(server.url, now)
+    try:
+        universe, _ = client(server)
+        assert len(universe._hourly_bars("SOL/USDT", as_of)) == 24
+        assert server.count(KLINES) == 3  # one page: the 1,000 hours up to the clock
+        history = client(server)[0].ohlcv("SOL", start.to_pydatetime(), day_start.to_pydatetime())
+        assert server.count(KLINES) == 4  # only the hours before the universe's page
+        day = client(server)[0].ohlcv("SOL", day_start.to_pydatetime(), as_of.to_pydatetime())
+        assert server.count(KLINES) == 4  # the day's run asks nothing
+        shared = pd.concat([history, day], ignore_index=True)
+        assert shared["open_time"].is_monotonic_increasing and not shared["open_time"].duplicated().any()
+        # every candle the unshared fetch gave (its page boundaries lose a few around the
+        # simulator's duplicated candles; the shared pages fall elsewhere)
+        kept = expected.drop_duplicates("open_time").set_index("open_time")
+        assert set(kept.index) <= set(shared["open_time"])
+        pd.testing.assert_frame_equal(shared.set_index("open_time").loc[kept.index], kept)
+        client(server)[0].ohlcv("ETH", start.to_pydatetime(), as_of.to_pydatetime())
+        assert server.count(KLINES) == 6  # another coin: its own pages
+    finally:
+        binance_api._PINNED_CLOCKS.pop(server.url, None)
+        for key in [k for k in binance_api._PROCESS_CANDLES if k[0] == server.url]:
+            del binance_api._PROCESS_CANDLES[key]
