@@ -315,11 +315,17 @@ def test_the_daemons_day_runs_carry_the_one_day_at_a_time_tag(deployment: Deploy
     one run with this tag at a time: the daemon's day runs must carry it."""
     from huracan_assets.automation.jobs import DAY_FLOW_TAG
 
-    day_runs = [
-        r for r in deployment.instance.get_runs() if r.job_name in ("daily_coins_job", "daily_reports_job")
+    day_runs = [  # the daemon's (the day before's are the command's, copied with the instance)
+        r
+        for r in deployment.instance.get_runs()
+        if r.job_name in ("daily_coins_job", "daily_reports_job") and r.tags.get("dagster/sensor_name")
     ]
     assert day_runs and all(r.tags.get(DAY_FLOW_TAG) for r in day_runs), [
         (r.job_name, r.tags) for r in day_runs
     ]
-    history = [r for r in deployment.instance.get_runs() if r.job_name == "history_job"]
+    history = [
+        r
+        for r in deployment.instance.get_runs()
+        if r.job_name == "history_job" and r.tags.get("dagster/sensor_name")
+    ]
     assert history and not any(DAY_FLOW_TAG in r.tags for r in history)
