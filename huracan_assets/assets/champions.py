@@ -2,7 +2,7 @@
 
 Yesterday's champions (a self-dependency) are the incumbents; each is re-tested on its record
 since promotion (features and labels of up to ``max_age_days`` back) and demoted when it fails. The day's challengers are the
-models trained ``shadow_days`` ago, scored on the bars that arrived since (or, for a coin with no
+models trained ``shadow_days_for(horizon)`` ago, scored on the bars that arrived since (or, for a coin with no
 record yet, today's models with their walk-forward cold-start record). See ``core/champions.py``.
 """
 
@@ -15,8 +15,8 @@ from huracan_assets.assets._shared import ONE_DAY_PER_RUN, run_keys
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.settings import HuracanSettingsResource
-from huracan_assets.resources.storage import StoredModels
-from huracan_assets.steps.champions import champions_for_day, event_line
+from huracan_assets.resources.storage import MISSING, StoredModels
+from huracan_assets.steps.champions import champions_for_day, event_line, missing_by_coin
 from huracan_assets.steps.frames import CODE_VERSION, markdown_table
 
 
@@ -29,12 +29,16 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         io_manager_key="json_io_manager",
         kinds={"json"},
         ins={
+            # the newest champions partition of the last max_age_days: yesterday's, or the last day
+            # that has one (the trial counts and cold starts carry over a missing day)
             "previous": dg.AssetIn(
                 key="champions",
                 partition_mapping=dg.TimeWindowPartitionMapping(
-                    start_offset=-1, end_offset=-1, allow_nonexistent_upstream_partitions=True
+                    start_offset=-partitions.max_champion_age_days,
+                    end_offset=-1,
+                    allow_nonexistent_upstream_partitions=True,
                 ),
-                metadata={"allow_missing": True},
+                metadata={"allow_missing": True, "load": "latest"},
             ),
             "models": dg.AssetIn(
                 partition_mapping=partitions.days_all_coins(partitions.max_champion_age_days),
@@ -78,7 +82,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                 f"champions carries yesterday's champions forward: one day per run, got {len(keys)} days"
             )
         for day in keys:
-            first = (date.fromisoformat(day) - timedelta(days=settings.champions.shadow_days)).isoformat()
+            first = (date.fromisoformat(day) - timedelta(days=settings.longest_shadow_days)).isoformat()
             doc = champions_for_day(
                 day,
                 previous,
@@ -90,6 +94,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                 settings,
                 retest_features=features,
                 retest_labels=labels,
+                missing=missing_by_coin(features.attrs.get(MISSING, []) + labels.attrs.get(MISSING, [])),
             )
             out[day] = doc
             for event in doc["events"]:

@@ -76,14 +76,18 @@ def champions_for_day(
     settings: HuracanSettings,
     retest_features: pd.DataFrame | None = None,
     retest_labels: pd.DataFrame | None = None,
+    missing: dict[str, set[tuple[str, str]]] | None = None,
 ) -> dict:
     """The champion document of one day (shared by the asset and the plain-loop benchmark).
 
     ``models``: (coin, model_day) -> stored models of the last ``max_age_days`` days.
-    ``features``/``labels``: dataset scans of the last ``shadow_days`` days, all coins.
+    ``features``/``labels``: dataset scans of the last ``longest_shadow_days`` days, all coins.
     ``retest_features``/``retest_labels``: the same over the last ``max_age_days`` days, for the
     champions' re-test on their record since promotion (default: ``features``/``labels``).
+    ``missing``: coin -> (asset, day) of the window's ``features``/``labels`` partitions never
+    materialised; a coin whose challengers or re-tests need one is skipped, with them named.
     """
+    previous = carried_state(day, previous)
     universe = coin_universe[coin_universe["date"] == day] if "date" in coin_universe else coin_universe
     eligible = set(universe.loc[universe["eligible"], "coin"])
     today = {c: m for (c, d), m in models.items() if d == day}
@@ -96,6 +100,13 @@ def champions_for_day(
         (c["coin"], c["horizon"]): c for c in (previous or {}).get("champions", []) if c["coin"] in eligible
     }
     left = [c for c in (previous or {}).get("champions", []) if c["coin"] not in eligible]
+    cohort_days = {h: _days_before(day, settings.shadow_days_for(h)) for h in settings.horizons}
+    for coin in active:
+        gaps = (
+            None if coin in coin_status else _window_gaps(coin, day, incumbents, models, cohort_days, missing)
+        )
+        if gaps:
+            coin_status[coin] = gaps
     retests = _retests(
         day,
         incumbents,
@@ -109,7 +120,6 @@ def champions_for_day(
     )
     # a champion demoted by its re-test is no baseline: today's challengers face "no trade"
     baselines = {k: v for k, v in incumbents.items() if retests.get(k, {}).get("status") != "demoted"}
-    shadow_day = (date.fromisoformat(day) - timedelta(days=settings.champions.shadow_days)).isoformat()
     challengers, pending = [], {}
     # a coin's cold-start record is tested once per listing (core/champions.py, "Trials")
     cold_starts = dict((previous or {}).get("cold_starts", {}))
@@ -162,78 +172,89 @@ def champions_for_day(
                     )
                 )
             continue
-        cohort = models.get((coin, shadow_day))
-        if cohort is None or cohort.status != "trained":
-            first = min(
-                (d for (c, d), m in models.items() if c == coin and m.status == "trained"), default=day
-            )
-            ready = (date.fromisoformat(first) + timedelta(days=settings.champions.shadow_days)).isoformat()
-            pending[coin] = f"challengers in shadow: the first cohort (trained {first}) is tested on {ready}"
+        # each horizon's challengers are the models trained shadow_days_for(horizon) ago: a record
+        # long enough for min_effective_samples non-overlapping trades of that horizon
+        waiting = []
+        for horizon in settings.horizons:
+            shadow_day = cohort_days[horizon]
+            cohort = models.get((coin, shadow_day))
+            if cohort is None or cohort.status != "trained":
+                first = min(
+                    (d for (c, d), m in models.items() if c == coin and m.status == "trained"), default=day
+                )
+                ready = _days_before(first, -settings.shadow_days_for(horizon))
+                waiting.append(f"{horizon} (first cohort trained {first}, tested on {ready})")
+                continue
+            for meta in cohort.pooled():
+                if meta["horizon"] != horizon:
+                    continue
+                engine = meta["engine"]
+                embargo = pd.Timedelta(horizon) + extra
+                record = shadow_record(
+                    cohort.load_model(engine, horizon).predict,
+                    meta["feature_names"],
+                    table,
+                    lab,
+                    horizon=horizon,
+                    cutoff=pd.Timestamp(meta["cutoff"]),
+                    embargo=embargo,
+                    thresholds=cohort.regime_thresholds,
+                )
+                if record.empty:
+                    continue
+                incumbent = baselines.get((coin, horizon))
+                baseline, baseline_name = None, "no trade"
+                if incumbent is not None:
+                    inc_models = models.get((coin, incumbent["model_day"]))
+                    if inc_models is not None and inc_models.status == "trained":
+                        inc_meta = inc_models.model_metadata(incumbent["engine"], horizon)
+                        inc_record = shadow_record(
+                            inc_models.load_model(incumbent["engine"], horizon).predict,
+                            inc_meta["feature_names"],
+                            table,
+                            lab,
+                            horizon=horizon,
+                            cutoff=pd.Timestamp(inc_meta["cutoff"]),
+                            embargo=embargo,
+                            thresholds=inc_models.regime_thresholds,
+                        )
+                        total = cost.total_bps(
+                            settings.horizon_bars[horizon] * settings.bar / timedelta(days=1)
+                        )
+                        baseline = pd.Series(
+                            decision_returns(
+                                inc_record["pred_bps"],
+                                inc_record["label_bps"],
+                                total,
+                                rule.positions(
+                                    inc_record["pred_bps"].to_numpy(dtype=float),
+                                    total,
+                                    inc_record["vol_24h_bps"].to_numpy(dtype=float),
+                                ),
+                            ),
+                            index=inc_record["decision_time"],
+                        )
+                        baseline_name = f"champion {incumbent['engine']}@{incumbent['model_day']}"
+                challengers.append(
+                    _challenger(
+                        coin,
+                        horizon,
+                        engine,
+                        shadow_day,
+                        "shadow",
+                        record,
+                        baseline,
+                        baseline_name,
+                        cost,
+                        settings,
+                        float(row["usdt_per_gbp"]),
+                        rule,
+                    )
+                )
+        if waiting and len(waiting) == len(settings.horizons):
+            pending[coin] = "challengers in shadow: " + "; ".join(waiting)
             if coin in returned:
                 pending[coin] = f"{returned[coin]}: {pending[coin]}"
-            continue
-        for meta in cohort.pooled():
-            horizon, engine = meta["horizon"], meta["engine"]
-            embargo = pd.Timedelta(horizon) + extra
-            record = shadow_record(
-                cohort.load_model(engine, horizon).predict,
-                meta["feature_names"],
-                table,
-                lab,
-                horizon=horizon,
-                cutoff=pd.Timestamp(meta["cutoff"]),
-                embargo=embargo,
-                thresholds=cohort.regime_thresholds,
-            )
-            if record.empty:
-                continue
-            incumbent = baselines.get((coin, horizon))
-            baseline, baseline_name = None, "no trade"
-            if incumbent is not None:
-                inc_models = models.get((coin, incumbent["model_day"]))
-                if inc_models is not None and inc_models.status == "trained":
-                    inc_meta = inc_models.model_metadata(incumbent["engine"], horizon)
-                    inc_record = shadow_record(
-                        inc_models.load_model(incumbent["engine"], horizon).predict,
-                        inc_meta["feature_names"],
-                        table,
-                        lab,
-                        horizon=horizon,
-                        cutoff=pd.Timestamp(inc_meta["cutoff"]),
-                        embargo=embargo,
-                        thresholds=inc_models.regime_thresholds,
-                    )
-                    total = cost.total_bps(settings.horizon_bars[horizon] * settings.bar / timedelta(days=1))
-                    baseline = pd.Series(
-                        decision_returns(
-                            inc_record["pred_bps"],
-                            inc_record["label_bps"],
-                            total,
-                            rule.positions(
-                                inc_record["pred_bps"].to_numpy(dtype=float),
-                                total,
-                                inc_record["vol_24h_bps"].to_numpy(dtype=float),
-                            ),
-                        ),
-                        index=inc_record["decision_time"],
-                    )
-                    baseline_name = f"champion {incumbent['engine']}@{incumbent['model_day']}"
-            challengers.append(
-                _challenger(
-                    coin,
-                    horizon,
-                    engine,
-                    shadow_day,
-                    "shadow",
-                    record,
-                    baseline,
-                    baseline_name,
-                    cost,
-                    settings,
-                    float(row["usdt_per_gbp"]),
-                    rule,
-                )
-            )
     regimes = {
         c: str(m.latest["regime"].iloc[0])
         for c, m in today.items()
@@ -287,6 +308,66 @@ def champions_for_day(
     )
     doc["events"] = decision_events(day, previous, doc)
     return doc
+
+
+def carried_state(day: str, previous: dict | None) -> dict | None:
+    """What a day takes over from the newest earlier champions document: all of yesterday's; from
+    an older one (yesterday's partition is missing) only the trial counts and the cold starts, so
+    a missing day never resets a key's count or lets a coin test its cold start again. Its
+    champions are not carried over a missing day (no re-test ran for them)."""
+    if previous is None or previous.get("day") in (None, _days_before(day, 1)):
+        return previous
+    return {"trials": previous.get("trials", {}), "cold_starts": previous.get("cold_starts", {})}
+
+
+def _days_before(day: str, days: int) -> str:
+    return (date.fromisoformat(day) - timedelta(days=days)).isoformat()
+
+
+def _window_gaps(
+    coin: str,
+    day: str,
+    incumbents: dict[tuple[str, str], dict],
+    models: dict[tuple[str, str], StoredModels],
+    cohort_days: dict[str, str],
+    missing: dict[str, set[tuple[str, str]]] | None,
+) -> str | None:
+    """Why ``coin`` is skipped today when a ``features``/``labels`` partition that its challengers
+    (the days since each horizon's cohort) or its champions' re-tests (the days since promotion)
+    read was never materialised; None when nothing it reads is missing."""
+    gaps = (missing or {}).get(coin)
+    if not gaps:
+        return None
+    first = [
+        d
+        for h, d in cohort_days.items()
+        if (m := models.get((coin, d))) is not None and m.status == "trained"
+    ]
+    for (c, _), champ in incumbents.items():
+        if c == coin:
+            promoted = champ.get("shadow_test", {}).get("promoted_on") or champ["model_day"]
+            first.append(_days_before(promoted, -1))
+    if not first:
+        return None
+    needed = sorted((asset, d) for asset, d in gaps if min(first) <= d <= day)
+    if not needed:
+        return None
+    names = ", ".join(f"{asset}[{d}|{coin}]" for asset, d in needed)
+    return (
+        f"skipped: {len(needed)} partition(s) its shadow/re-test window reads were never materialised: "
+        f"{names} (materialise them, e.g. re-run huracan daily for those days)"
+    )
+
+
+def missing_by_coin(entries: list[str]) -> dict[str, set[tuple[str, str]]]:
+    """``["features[2025-11-18|BTC]", ...]`` (a window frame's missing partitions) -> coin -> {(asset, day)}."""
+    out: dict[str, set[tuple[str, str]]] = {}
+    for entry in entries:
+        asset, _, key = entry.partition("[")
+        d, _, coin = key.rstrip("]").partition("|")
+        if coin:
+            out.setdefault(coin, set()).add((asset, d))
+    return out
 
 
 def _retests(
@@ -351,9 +432,9 @@ def _retests(
             min_trades=settings.champions.min_trades,
             min_effective_samples=settings.champions.min_effective_samples,
             rule=acting_rule(recent_features[recent_features["symbol"] == coin], day, settings),
-            # the decisions of a full shadow record: shadow_days of bars less the embargo (horizon +
+            # the decisions of a full shadow record: shadow_days_for(horizon) of bars less the embargo (horizon +
             # latency) at its start and the labels (latency + horizon) not yet resolved at its end
-            min_decisions=settings.champions.shadow_days * settings.bars_per_day
+            min_decisions=settings.shadow_days_for(horizon) * settings.bars_per_day
             - 2 * (h_bars + settings.fill_delay_bars),
         )
     return out
