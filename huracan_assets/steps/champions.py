@@ -16,11 +16,11 @@ from huracan_assets.core.champions import (
     retest_champion,
 )
 from huracan_assets.core.consensus import ActingRule
-from huracan_assets.core.costs import CostModel
+from huracan_assets.core.costs import CostContext
 from huracan_assets.core.metrics import decision_returns
-from huracan_assets.core.shadow import shadow_record
+from huracan_assets.core.shadow import RECORD_COLUMNS, shadow_record
 from huracan_assets.steps.models import embargo_extra
-from huracan_assets.steps.scores import cost_model_for, decision_table
+from huracan_assets.steps.scores import cost_context_for, decision_table
 from huracan_assets.stores.files import StoredModels
 
 
@@ -33,7 +33,7 @@ def _challenger(
     record: pd.DataFrame,
     baseline: pd.Series | None,
     baseline_name: str,
-    cost: CostModel,
+    context: CostContext,
     settings: HuracanSettings,
     usdt_per_gbp: float,
     rule: ActingRule,
@@ -46,7 +46,8 @@ def _challenger(
         model_day,
         kind,
         record,
-        cost=cost,
+        cost=context.cost,
+        context=context,
         horizon_bars=h_bars,
         holding_days=h_bars * settings.bar / timedelta(days=1),
         min_edge_bps=settings.min_edge_after_cost_bps,
@@ -137,7 +138,7 @@ def champions_for_day(
             if len(table)
             else float(np.nanmedian(today[coin].record.get("vol_24h_bps", pd.Series([np.nan]))))
         )
-        cost = cost_model_for(row, vol, settings)
+        context = cost_context_for(row, vol, settings)
         rule = acting_rule(f, day, settings)
         has_incumbent = any(k[0] == coin for k in incumbents)
         tested = cold_starts.get(coin)
@@ -165,7 +166,7 @@ def champions_for_day(
                         frame,
                         None,
                         "no trade",
-                        cost,
+                        context,
                         settings,
                         float(row["usdt_per_gbp"]),
                         rule,
@@ -218,19 +219,19 @@ def champions_for_day(
                             embargo=embargo,
                             thresholds=inc_models.regime_thresholds,
                         )
-                        total = cost.total_bps(
-                            settings.horizon_bars[horizon] * settings.bar / timedelta(days=1)
-                        )
+                        inc_costs = context.for_record(inc_record, settings.horizon_bars[horizon])
+                        inc_pred = inc_record["pred_bps"].to_numpy(dtype=float)
                         baseline = pd.Series(
                             decision_returns(
-                                inc_record["pred_bps"],
+                                inc_pred,
                                 inc_record["label_bps"],
-                                total,
+                                float("nan"),  # unused: each decision pays its own (inc_costs)
                                 rule.positions(
-                                    inc_record["pred_bps"].to_numpy(dtype=float),
-                                    total,
+                                    inc_pred,
+                                    inc_costs.rule_bps_for(inc_pred),
                                     inc_record["vol_24h_bps"].to_numpy(dtype=float),
                                 ),
+                                inc_costs,
                             ),
                             index=inc_record["decision_time"],
                         )
@@ -245,7 +246,7 @@ def champions_for_day(
                         record,
                         baseline,
                         baseline_name,
-                        cost,
+                        context,
                         settings,
                         float(row["usdt_per_gbp"]),
                         rule,
@@ -395,7 +396,7 @@ def _retests(
         since = date.fromisoformat(promoted_on) + timedelta(days=1)
         row = universe[universe["coin"] == coin].iloc[0]
         recent = decision_table(recent_features[recent_features["symbol"] == coin])
-        cost = cost_model_for(
+        context = cost_context_for(
             row, float(np.nanmedian(recent["vol_24h_bps"])) if len(recent) else float("nan"), settings
         )
         f = features[features["symbol"] == coin] if len(features) else features
@@ -414,7 +415,7 @@ def _retests(
                 thresholds=stored.regime_thresholds,
             )
             if len(table) and len(lab)
-            else pd.DataFrame(columns=["decision_time", "pred_bps", "label_bps", "vol_24h_bps", "regime"])
+            else pd.DataFrame(columns=RECORD_COLUMNS)
         )
         start = pd.Timestamp(since.isoformat(), tz="UTC")
         times = pd.to_datetime(record["decision_time"], utc=True)
@@ -423,7 +424,8 @@ def _retests(
         out[(coin, horizon)] = retest_champion(
             record,
             since=since.isoformat(),
-            cost=cost,
+            cost=context.cost,
+            context=context,
             horizon_bars=h_bars,
             holding_days=h_bars * settings.bar / timedelta(days=1),
             min_edge_bps=settings.min_edge_after_cost_bps,
