@@ -15,7 +15,7 @@ from huracan_assets.assets._shared import ONE_DAY_PER_RUN, run_keys
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.settings import HuracanSettingsResource
-from huracan_assets.resources.storage import MISSING, StoredModels
+from huracan_assets.resources.storage import MISSING, UNREADABLE, StoredModels
 from huracan_assets.steps.champions import champions_for_day, event_line, missing_by_coin
 from huracan_assets.steps.frames import CODE_VERSION, markdown_table
 
@@ -94,7 +94,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                 settings,
                 retest_features=features,
                 retest_labels=labels,
-                missing=missing_by_coin(features.attrs.get(MISSING, []) + labels.attrs.get(MISSING, [])),
+                missing=missing_by_coin(_gaps(features, "features") + _gaps(labels, "labels")),
             )
             out[day] = doc
             for event in doc["events"]:
@@ -132,3 +132,8 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
 def _since(frame: pd.DataFrame, first_day: str) -> pd.DataFrame:
     """The rows of a day-window scan from ``first_day`` on (``date``: the partition's UTC day)."""
     return frame[frame["date"].astype(str) >= first_day] if len(frame) else frame
+
+
+def _gaps(frame: pd.DataFrame, asset: str) -> list[str]:
+    """The window's partitions never materialised or refused on read (moved aside), as ``asset[key]``."""
+    return list(frame.attrs.get(MISSING, [])) + [f"{asset}[{k}]" for k in frame.attrs.get(UNREADABLE, {})]

@@ -1,7 +1,10 @@
 """Promotion: challengers are shadow-tested against the champion on the same out-of-sample bars.
 
 For each coin x horizon, the day's challengers are the pooled engine models trained
-``shadow_days`` ago (their record: the bars that arrived after their cut-off plus embargo), or,
+``shadow_days_for(horizon)`` days ago (their record: the bars that arrived after their cut-off
+plus embargo; long enough to hold ``min_effective_samples`` non-overlapping trades of the
+horizon, at least ``shadow_days``, at most ``max_shadow_days``: 7 days for 1h and 4h, 23 for 1d
+with the defaults), or,
 for a coin with no record yet, today's models with their purged walk-forward cold-start record
 (marked as such). The baseline is the current champion scored on the same decisions, or "no
 trade" when the coin has none. A challenger is promoted only if
@@ -47,7 +50,8 @@ tests as promotion it is demoted, with the reason written down, when
 * the record is significantly below the minimum edge: one-sided HAC test (``alternative="less"``)
   of the per-decision net return minus ``min_edge_after_cost_bps`` on every trade, p < ``alpha``
   (checked from the first day, whatever the record's size); or
-* the record has reached the promotion's sample size (as long as a challenger's shadow record,
+* the record has reached the promotion's sample size (as long as a challenger's shadow record of
+  its horizon,
   ``min_decisions``, with ``min_trades`` trades, of which ``min_effective_samples`` independent)
   and no longer passes the promotion's bar against "no trade": net edge per trade >=
   ``min_edge_after_cost_bps`` and one-sided HAC p < ``alpha``.

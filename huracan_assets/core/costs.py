@@ -1,15 +1,19 @@
-"""Round-trip trading costs in bps: fees, spread, square-root impact, funding.
+"""Round-trip trading costs in bps: fees, spread, square-root impact, funding, borrow.
 
 For one round trip (enter and exit, both as taker):
 
 * fees      = 2 * taker_bps
-* spread    = 2 * half-spread = quoted spread (or an OHLC estimate when no book is known)
+* spread    = 2 * half-spread = quoted spread (or an estimate from candles when no book is known)
 * slippage  = 2 * k * sigma_daily_bps * sqrt(notional / ADV)   (square-root impact law)
-* funding   = funding_bps_per_day * holding_days               (zero for spot)
+* funding   = perpetuals: the 8 h settlements the position spans (zero for spot)
+* borrow    = spot shorts: short_borrow_bps_per_day * holding days (or no shorts at all)
 
-On perpetuals ``funding_bps_per_day`` comes from the coin's funding history over the look-back
-window, settlement by settlement (:func:`funding_bps_per_day`); the configured constant is the
-fallback for a source without history.
+:class:`CostModel` is one coin-day's costs (the run day's: the universe filter, capacity, the
+trade rule the consumer is given). A record's decisions each pay their own
+(:class:`DecisionCosts`, built by :meth:`CostContext.for_record`): the spread of the decision's
+own day and the impact of its own trailing 24 h volume and volatility, so a test on a window of
+days is not charged the run day's quote for every decision (the universe admits a coin on a
+cheap day, which understated the window's costs; README "Costs per decision").
 
 ``capacity`` is the notional at which the net edge falls to the required minimum.
 """

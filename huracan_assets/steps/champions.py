@@ -86,7 +86,8 @@ def champions_for_day(
     ``retest_features``/``retest_labels``: the same over the last ``max_age_days`` days, for the
     champions' re-test on their record since promotion (default: ``features``/``labels``).
     ``missing``: coin -> (asset, day) of the window's ``features``/``labels`` partitions never
-    materialised; a coin whose challengers or re-tests need one is skipped, with them named.
+    materialised or refused on read; a coin whose challengers or re-tests need one is skipped,
+    with them named.
     """
     previous = carried_state(day, previous)
     universe = coin_universe[coin_universe["date"] == day] if "date" in coin_universe else coin_universe
@@ -355,8 +356,8 @@ def _window_gaps(
         return None
     names = ", ".join(f"{asset}[{d}|{coin}]" for asset, d in needed)
     return (
-        f"skipped: {len(needed)} partition(s) its shadow/re-test window reads were never materialised: "
-        f"{names} (materialise them, e.g. re-run huracan daily for those days)"
+        f"skipped: {len(needed)} partition(s) its shadow/re-test window reads are missing (never "
+        f"materialised, or refused on read): {names}; re-materialise them (huracan daily re-plans lost history)"
     )
 
 

@@ -146,6 +146,7 @@ def test_the_same_edge_on_a_7_day_record_has_too_few_independent_trades(market):
 def test_a_missing_partition_in_the_shadow_window_skips_the_coin_by_name(market):
     _, doc = _run(market, 30, drop=("2025-04-12",))
     reason = doc["no_champion"][COIN]
+    assert reason.startswith("skipped: 2 partition(s)")
     assert "features[2025-04-12|V001]" in reason and "labels[2025-04-12|V001]" in reason
     assert not doc["tests"] and not doc["champions"]
 
