@@ -293,6 +293,8 @@ def _tiny_models(coin: str = "BTC", cold_start: bool = True) -> CoinModels:
             "vol_24h_bps": [80.0, 81.0, 82.0],
             "regime": ["trend", "range", "panic"],
             "fold": [0, 0, 1],
+            "quote_volume_24h": [5e7, 5.1e7, 4.9e7],
+            "spread_bps": [6.0, 6.0, 7.5],
         }
     )[RECORD_COLUMNS]
     latest = pd.DataFrame(
