@@ -170,10 +170,9 @@ def plain_loop(
         if json_store.exists(dg.AssetKey("champions"), previous_day)
         else None
     )
-    shadow_features = pd.concat(
-        [window("features", partitions.shadow_days, c) for c in coins], ignore_index=True
-    )
-    shadow_labels = pd.concat([window("labels", partitions.shadow_days, c) for c in coins], ignore_index=True)
+    longest = settings.longest_shadow_days
+    shadow_features = pd.concat([window("features", longest, c) for c in coins], ignore_index=True)
+    shadow_labels = pd.concat([window("labels", longest, c) for c in coins], ignore_index=True)
     doc = champions_for_day(day, previous, models, shadow_features, shadow_labels, events, universe, settings)
     eligible = set(universe.loc[universe["eligible"], "coin"])
     integrity = integrity_report(day, qualities, {}, eligible)

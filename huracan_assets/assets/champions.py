@@ -2,7 +2,7 @@
 
 Yesterday's champions (a self-dependency) are the incumbents; each is re-tested on its record
 since promotion (features and labels of up to ``max_age_days`` back) and demoted when it fails. The day's challengers are the
-models trained ``shadow_days`` ago, scored on the bars that arrived since (or, for a coin with no
+models trained ``shadow_days_for(horizon)`` ago, scored on the bars that arrived since (or, for a coin with no
 record yet, today's models with their walk-forward cold-start record). See ``core/champions.py``.
 """
 
@@ -21,8 +21,8 @@ from huracan_assets.assets._shared import (
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.settings import HuracanSettingsResource
-from huracan_assets.resources.storage import StoredModels
-from huracan_assets.steps.champions import champions_for_day, event_line
+from huracan_assets.resources.storage import MISSING, UNREADABLE, StoredModels
+from huracan_assets.steps.champions import champions_for_day, event_line, missing_by_coin
 from huracan_assets.steps.frames import CODE_VERSION, markdown_table
 
 
@@ -35,12 +35,16 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         io_manager_key="json_io_manager",
         kinds={"json"},
         ins={
+            # the newest champions partition of the last max_age_days: yesterday's, or the last day
+            # that has one (the trial counts and cold starts carry over a missing day)
             "previous": dg.AssetIn(
                 key="champions",
                 partition_mapping=dg.TimeWindowPartitionMapping(
-                    start_offset=-1, end_offset=-1, allow_nonexistent_upstream_partitions=True
+                    start_offset=-partitions.max_champion_age_days,
+                    end_offset=-1,
+                    allow_nonexistent_upstream_partitions=True,
                 ),
-                metadata={"allow_missing": True},
+                metadata={"allow_missing": True, "load": "latest"},
             ),
             "models": dg.AssetIn(
                 partition_mapping=partitions.days_all_coins(partitions.max_champion_age_days),
@@ -88,10 +92,13 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         refused = unreadable_coins(models, features, labels)
         for coin, error in sorted(refused.items()):
             coin_failed(context, metrics, f"coin={coin} error={error}")
-        if previous is None:  # yesterday's champions are the incumbents: not while that day runs
+        # yesterday's champions are the incumbents: not while that day runs (``previous`` is the
+        # newest champions document of the window, older than yesterday's when that one is missing)
+        yesterday = (date.fromisoformat(keys[0]) - timedelta(days=1)).isoformat()
+        if previous is None or previous.get("day") != yesterday:
             refuse_while_previous_day_runs(context, keys[0], "daily_reports_job", "champions")
         for day in keys:
-            first = (date.fromisoformat(day) - timedelta(days=settings.champions.shadow_days)).isoformat()
+            first = (date.fromisoformat(day) - timedelta(days=settings.longest_shadow_days)).isoformat()
             doc = champions_for_day(
                 day,
                 previous,
@@ -104,6 +111,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                 retest_features=features,
                 retest_labels=labels,
                 unreadable=refused,
+                missing=missing_by_coin(_gaps(features, "features") + _gaps(labels, "labels")),
             )
             out[day] = doc
             for coin, reason in sorted(doc["no_champion"].items()):
@@ -144,3 +152,8 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
 def _since(frame: pd.DataFrame, first_day: str) -> pd.DataFrame:
     """The rows of a day-window scan from ``first_day`` on (``date``: the partition's UTC day)."""
     return frame[frame["date"].astype(str) >= first_day] if len(frame) else frame
+
+
+def _gaps(frame: pd.DataFrame, asset: str) -> list[str]:
+    """The window's partitions never materialised or refused on read (moved aside), as ``asset[key]``."""
+    return list(frame.attrs.get(MISSING, [])) + [f"{asset}[{k}]" for k in frame.attrs.get(UNREADABLE, {})]

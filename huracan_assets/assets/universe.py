@@ -10,7 +10,7 @@ from huracan_assets.automation.conditions import day_closed
 from huracan_assets.checks.catalog import universe_column_schema
 from huracan_assets.config import HuracanSettings
 from huracan_assets.config.settings import last_closed_day
-from huracan_assets.core.costs import funding_bps_per_day
+from huracan_assets.core.costs import FundingHistory, funding_bps_per_day
 from huracan_assets.core.universe import gbp_rate, select_universe, with_funding
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.market_data import MarketDataResource, market_clock
@@ -110,11 +110,12 @@ def _refuse_past_the_clock(day: str, now: pd.Timestamp | None, clock: str) -> No
 
 def _funding(
     client: object, universe: pd.DataFrame, as_of: datetime, settings: HuracanSettings
-) -> dict[str, tuple[float, str]]:
-    """coin -> (funding bps per day, source) for the eligible coins of a perpetuals venue: from
-    each coin's 8 h settlements over the look-back window where the source has a history."""
+) -> dict[str, tuple[float, str, str]]:
+    """coin -> (funding bps per day, source, settlements) for the eligible coins of a perpetuals
+    venue: each coin's 8 h settlements over the look-back window where the source has a history
+    (each position pays those it spans; the per-day figure is the window's summary)."""
     fetch = getattr(client, "funding_rates", None)
-    fallback = (settings.fee.funding_bps_per_day, f"config:fees.{settings.venue}.funding_bps_per_day")
+    fallback = (settings.fee.funding_bps_per_day, f"config:fees.{settings.venue}.funding_bps_per_day", "")
     end = pd.Timestamp(as_of)
     start = end - pd.Timedelta(days=settings.lookback_days)
     out = {}
@@ -122,7 +123,13 @@ def _funding(
         if fetch is None:
             out[coin] = fallback
             continue
-        rates = fetch(coin, start.to_pydatetime(), end.to_pydatetime())["funding_rate"]
+        history = fetch(coin, start.to_pydatetime(), end.to_pydatetime())
+        rates = history["funding_rate"]
         bps = funding_bps_per_day(list(rates), settings.lookback_days)
-        out[coin] = (bps, f"history:{len(rates)} settlements") if pd.notna(bps) else fallback
+        if pd.isna(bps):
+            out[coin] = fallback
+            continue
+        times = pd.to_datetime(history["funding_time"], utc=True).dt.tz_localize(None).to_numpy()
+        settlements = FundingHistory(times, rates.to_numpy(dtype=float)).to_json()
+        out[coin] = (bps, f"history:{len(rates)} settlements", settlements)
     return out

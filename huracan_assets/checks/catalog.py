@@ -25,6 +25,8 @@ _UNIVERSE_DESCRIPTIONS = {
     "reason": "why a market is not eligible",
     "funding_bps_per_day": "perpetuals: funding per day from the look-back's 8 h settlements, bps (spot: empty)",
     "funding_source": "history:<N> settlements, or config:<key> where the source has no funding history",
+    "funding_settlements": "perpetuals: the look-back's 8 h settlements as JSON {t: [unix s], r: [rate]}; "
+    "each position pays those it spans",
 }
 
 

@@ -8,6 +8,7 @@ resource, CLI flags) > environment variables `HURACAN_<KEY>` (nested keys joined
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 import warnings
@@ -76,6 +77,10 @@ class FeeSchedule(_Strict):
     maker_bps: float = Field(ge=0, le=100)
     taker_bps: float = Field(ge=0, le=100)
     funding_bps_per_day: float = Field(default=0.0, ge=0, le=100)
+    # spot only: shorting means borrowing the coin on margin; "borrow" pays short_borrow_bps_per_day
+    # for every day a short is held, "none" takes no short (a sell signal stays out)
+    spot_shorts: Literal["borrow", "none"] = "borrow"
+    short_borrow_bps_per_day: float = Field(default=5.0, ge=0, le=1000)
 
 
 class RiskPreset(_Strict):
@@ -104,6 +109,9 @@ class TrainingSettings(_Strict):
 class ChampionSettings(_Strict):
     min_trades: int = Field(ge=1)
     shadow_days: int = Field(ge=1, le=90)
+    # a horizon's shadow record lasts until it can hold min_effective_samples non-overlapping
+    # trades, at least shadow_days and at most max_shadow_days (HuracanSettings.shadow_days_for)
+    max_shadow_days: int = Field(default=30, ge=1, le=365)
     max_age_days: int = Field(ge=1, le=365)
     dsr_min: float = Field(ge=0, lt=1)
     min_effective_samples: float = Field(ge=2)
@@ -254,6 +262,10 @@ class HuracanSettings(BaseSettings):
             raise ValueError(f"fees: no fee schedule for venue {self.venue!r}")
         if self.champions.shadow_days >= self.champions.max_age_days:
             raise ValueError("champions.shadow_days must be shorter than champions.max_age_days")
+        if not self.champions.shadow_days <= self.champions.max_shadow_days <= self.champions.max_age_days:
+            raise ValueError(
+                "champions.max_shadow_days must be between champions.shadow_days and champions.max_age_days"
+            )
         if self.history_days is not None and self.history_days < self.history_days_needed:
             raise ValueError(
                 f"history_days: {self.history_days} days cannot hold a day's look-back "
@@ -329,6 +341,22 @@ class HuracanSettings(BaseSettings):
         """Days before D whose decisions can resolve on D (longest horizon + fill delay)."""
         span_bars = self.fill_delay_bars + max(self.horizon_bars.values())
         return int(-(-(span_bars) // self.bars_per_day))
+
+    def shadow_days_for(self, horizon: str) -> int:
+        """Days a challenger of ``horizon`` runs in shadow before it is tested: long enough for its
+        record to hold ``min_effective_samples`` non-overlapping trades of ``horizon`` (plus the
+        embargo at the record's start and the labels unresolved at its end), at least
+        ``shadow_days`` and at most ``max_shadow_days``. With the defaults: 1h and 4h 7 days, 1d 23.
+        """
+        h = self.horizon_bars[horizon]
+        needed = math.ceil(self.champions.min_effective_samples) * h + 2 * (h + self.fill_delay_bars)
+        days = math.ceil(needed / self.bars_per_day)
+        return min(max(days, self.champions.shadow_days), self.champions.max_shadow_days)
+
+    @property
+    def longest_shadow_days(self) -> int:
+        """The longest shadow record of any horizon (days): what the champions step reads."""
+        return max(self.shadow_days_for(h) for h in self.horizons)
 
     @property
     def fee(self) -> FeeSchedule:

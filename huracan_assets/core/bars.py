@@ -68,6 +68,10 @@ class BarQuality:
     invalid_examples: list[str] = field(default_factory=list)
     raw_schema_failures: list[str] = field(default_factory=list)  # RawBarsSchema cases, as delivered
     newest_bar_age_h: float | None = None
+    # the day's bid/ask spread (bps of the mid) that its decisions pay, and where it came from
+    # ("quote:day close" where the source quotes past days, "edge:<timeframe>" an estimate)
+    spread_bps: float | None = None
+    spread_source: str = ""
 
     @property
     def usable(self) -> bool:

@@ -1,7 +1,10 @@
 """Promotion: challengers are shadow-tested against the champion on the same out-of-sample bars.
 
 For each coin x horizon, the day's challengers are the pooled engine models trained
-``shadow_days`` ago (their record: the bars that arrived after their cut-off plus embargo), or,
+``shadow_days_for(horizon)`` days ago (their record: the bars that arrived after their cut-off
+plus embargo; long enough to hold ``min_effective_samples`` non-overlapping trades of the
+horizon, at least ``shadow_days``, at most ``max_shadow_days``: 7 days for 1h and 4h, 23 for 1d
+with the defaults), or,
 for a coin with no record yet, today's models with their purged walk-forward cold-start record
 (marked as such). The baseline is the current champion scored on the same decisions, or "no
 trade" when the coin has none. A challenger is promoted only if
@@ -47,7 +50,8 @@ tests as promotion it is demoted, with the reason written down, when
 * the record is significantly below the minimum edge: one-sided HAC test (``alternative="less"``)
   of the per-decision net return minus ``min_edge_after_cost_bps`` on every trade, p < ``alpha``
   (checked from the first day, whatever the record's size); or
-* the record has reached the promotion's sample size (as long as a challenger's shadow record,
+* the record has reached the promotion's sample size (as long as a challenger's shadow record of
+  its horizon,
   ``min_decisions``, with ``min_trades`` trades, of which ``min_effective_samples`` independent)
   and no longer passes the promotion's bar against "no trade": net edge per trade >=
   ``min_edge_after_cost_bps`` and one-sided HAC p < ``alpha``.
@@ -69,8 +73,8 @@ import numpy as np
 import pandas as pd
 
 from huracan_assets.core.consensus import ActingRule
-from huracan_assets.core.costs import CostModel
-from huracan_assets.core.metrics import decision_returns, independent_trades, metrics_bundle
+from huracan_assets.core.costs import CostContext, CostModel
+from huracan_assets.core.metrics import decision_returns, independent_trades, metrics_bundle, positions
 from huracan_assets.core.stats import (
     benjamini_hochberg,
     deflated_sharpe,
@@ -150,6 +154,7 @@ def challenger_from_record(
     baseline: pd.Series | None = None,
     baseline_name: str = "no trade",
     rule: ActingRule | None = None,
+    context: CostContext | None = None,
 ) -> Challenger:
     """A challenger from its record (decision_time, pred_bps, label_bps, vol_24h_bps) and, when
     there is a champion, the champion's per-decision net returns (bps, indexed by decision time);
@@ -157,17 +162,25 @@ def challenger_from_record(
 
     ``rule``: the consensus's acting rule (the rule the consumer trades by); its returns, trades
     and edge are that rule's. Without it: trade when the predicted move beats the cost.
+    ``context``: each decision pays its own costs (``CostContext.for_record``); without it every
+    decision pays ``cost`` (the run day's).
     """
     total = cost.total_bps(holding_days)
     record = record.sort_values("decision_time").drop_duplicates("decision_time")
+    costs = context.for_record(record, horizon_bars) if context is not None else None
+    rule_cost = costs.rule_bps_for(record["pred_bps"].to_numpy(dtype=float)) if costs is not None else total
     returns = pd.Series(
-        decision_returns(record["pred_bps"], record["label_bps"], total, _positions(record, total, rule)),
+        decision_returns(
+            record["pred_bps"], record["label_bps"], total, _positions(record, rule_cost, rule), costs
+        ),
         index=record["decision_time"],
     )
     if baseline is not None:
         common = returns.index.intersection(baseline.index)
+        keep = record["decision_time"].isin(common).to_numpy()
         returns, base = returns.loc[common], baseline.loc[common].to_numpy()
-        record = record[record["decision_time"].isin(common)]
+        record = record[keep]
+        costs = costs.subset(keep) if costs is not None else None
     else:
         base = np.zeros(len(returns))
     m = metrics_bundle(
@@ -178,6 +191,7 @@ def challenger_from_record(
         min_edge_bps=min_edge_bps,
         usdt_per_gbp=usdt_per_gbp,
         rule=rule,
+        costs=costs,
     )
     return Challenger(
         coin=coin,
@@ -192,7 +206,7 @@ def challenger_from_record(
         n_trades=m["n_trades"],
         net_edge_bps=m["net_edge_bps"],
         gross_edge_bps=m["gross_edge_bps"],
-        cost_bps=total,
+        cost_bps=m["cost"]["total_bps"] if costs is not None else total,
         capacity_gbp=m["capacity_gbp"],
         all_decisions_gross_bps=m["all_decisions_gross_bps"],
         trade_rule=trade_rule_of(rule, total),
@@ -237,7 +251,9 @@ def updated_trials(
     return out
 
 
-def _positions(record: pd.DataFrame, cost_bps: float, rule: ActingRule | None) -> np.ndarray | None:
+def _positions(
+    record: pd.DataFrame, cost_bps: float | np.ndarray, rule: ActingRule | None
+) -> np.ndarray | None:
     if rule is None:
         return None
     return rule.positions(
@@ -346,6 +362,7 @@ def retest_champion(
     min_effective_samples: float,
     rule: ActingRule | None = None,
     min_decisions: int = 0,
+    context: CostContext | None = None,
 ) -> dict[str, Any]:
     """Today's re-test of a champion (module docstring, "Re-test"), under ``rule`` (as its challenger).
 
@@ -357,8 +374,12 @@ def retest_champion(
     total = cost.total_bps(holding_days)
     record = record.sort_values("decision_time").drop_duplicates("decision_time")
     pred = record["pred_bps"].to_numpy(dtype=float)
-    pos = _positions(record, total, rule) if len(record) else None
-    returns = decision_returns(pred, record["label_bps"].to_numpy(dtype=float), total, pos)
+    costs = context.for_record(record, horizon_bars) if context is not None and len(record) else None
+    rule_cost = costs.rule_bps_for(pred) if costs is not None else total
+    pos = _positions(record, rule_cost, rule) if len(record) else None
+    if costs is not None:
+        pos = costs.allowed(pos if pos is not None else positions(pred, rule_cost))
+    returns = decision_returns(pred, record["label_bps"].to_numpy(dtype=float), total, pos, costs)
     traded = (np.abs(pred) > total) if pos is None else (pos != 0)
     n_decisions = len(returns)
     if n_decisions:
@@ -370,6 +391,7 @@ def retest_champion(
             min_edge_bps=min_edge_bps,
             usdt_per_gbp=usdt_per_gbp,
             rule=rule,
+            costs=costs,
         )
         n_trades, net, gross, capacity = (
             m["n_trades"],
@@ -377,8 +399,10 @@ def retest_champion(
             m["gross_edge_bps"],
             m["capacity_gbp"],
         )
+        charged = m["cost"]["total_bps"] if costs is not None else total
     else:
         n_trades, net, gross, capacity = 0, float("nan"), float("nan"), float("nan")
+        charged = total
     t, p = hac_mean_test(returns, horizon_bars, "greater") if n_trades else (float("nan"), 1.0)
     shortfall = returns - min_edge_bps * traded
     t_short, p_short = hac_mean_test(shortfall, horizon_bars, "less") if n_trades else (float("nan"), 1.0)
@@ -394,7 +418,7 @@ def retest_champion(
         "n_independent_trades": int(independent),
         "net_edge_bps": float(net),
         "gross_edge_bps": float(gross),
-        "cost_bps": float(total),
+        "cost_bps": float(charged),
         "capacity_gbp": float(capacity),
         "t_stat": float(t),
         "p_value": float(p),
@@ -408,13 +432,13 @@ def retest_champion(
     if p_short < alpha:
         out["status"] = "demoted"
         out["reason"] = (
-            f"re-test failed: {where} net {net:.2f} bps per trade after {total:.1f} bps of costs, "
+            f"re-test failed: {where} net {net:.2f} bps per trade after {charged:.1f} bps of costs, "
             f"significantly below min_edge_after_cost_bps={min_edge_bps} (one-sided HAC p={p_short:.3g} < alpha={alpha})"
         )
     elif mature and not net >= min_edge_bps:
         out["status"] = "demoted"
         out["reason"] = (
-            f"re-test failed: {where} net {net:.2f} bps per trade after {total:.1f} bps of costs "
+            f"re-test failed: {where} net {net:.2f} bps per trade after {charged:.1f} bps of costs "
             f"< min_edge_after_cost_bps={min_edge_bps}"
         )
     elif mature and not p < alpha:

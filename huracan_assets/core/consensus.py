@@ -116,9 +116,12 @@ class ActingRule:
     base_threshold: float
     reference_vol_bps: float
 
-    def positions(self, pred_bps: np.ndarray, cost_bps: float, vol_bps: np.ndarray) -> np.ndarray:
-        """+1 / -1 / 0 per decision (``pred_bps``, ``vol_bps``: bps per decision; ``cost_bps``: round trip)."""
-        s = np.tanh(np.asarray(pred_bps, dtype=float) / max(cost_bps, 1e-6))
+    def positions(
+        self, pred_bps: np.ndarray, cost_bps: float | np.ndarray, vol_bps: np.ndarray
+    ) -> np.ndarray:
+        """+1 / -1 / 0 per decision (``pred_bps``, ``vol_bps``: bps per decision; ``cost_bps``: the
+        round trip, one for all or each decision's own)."""
+        s = np.tanh(np.asarray(pred_bps, dtype=float) / np.maximum(np.asarray(cost_bps, dtype=float), 1e-6))
         threshold = adaptive_threshold(
             np.asarray(vol_bps, dtype=float), self.base_threshold, self.reference_vol_bps
         )

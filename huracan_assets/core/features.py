@@ -63,7 +63,7 @@ def _spec() -> list[FeatureSpec]:
 FEATURE_SPEC: tuple[FeatureSpec, ...] = tuple(_spec())
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURE_SPEC)
 # helper columns carried with the features (not model inputs): used by labels, costs, regimes
-CONTEXT_COLUMNS = ("close", "vol_24h_bps", "quote_volume_24h", "efficiency_abs_24h")
+CONTEXT_COLUMNS = ("close", "vol_24h_bps", "quote_volume_24h", "efficiency_abs_24h", "spread_bps")
 
 
 def family_features(family: str) -> list[str]:
@@ -155,6 +155,8 @@ def compute_features(bars: pd.DataFrame, bar: timedelta) -> pd.DataFrame:
     out["vol_24h_bps"] = vol_24 * 1e4
     out["quote_volume_24h"] = qv_24
     out["efficiency_abs_24h"] = out["efficiency_24h"].abs()
+    # the bar's own day's spread (bps), as the bars carry it: what a decision at this bar pays
+    out["spread_bps"] = frame["spread_bps"] if "spread_bps" in frame else pd.Series(np.nan, index=frame.index)
     features = pd.DataFrame(out).replace([np.inf, -np.inf], np.nan)
     features = features.loc[features.index.isin(present)]
     features.index.name = "open_time"

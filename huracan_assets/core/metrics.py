@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from huracan_assets.core.consensus import ActingRule
-from huracan_assets.core.costs import CostModel
+from huracan_assets.core.costs import CostModel, DecisionCosts
 from huracan_assets.core.stats import hac_mean_test
 
 DAYS_PER_YEAR = 365.0
@@ -46,12 +46,22 @@ def independent_trades(traded: np.ndarray, horizon_bars: int) -> int:
 
 
 def decision_returns(
-    pred_bps: np.ndarray, label_bps: np.ndarray, cost_bps: float, pos: np.ndarray | None = None
+    pred_bps: np.ndarray,
+    label_bps: np.ndarray,
+    cost_bps: float,
+    pos: np.ndarray | None = None,
+    costs: DecisionCosts | None = None,
 ) -> np.ndarray:
     """Net return of every decision in bps (0 where the rule stays out): the series the tests use.
 
     ``pos``: the positions of another trade rule (``ActingRule.positions``); default :func:`positions`.
+    ``costs``: per-decision costs (``core.costs.DecisionCosts``, aligned with ``pred_bps``); then
+    ``cost_bps`` is unused, each decision pays its own and shorts follow ``costs.shorts``.
     """
+    if costs is not None:
+        pred = np.asarray(pred_bps, dtype=float)
+        pos = costs.allowed(positions(pred, costs.rule_bps_for(pred)) if pos is None else pos)
+        return pos * np.asarray(label_bps, dtype=float) - costs.charged_bps(pos)
     pos = positions(pred_bps, cost_bps) if pos is None else np.asarray(pos, dtype=float)
     return pos * np.asarray(label_bps, dtype=float) - np.abs(pos) * cost_bps
 
@@ -66,34 +76,49 @@ def metrics_bundle(
     usdt_per_gbp: float,
     pred_column: str = "pred_bps",
     rule: ActingRule | None = None,
+    costs: DecisionCosts | None = None,
 ) -> dict[str, Any]:
     """Metrics of one engine x horizon on out-of-fold rows (decision_time, pred, label_bps).
 
     ``rule``: trade by the consensus's acting rule (needs ``vol_24h_bps``); default: trade when
-    the predicted move beats the cost (:func:`positions`).
+    the predicted move beats the cost (:func:`positions`). ``costs``: each decision's own costs
+    (aligned with ``oof``'s rows); without them every decision pays ``cost`` (the day's).
     """
-    costs = cost.breakdown(holding_days)
-    total_cost = costs["total_bps"]
-    frame = oof if oof["decision_time"].is_monotonic_increasing else oof.sort_values("decision_time")
+    frame = oof
+    if not oof["decision_time"].is_monotonic_increasing:
+        order = np.argsort(oof["decision_time"].to_numpy(), kind="stable")
+        frame = oof.iloc[order]
+        costs = costs.subset(order) if costs is not None else None
     label = frame["label_bps"].to_numpy(dtype=float)
     pred = frame[pred_column].to_numpy(dtype=float)
     days = frame["decision_time"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    if costs is None:
+        breakdown = cost.breakdown(holding_days)
+        rule_cost: float | np.ndarray = breakdown["total_bps"]
+    else:
+        rule_cost = costs.rule_bps_for(pred)
     pos = (
-        positions(pred, total_cost)
+        positions(pred, rule_cost)
         if rule is None
-        else rule.positions(pred, total_cost, frame["vol_24h_bps"].to_numpy(dtype=float))
+        else rule.positions(pred, rule_cost, frame["vol_24h_bps"].to_numpy(dtype=float))
     )
+    if costs is not None:
+        pos = costs.allowed(pos)
+        breakdown = costs.breakdown(pos)
+        returns = pos * label - costs.charged_bps(pos)
+    else:
+        returns = pos * label - np.abs(pos) * rule_cost
     traded = pos != 0
     n_trades = int(traded.sum())
     gross = pos[traded] * label[traded]
-    net = gross - total_cost
+    net = returns[traded]
     days_covered = max(len(np.unique(days)), 1)
     out: dict[str, Any] = {
         "n_decisions": len(frame),
         "n_trades": n_trades,
         "trade_rate": n_trades / len(frame) if len(frame) else 0.0,
         "turnover_per_day": n_trades / days_covered,
-        "cost": costs,
+        "cost": breakdown,
         "gross_edge_bps": float(gross.mean()) if n_trades else float("nan"),
         "net_edge_bps": float(net.mean()) if n_trades else float("nan"),
         "net_std_bps": float(net.std(ddof=1)) if n_trades > 1 else float("nan"),
@@ -104,14 +129,19 @@ def metrics_bundle(
     }
     t_stat, p_value = hac_mean_test(net, horizon_bars, alternative="greater")
     out["t_stat"], out["p_value"] = t_stat, p_value
-    daily = _daily_pnl(days, pos * label - np.abs(pos) * total_cost, horizon_bars)
+    daily = _daily_pnl(days, returns, horizon_bars)
     out.update(_daily_metrics(daily))
     wins, losses = net[net > 0].sum(), -net[net < 0].sum()
     out["profit_factor"] = (
         float(wins / losses) if losses > 0 else (float("inf") if wins > 0 else float("nan"))
     )
     gross_mean = out["gross_edge_bps"]
-    capacity = cost.capacity_usdt(gross_mean, min_edge_bps, holding_days) if n_trades else 0.0
+    if not n_trades:
+        capacity = 0.0
+    elif costs is None:
+        capacity = cost.capacity_usdt(gross_mean, min_edge_bps, holding_days)
+    else:
+        capacity = costs.capacity_usdt(pos, gross_mean, min_edge_bps, cost.order_notional_usdt)
     out["capacity_gbp"] = capacity / usdt_per_gbp if math.isfinite(capacity) else capacity
     return out
 

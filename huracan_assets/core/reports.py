@@ -50,7 +50,7 @@ def metrics_report(day: str, scores: pd.DataFrame) -> dict[str, Any]:
     columns = [
         c
         for c in scores.columns
-        if c not in ("date", "symbol", "fees_bps", "spread_bps", "slippage_bps", "funding_bps")
+        if c not in ("date", "symbol", "fees_bps", "spread_bps", "slippage_bps", "funding_bps", "borrow_bps")
     ]
     return {"day": day, "rows": in_row_order(scores[columns]).to_dict("records") if len(scores) else []}
 
@@ -80,6 +80,7 @@ def costs_report(day: str, scores: pd.DataFrame, gbp_rate: dict[str, Any] | None
         "spread_bps",
         "slippage_bps",
         "funding_bps",
+        "borrow_bps",
         "cost_bps",
         "gross_edge_bps",
         "net_edge_bps",

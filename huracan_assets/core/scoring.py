@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pandas as pd
 
-from huracan_assets.core.costs import CostModel
+from huracan_assets.core.costs import CostContext, CostModel
 from huracan_assets.core.metrics import metrics_bundle
 
 MIN_REGIME_ROWS = 50
@@ -26,6 +26,7 @@ METRIC_COLUMNS = [
     "spread_bps",
     "slippage_bps",
     "funding_bps",
+    "borrow_bps",
     "cost_bps",
     "net_edge_bps",
     "net_std_bps",
@@ -73,7 +74,10 @@ def score_records(
     bar: timedelta,
     min_edge_bps: float,
     usdt_per_gbp: float,
+    context: CostContext | None = None,
 ) -> pd.DataFrame:
+    """Score rows of every record; ``context``: each decision pays its own costs (the cost columns
+    are then means per trade); without it every decision pays ``cost``."""
     rows = []
     for record in records:
         if record.frame.empty:
@@ -95,6 +99,7 @@ def score_records(
                 holding_days=holding_days,
                 min_edge_bps=min_edge_bps,
                 usdt_per_gbp=usdt_per_gbp,
+                costs=context.for_record(subset, h_bars) if context is not None else None,
             )
             c = m.pop("cost")
             m.pop("days", None)
@@ -112,6 +117,7 @@ def score_records(
                     "spread_bps": c["spread_bps"],
                     "slippage_bps": c["slippage_bps"],
                     "funding_bps": c["funding_bps"],
+                    "borrow_bps": c.get("borrow_bps", 0.0),
                     "cost_bps": c["total_bps"],
                 }
             )

@@ -13,6 +13,15 @@ import pandas as pd
 from huracan_assets.core.regimes import RegimeThresholds, classify_regimes
 
 SHADOW = "shadow"
+RECORD_COLUMNS = [
+    "decision_time",
+    "pred_bps",
+    "label_bps",
+    "vol_24h_bps",
+    "regime",
+    "quote_volume_24h",
+    "spread_bps",
+]
 
 
 def shadow_record(
@@ -26,13 +35,14 @@ def shadow_record(
     embargo: pd.Timedelta,
     thresholds: RegimeThresholds,
 ) -> pd.DataFrame:
-    """decision_time, pred_bps, label_bps, vol_24h_bps, regime for the model's out-of-sample decisions.
+    """decision_time, pred_bps, label_bps, vol_24h_bps, regime, quote_volume_24h, spread_bps for the
+    model's out-of-sample decisions.
 
     ``features``: indexed by decision time; ``labels``: long labels that resolved by the day's end.
     """
     joined = joined_by_horizon(features, labels[labels["horizon"] == horizon]).get(horizon)
     if joined is None:
-        return pd.DataFrame(columns=["decision_time", "pred_bps", "label_bps", "vol_24h_bps", "regime"])
+        return pd.DataFrame(columns=RECORD_COLUMNS)
     return shadow_from_joined(
         predict,
         feature_names,
@@ -64,7 +74,7 @@ def shadow_from_joined(
     """:func:`shadow_record` on a pre-joined table with the regimes already classified (same output)."""
     rows = joined.loc[joined.index >= cutoff + embargo]
     if rows.empty:
-        return pd.DataFrame(columns=["decision_time", "pred_bps", "label_bps", "vol_24h_bps", "regime"])
+        return pd.DataFrame(columns=RECORD_COLUMNS)
     return pd.DataFrame(
         {
             "decision_time": rows.index,
@@ -72,5 +82,12 @@ def shadow_from_joined(
             "label_bps": rows["fwd_return_bps"].to_numpy(),
             "vol_24h_bps": rows["vol_24h_bps"].to_numpy(),
             "regime": regimes.reindex(rows.index).to_numpy(),
+            # the decision's own cost inputs (core/costs.py, DecisionCosts)
+            "quote_volume_24h": _column(rows, "quote_volume_24h"),
+            "spread_bps": _column(rows, "spread_bps"),
         }
     )
+
+
+def _column(rows: pd.DataFrame, name: str) -> np.ndarray:
+    return rows[name].to_numpy(dtype=float) if name in rows else np.full(len(rows), np.nan)

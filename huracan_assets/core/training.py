@@ -38,6 +38,9 @@ RECORD_COLUMNS = [
     "vol_24h_bps",
     "regime",
     "fold",
+    # each decision's own cost inputs (core/costs.py, DecisionCosts)
+    "quote_volume_24h",
+    "spread_bps",
 ]
 LATEST_COLUMNS = [
     "decision_time",
@@ -348,6 +351,11 @@ def compact(model: CatBoostRegressor) -> CatBoostRegressor:
     return slim
 
 
+def _context(table: pd.DataFrame, column: str) -> np.ndarray:
+    """A context column of the decisions (NaN where features were stored without it)."""
+    return table[column].to_numpy(dtype=float) if column in table else np.full(len(table), np.nan)
+
+
 def _cold_start_record(
     table: pd.DataFrame,
     horizon: str,
@@ -388,6 +396,8 @@ def _cold_start_record(
                         "vol_24h_bps": test["vol_24h_bps"].to_numpy(),
                         "regime": regimes,
                         "fold": number,
+                        "quote_volume_24h": _context(test, "quote_volume_24h"),
+                        "spread_bps": _context(test, "spread_bps"),
                     }
                 )
             )

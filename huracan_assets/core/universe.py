@@ -54,6 +54,7 @@ UNIVERSE_COLUMNS = [
     "reason",
     "funding_bps_per_day",
     "funding_source",
+    "funding_settlements",
 ]
 NOT_TRADED_BASES = frozenset(
     [
@@ -231,17 +232,20 @@ def select_universe(
     frame["reason"] = frame["reason"].where(~frame["eligible"], "eligible")
     frame["funding_bps_per_day"] = np.nan  # perpetuals: filled by with_funding
     frame["funding_source"] = ""
+    frame["funding_settlements"] = ""
     return frame[UNIVERSE_COLUMNS]
 
 
-def with_funding(universe: pd.DataFrame, funding: dict[str, tuple[float, str]]) -> pd.DataFrame:
-    """The universe with each coin's funding (bps per day) and where it came from.
+def with_funding(universe: pd.DataFrame, funding: dict[str, tuple[float, str, str]]) -> pd.DataFrame:
+    """The universe with each coin's funding (bps per day), where it came from and its settlements.
 
-    ``funding``: coin -> (bps per day, source), for the coins a perpetuals venue trades.
+    ``funding``: coin -> (bps per day, source, settlements as ``FundingHistory.to_json`` or ""),
+    for the coins a perpetuals venue trades.
     """
     out = universe.copy()
-    for coin, (bps, source) in funding.items():
+    for coin, (bps, source, settlements) in funding.items():
         rows = out["coin"] == coin
         out.loc[rows, "funding_bps_per_day"] = float(bps)
         out.loc[rows, "funding_source"] = source
+        out.loc[rows, "funding_settlements"] = settlements
     return out

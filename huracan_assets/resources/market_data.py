@@ -15,7 +15,7 @@ wins; a ``secondary_vendor`` (the simulator's second feed, or the API beside the
 with ``archive_cross_check``) only audits it bar by bar in ``core.bars.validate_day``.
 """
 
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol
 
@@ -67,6 +67,11 @@ class SimulatedMarketData:
 
     def funding_rates(self, coin: str, start: datetime, end: datetime) -> pd.DataFrame:
         return self.exchange.funding_rates(coin, start, end)
+
+    def day_spread_bps(self, coin: str, day: date) -> tuple[float, str]:
+        """The coin's quoted bid/ask spread at the close of ``day`` (bps): the simulator's book is
+        known for every day, as its ticker gives it for the day it runs."""
+        return self.exchange.true_spread_bps(coin, day), "quote:day close"
 
 
 @lru_cache(maxsize=8)

@@ -18,6 +18,8 @@ Layout under ``base_dir`` (default ``$DAGSTER_HOME/storage/huracan``)::
   get ``{partition_key: DataFrame}`` instead, with each frame's ``attrs`` restored.
 * Inputs with ``metadata={"allow_missing": True}`` tolerate partitions that were never
   materialised (a self-dependency on yesterday, say) and get ``None`` / leave them out.
+  With ``metadata={"load": "latest"}`` an input gets only the newest materialised partition of
+  its window (or ``None``): the champions' state carried over a day whose partition is missing.
 """
 
 import contextlib
@@ -63,6 +65,7 @@ __all__ = [
     "CorruptFileError",
     "CorruptPartitionError",
     "JsonIOManager",
+    "MISSING",
     "MissingPartitionError",
     "ModelIOManager",
     "ParquetIOManager",
@@ -76,6 +79,8 @@ __all__ = [
 
 # attrs key of a window frame: {partition key: error} of partitions left out as unreadable
 UNREADABLE = "huracan.unreadable"
+# attrs key of a window frame loaded with allow_missing: the partitions of the window never materialised
+MISSING = "huracan.missing"
 
 
 def default_base_dir() -> str:
@@ -158,9 +163,15 @@ class _PartitionedIOManager(dg.ConfigurableIOManager):
             values = self.read_by_partition(asset_key, present)
             values.unreadable.update(refused)
             return values
+        if metadata.get("load") == "latest":
+            # the newest materialised partition of the window (keys are in time order), or None
+            return self.read_partition(asset_key, present[-1]) if present else None
         if len(keys) == 1 and refused:
             raise CorruptFileError(next(iter(refused.values())))
         value = self.read_window(asset_key, present, single=len(keys) == 1)
+        if missing and isinstance(value, pd.DataFrame):
+            # the step decides whether a gap matters (the champions step names the coin and its days)
+            value.attrs[MISSING] = [f"{asset_key.to_user_string()}[{k}]" for k in missing]
         if refused and isinstance(value, pd.DataFrame):
             value.attrs[UNREADABLE] = {**refused, **value.attrs.get(UNREADABLE, {})}
         elif refused and isinstance(value, dict):

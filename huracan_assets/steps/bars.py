@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from huracan_assets.checks.schemas import ValidatedBarsSchema, raw_bars_schema
 from huracan_assets.checks.validation import failures_by_day
 from huracan_assets.config import HuracanSettings, parse_duration
 from huracan_assets.core.bars import BarQuality, StaleDataError, empty_validated, validate_day
+from huracan_assets.core.spread import edge_spread, tick_from_prices
 from huracan_assets.steps.frames import end_of_day
 
 if TYPE_CHECKING:  # the client protocol lives with its Dagster resource
@@ -85,7 +87,27 @@ def validate_coin(task: CoinTask) -> dict[str, tuple[pd.DataFrame, BarQuality]]:
         if out[key][1].status == "missing" and hint is not None and (where := hint(task.coin, day)):
             out[key][1].reason += f"; {where}"
     _quarantine_schema_failures(task.coin, out)
+    for frame, quality in out.values():
+        if len(frame):
+            _record_spread(task, date.fromisoformat(quality.day), frame, quality)
     return out
+
+
+def _record_spread(task: CoinTask, day: date, frame: pd.DataFrame, quality: BarQuality) -> None:
+    """The day's spread, on every bar of the day (``spread_bps``) and in its quality record: the
+    source's quote of that day where it has one (the simulator), else the EDGE estimate on the
+    day's own candles floored at one price tick read off them (Binance's klines and archives are
+    trades; on hourly candles the estimate is noisy, README "Spread estimate"). Decisions of
+    the day pay it (``core/costs.py``, ``DecisionCosts``)."""
+    quote = getattr(task.client, "day_spread_bps", None)
+    if quote is not None:
+        spread, source = quote(task.coin, day)
+    else:
+        estimate = edge_spread(frame, task.settings.timeframe, tick_from_prices(frame["close"].to_numpy()))
+        spread, source = estimate.spread_bps, estimate.source
+    quality.spread_bps = float(spread) if np.isfinite(spread) else None
+    quality.spread_source = source if np.isfinite(spread) else ""
+    frame["spread_bps"] = float(spread)
 
 
 def _quarantine_schema_failures(coin: str, out: dict[str, tuple[pd.DataFrame, BarQuality]]) -> None:

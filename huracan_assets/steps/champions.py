@@ -16,11 +16,11 @@ from huracan_assets.core.champions import (
     retest_champion,
 )
 from huracan_assets.core.consensus import ActingRule
-from huracan_assets.core.costs import CostModel
+from huracan_assets.core.costs import CostContext
 from huracan_assets.core.metrics import decision_returns
-from huracan_assets.core.shadow import shadow_record
+from huracan_assets.core.shadow import RECORD_COLUMNS, shadow_record
 from huracan_assets.steps.models import embargo_extra
-from huracan_assets.steps.scores import cost_model_for, decision_table
+from huracan_assets.steps.scores import cost_context_for, decision_table
 from huracan_assets.stores.files import CorruptPartitionError, StoredModels
 
 
@@ -33,7 +33,7 @@ def _challenger(
     record: pd.DataFrame,
     baseline: pd.Series | None,
     baseline_name: str,
-    cost: CostModel,
+    context: CostContext,
     settings: HuracanSettings,
     usdt_per_gbp: float,
     rule: ActingRule,
@@ -46,7 +46,8 @@ def _challenger(
         model_day,
         kind,
         record,
-        cost=cost,
+        cost=context.cost,
+        context=context,
         horizon_bars=h_bars,
         holding_days=h_bars * settings.bar / timedelta(days=1),
         min_edge_bps=settings.min_edge_after_cost_bps,
@@ -76,18 +77,23 @@ def champions_for_day(
     settings: HuracanSettings,
     retest_features: pd.DataFrame | None = None,
     retest_labels: pd.DataFrame | None = None,
+    missing: dict[str, set[tuple[str, str]]] | None = None,
     unreadable: dict[str, str] | None = None,
 ) -> dict:
     """The champion document of one day (shared by the asset and the plain-loop benchmark).
 
     ``models``: (coin, model_day) -> stored models of the last ``max_age_days`` days.
-    ``features``/``labels``: dataset scans of the last ``shadow_days`` days, all coins.
+    ``features``/``labels``: dataset scans of the last ``longest_shadow_days`` days, all coins.
     ``retest_features``/``retest_labels``: the same over the last ``max_age_days`` days, for the
     champions' re-test on their record since promotion (default: ``features``/``labels``).
+    ``missing``: coin -> (asset, day) of the window's ``features``/``labels`` partitions never
+    materialised or refused on read; a coin whose challengers or re-tests need one is skipped,
+    with them named.
     ``unreadable``: coin -> the error of a stored input partition that was refused (damaged or
     foreign, moved aside): the coin is not tested today and is reported with that error. A model
     file refused while it is loaded here does the same to its coin only.
     """
+    previous = carried_state(day, previous)
     universe = coin_universe[coin_universe["date"] == day] if "date" in coin_universe else coin_universe
     eligible = set(universe.loc[universe["eligible"], "coin"])
     today = {c: m for (c, d), m in models.items() if d == day}
@@ -96,13 +102,20 @@ def champions_for_day(
     for coin in sorted(eligible - set(today)):
         coin_status[coin] = "newly eligible: not yet in the coins partitions (history backfill pending)"
         active.append(coin)
-    for coin, error in sorted((unreadable or {}).items()):
-        if coin in active and coin not in coin_status:
-            coin_status[coin] = f"stored input unreadable: {error}"
     incumbents = {
         (c["coin"], c["horizon"]): c for c in (previous or {}).get("champions", []) if c["coin"] in eligible
     }
     left = [c for c in (previous or {}).get("champions", []) if c["coin"] not in eligible]
+    for coin, error in sorted((unreadable or {}).items()):
+        if coin in active and coin not in coin_status:
+            coin_status[coin] = f"stored input unreadable: {error}"
+    cohort_days = {h: _days_before(day, settings.shadow_days_for(h)) for h in settings.horizons}
+    for coin in active:
+        gaps = (
+            None if coin in coin_status else _window_gaps(coin, day, incumbents, models, cohort_days, missing)
+        )
+        if gaps:
+            coin_status[coin] = gaps
     retests, refused = _retests(
         day,
         incumbents,
@@ -117,7 +130,6 @@ def champions_for_day(
     coin_status.update({c: f"stored input unreadable: {e}" for c, e in refused.items()})
     # a champion demoted by its re-test is no baseline: today's challengers face "no trade"
     baselines = {k: v for k, v in incumbents.items() if retests.get(k, {}).get("status") != "demoted"}
-    shadow_day = (date.fromisoformat(day) - timedelta(days=settings.champions.shadow_days)).isoformat()
     challengers, pending = [], {}
     # a coin's cold-start record is tested once per listing (core/champions.py, "Trials")
     cold_starts = dict((previous or {}).get("cold_starts", {}))
@@ -137,7 +149,7 @@ def champions_for_day(
                 if len(table)
                 else float(np.nanmedian(today[coin].record.get("vol_24h_bps", pd.Series([np.nan]))))
             )
-            cost = cost_model_for(row, vol, settings)
+            context = cost_context_for(row, vol, settings)
             rule = acting_rule(f, day, settings)
             has_incumbent = any(k[0] == coin for k in incumbents)
             tested = cold_starts.get(coin)
@@ -165,92 +177,99 @@ def champions_for_day(
                             frame,
                             None,
                             "no trade",
-                            cost,
+                            context,
                             settings,
                             float(row["usdt_per_gbp"]),
                             rule,
                         )
                     )
                 continue
-            cohort = models.get((coin, shadow_day))
-            if cohort is None or cohort.status != "trained":
-                first = min(
-                    (d for (c, d), m in models.items() if c == coin and m.status == "trained"), default=day
-                )
-                ready = (
-                    date.fromisoformat(first) + timedelta(days=settings.champions.shadow_days)
-                ).isoformat()
-                pending[coin] = (
-                    f"challengers in shadow: the first cohort (trained {first}) is tested on {ready}"
-                )
+            # each horizon's challengers are the models trained shadow_days_for(horizon) ago: a record
+            # long enough for min_effective_samples non-overlapping trades of that horizon
+            waiting = []
+            for horizon in settings.horizons:
+                shadow_day = cohort_days[horizon]
+                cohort = models.get((coin, shadow_day))
+                if cohort is None or cohort.status != "trained":
+                    first = min(
+                        (d for (c, d), m in models.items() if c == coin and m.status == "trained"),
+                        default=day,
+                    )
+                    ready = _days_before(first, -settings.shadow_days_for(horizon))
+                    waiting.append(f"{horizon} (first cohort trained {first}, tested on {ready})")
+                    continue
+                for meta in cohort.pooled():
+                    if meta["horizon"] != horizon:
+                        continue
+                    engine = meta["engine"]
+                    embargo = pd.Timedelta(horizon) + extra
+                    record = shadow_record(
+                        cohort.load_model(engine, horizon).predict,
+                        meta["feature_names"],
+                        table,
+                        lab,
+                        horizon=horizon,
+                        cutoff=pd.Timestamp(meta["cutoff"]),
+                        embargo=embargo,
+                        thresholds=cohort.regime_thresholds,
+                    )
+                    if record.empty:
+                        continue
+                    incumbent = baselines.get((coin, horizon))
+                    baseline, baseline_name = None, "no trade"
+                    if incumbent is not None:
+                        inc_models = models.get((coin, incumbent["model_day"]))
+                        if inc_models is not None and inc_models.status == "trained":
+                            inc_meta = inc_models.model_metadata(incumbent["engine"], horizon)
+                            inc_record = shadow_record(
+                                inc_models.load_model(incumbent["engine"], horizon).predict,
+                                inc_meta["feature_names"],
+                                table,
+                                lab,
+                                horizon=horizon,
+                                cutoff=pd.Timestamp(inc_meta["cutoff"]),
+                                embargo=embargo,
+                                thresholds=inc_models.regime_thresholds,
+                            )
+                            inc_costs = context.for_record(inc_record, settings.horizon_bars[horizon])
+                            inc_pred = inc_record["pred_bps"].to_numpy(dtype=float)
+                            baseline = pd.Series(
+                                decision_returns(
+                                    inc_pred,
+                                    inc_record["label_bps"],
+                                    float("nan"),  # unused: each decision pays its own (inc_costs)
+                                    rule.positions(
+                                        inc_pred,
+                                        inc_costs.rule_bps_for(inc_pred),
+                                        inc_record["vol_24h_bps"].to_numpy(dtype=float),
+                                    ),
+                                    inc_costs,
+                                ),
+                                index=inc_record["decision_time"],
+                            )
+                            baseline_name = f"champion {incumbent['engine']}@{incumbent['model_day']}"
+                    challengers.append(
+                        _challenger(
+                            coin,
+                            horizon,
+                            engine,
+                            shadow_day,
+                            "shadow",
+                            record,
+                            baseline,
+                            baseline_name,
+                            context,
+                            settings,
+                            float(row["usdt_per_gbp"]),
+                            rule,
+                        )
+                    )
+            if waiting and len(waiting) == len(settings.horizons):
+                pending[coin] = "challengers in shadow: " + "; ".join(waiting)
                 if coin in returned:
                     pending[coin] = f"{returned[coin]}: {pending[coin]}"
-                continue
-            for meta in cohort.pooled():
-                horizon, engine = meta["horizon"], meta["engine"]
-                embargo = pd.Timedelta(horizon) + extra
-                record = shadow_record(
-                    cohort.load_model(engine, horizon).predict,
-                    meta["feature_names"],
-                    table,
-                    lab,
-                    horizon=horizon,
-                    cutoff=pd.Timestamp(meta["cutoff"]),
-                    embargo=embargo,
-                    thresholds=cohort.regime_thresholds,
-                )
-                if record.empty:
-                    continue
-                incumbent = baselines.get((coin, horizon))
-                baseline, baseline_name = None, "no trade"
-                if incumbent is not None:
-                    inc_models = models.get((coin, incumbent["model_day"]))
-                    if inc_models is not None and inc_models.status == "trained":
-                        inc_meta = inc_models.model_metadata(incumbent["engine"], horizon)
-                        inc_record = shadow_record(
-                            inc_models.load_model(incumbent["engine"], horizon).predict,
-                            inc_meta["feature_names"],
-                            table,
-                            lab,
-                            horizon=horizon,
-                            cutoff=pd.Timestamp(inc_meta["cutoff"]),
-                            embargo=embargo,
-                            thresholds=inc_models.regime_thresholds,
-                        )
-                        total = cost.total_bps(
-                            settings.horizon_bars[horizon] * settings.bar / timedelta(days=1)
-                        )
-                        baseline = pd.Series(
-                            decision_returns(
-                                inc_record["pred_bps"],
-                                inc_record["label_bps"],
-                                total,
-                                rule.positions(
-                                    inc_record["pred_bps"].to_numpy(dtype=float),
-                                    total,
-                                    inc_record["vol_24h_bps"].to_numpy(dtype=float),
-                                ),
-                            ),
-                            index=inc_record["decision_time"],
-                        )
-                        baseline_name = f"champion {incumbent['engine']}@{incumbent['model_day']}"
-                challengers.append(
-                    _challenger(
-                        coin,
-                        horizon,
-                        engine,
-                        shadow_day,
-                        "shadow",
-                        record,
-                        baseline,
-                        baseline_name,
-                        cost,
-                        settings,
-                        float(row["usdt_per_gbp"]),
-                        rule,
-                    )
-                )
-        except CorruptPartitionError as error:  # a model file refused as it loads: this coin only
+        except CorruptPartitionError as error:
+            # a stored model of this coin refused as it loaded: this coin only is not tested today
             del challengers[before:]
             pending.pop(coin, None)
             earlier = (previous or {}).get("cold_starts", {}).get(coin)
@@ -259,7 +278,6 @@ def champions_for_day(
             else:
                 cold_starts[coin] = earlier
             coin_status[coin] = f"stored input unreadable: {error}"
-
     regimes = {}
     for c, m in today.items():
         try:
@@ -317,6 +335,66 @@ def champions_for_day(
     return doc
 
 
+def carried_state(day: str, previous: dict | None) -> dict | None:
+    """What a day takes over from the newest earlier champions document: all of yesterday's; from
+    an older one (yesterday's partition is missing) only the trial counts and the cold starts, so
+    a missing day never resets a key's count or lets a coin test its cold start again. Its
+    champions are not carried over a missing day (no re-test ran for them)."""
+    if previous is None or previous.get("day") in (None, _days_before(day, 1)):
+        return previous
+    return {"trials": previous.get("trials", {}), "cold_starts": previous.get("cold_starts", {})}
+
+
+def _days_before(day: str, days: int) -> str:
+    return (date.fromisoformat(day) - timedelta(days=days)).isoformat()
+
+
+def _window_gaps(
+    coin: str,
+    day: str,
+    incumbents: dict[tuple[str, str], dict],
+    models: dict[tuple[str, str], StoredModels],
+    cohort_days: dict[str, str],
+    missing: dict[str, set[tuple[str, str]]] | None,
+) -> str | None:
+    """Why ``coin`` is skipped today when a ``features``/``labels`` partition that its challengers
+    (the days since each horizon's cohort) or its champions' re-tests (the days since promotion)
+    read was never materialised; None when nothing it reads is missing."""
+    gaps = (missing or {}).get(coin)
+    if not gaps:
+        return None
+    first = [
+        d
+        for h, d in cohort_days.items()
+        if (m := models.get((coin, d))) is not None and m.status == "trained"
+    ]
+    for (c, _), champ in incumbents.items():
+        if c == coin:
+            promoted = champ.get("shadow_test", {}).get("promoted_on") or champ["model_day"]
+            first.append(_days_before(promoted, -1))
+    if not first:
+        return None
+    needed = sorted((asset, d) for asset, d in gaps if min(first) <= d <= day)
+    if not needed:
+        return None
+    names = ", ".join(f"{asset}[{d}|{coin}]" for asset, d in needed)
+    return (
+        f"skipped: {len(needed)} partition(s) its shadow/re-test window reads are missing (never "
+        f"materialised, or refused on read): {names}; re-materialise them (huracan daily re-plans lost history)"
+    )
+
+
+def missing_by_coin(entries: list[str]) -> dict[str, set[tuple[str, str]]]:
+    """``["features[2025-11-18|BTC]", ...]`` (a window frame's missing partitions) -> coin -> {(asset, day)}."""
+    out: dict[str, set[tuple[str, str]]] = {}
+    for entry in entries:
+        asset, _, key = entry.partition("[")
+        d, _, coin = key.rstrip("]").partition("|")
+        if coin:
+            out.setdefault(coin, set()).add((asset, d))
+    return out
+
+
 def _retests(
     day: str,
     incumbents: dict[tuple[str, str], dict],
@@ -346,7 +424,7 @@ def _retests(
         since = date.fromisoformat(promoted_on) + timedelta(days=1)
         row = universe[universe["coin"] == coin].iloc[0]
         recent = decision_table(recent_features[recent_features["symbol"] == coin])
-        cost = cost_model_for(
+        context = cost_context_for(
             row, float(np.nanmedian(recent["vol_24h_bps"])) if len(recent) else float("nan"), settings
         )
         f = features[features["symbol"] == coin] if len(features) else features
@@ -370,7 +448,7 @@ def _retests(
                 thresholds=stored.regime_thresholds,
             )
             if len(table) and len(lab)
-            else pd.DataFrame(columns=["decision_time", "pred_bps", "label_bps", "vol_24h_bps", "regime"])
+            else pd.DataFrame(columns=RECORD_COLUMNS)
         )
         start = pd.Timestamp(since.isoformat(), tz="UTC")
         times = pd.to_datetime(record["decision_time"], utc=True)
@@ -379,7 +457,8 @@ def _retests(
         out[(coin, horizon)] = retest_champion(
             record,
             since=since.isoformat(),
-            cost=cost,
+            cost=context.cost,
+            context=context,
             horizon_bars=h_bars,
             holding_days=h_bars * settings.bar / timedelta(days=1),
             min_edge_bps=settings.min_edge_after_cost_bps,
@@ -388,9 +467,9 @@ def _retests(
             min_trades=settings.champions.min_trades,
             min_effective_samples=settings.champions.min_effective_samples,
             rule=acting_rule(recent_features[recent_features["symbol"] == coin], day, settings),
-            # the decisions of a full shadow record: shadow_days of bars less the embargo (horizon +
+            # the decisions of a full shadow record: shadow_days_for(horizon) of bars less the embargo (horizon +
             # latency) at its start and the labels (latency + horizon) not yet resolved at its end
-            min_decisions=settings.champions.shadow_days * settings.bars_per_day
+            min_decisions=settings.shadow_days_for(horizon) * settings.bars_per_day
             - 2 * (h_bars + settings.fill_delay_bars),
         )
     return {k: v for k, v in out.items() if k[0] not in refused}, refused

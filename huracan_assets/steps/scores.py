@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from huracan_assets.config import HuracanSettings
-from huracan_assets.core.costs import CostModel, coin_cost_model
+from huracan_assets.core.costs import CostContext, CostModel, FundingHistory, coin_cost_model
 from huracan_assets.core.regimes import classify_regimes
 from huracan_assets.core.scoring import Record, empty_scores, score_records
 from huracan_assets.core.shadow import SHADOW, joined_by_horizon, shadow_from_joined
@@ -36,6 +36,31 @@ def cost_model_for(universe_row: pd.Series, bar_vol_bps: float, settings: Huraca
         order_notional_usdt=settings.risk.order_notional_gbp * float(universe_row["usdt_per_gbp"]),
         slippage_k=settings.training.slippage_k,
         funding_bps_per_day=funding,
+    )
+
+
+def cost_context_for(universe_row: pd.Series, bar_vol_bps: float, settings: HuracanSettings) -> CostContext:
+    """What each decision's own costs are built from (``core.costs.CostContext``): the run day's
+    cost model (:func:`cost_model_for`, the fallback for what a record does not carry), the coin's
+    funding settlements on perpetuals (else the flat per-day funding) and, on spot, the short's
+    borrow rate or no shorts (``fees.<venue>.spot_shorts``)."""
+    cost = cost_model_for(universe_row, bar_vol_bps, settings)
+    funding, flat, borrow, shorts = None, 0.0, 0.0, True
+    if settings.venue == "binance_spot":
+        shorts = settings.fee.spot_shorts == "borrow"
+        borrow = settings.fee.short_borrow_bps_per_day if shorts else 0.0
+    else:
+        funding = FundingHistory.from_json(str(universe_row.get("funding_settlements", "") or ""))
+        flat = 0.0 if funding is not None else cost.funding_bps_per_day
+    return CostContext(
+        cost=cost,
+        bars_per_day=settings.bars_per_day,
+        bar=settings.bar,
+        fill_delay_bars=settings.fill_delay_bars,
+        funding=funding,
+        funding_flat_bps_per_day=flat,
+        borrow_bps_per_day=borrow,
+        shorts=shorts,
     )
 
 
@@ -89,10 +114,12 @@ def score_for_day(
     if not records:
         return empty_scores()
     vol = float(np.nanmedian(table["vol_24h_bps"])) if len(table) else float("nan")
+    context = cost_context_for(universe_row, vol, settings)
     return score_records(
         coin,
         records,
-        cost=cost_model_for(universe_row, vol, settings),
+        cost=context.cost,
+        context=context,
         horizon_bars=settings.horizon_bars,
         bar=settings.bar,
         min_edge_bps=settings.min_edge_after_cost_bps,

@@ -7,10 +7,12 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
+import pandas as pd
 import pytest
 
 from huracan_assets.checks.loading import read_stored_attrs
 from huracan_assets.config import load_settings
+from huracan_assets.core.costs import FundingHistory
 from huracan_assets.market_sim import SimulatedExchange
 from huracan_assets.market_sim.binance_server import BinanceStandIn
 from huracan_assets.partitions import build_partitions
@@ -160,8 +162,9 @@ def test_the_export_says_which_gbp_rate_was_used(through_the_api: dict):
 def test_perpetuals_pay_the_funding_of_their_own_history_and_spot_none(
     tmp_path_factory: pytest.TempPathFactory, through_the_api: dict
 ):
-    """The same market on Binance USD-M: each coin's funding per day is its 8 h settlements over
-    the look-back, as the stand-in serves them, and every score's funding cost follows from it."""
+    """The same market on Binance USD-M: the universe keeps each coin's 8 h settlements over the
+    look-back as the stand-in serves them, and every score's funding is what its positions paid
+    at the settlements they spanned (signed: a long pays the rate, a short receives it)."""
     root = tmp_path_factory.mktemp("perps")
     exchange = SimulatedExchange(seed=7, n_coins=4)
     with BinanceStandIn(exchange, now=datetime(2025, 11, 21, 6, tzinfo=UTC)) as server:
@@ -178,17 +181,26 @@ def test_perpetuals_pay_the_funding_of_their_own_history_and_spot_none(
     universe = ParquetIOManager(base_dir=str(storage)).read_partition(dg.AssetKey("coin_universe"), DAY)
     eligible = universe[universe["eligible"]].set_index("coin")
     assert len(eligible)
+    largest = {}
     for coin, row in eligible.iterrows():
-        rates = exchange.funding_rates(coin, end - timedelta(days=lookback), end)["funding_rate"]
+        served = exchange.funding_rates(coin, end - timedelta(days=lookback), end)
+        rates = served["funding_rate"]
         assert row["funding_bps_per_day"] == pytest.approx(rates.abs().sum() * 1e4 / lookback)
         assert row["funding_source"] == f"history:{len(rates)} settlements"
+        stored = FundingHistory.from_json(row["funding_settlements"])
+        # as served: Binance (and the stand-in) quote rates with 8 decimals
+        assert stored.rates == pytest.approx(rates.to_numpy(), abs=1e-8)
+        served_times = pd.to_datetime(served["funding_time"], utc=True).dt.tz_localize(None).to_numpy()
+        assert (stored.times == served_times.astype("datetime64[ns]")).all()
+        largest[coin] = float(rates.abs().max()) * 1e4
     settings = load_settings(lookback_days=lookback)
     costs = json.loads((root / "exports" / DAY / "reports" / "costs.json").read_text())["rows"]
     assert costs
     for cost in costs:
-        holding_days = settings.horizon_bars[cost["horizon"]] * settings.bar / timedelta(days=1)
-        expected = eligible.loc[cost["coin"], "funding_bps_per_day"] * holding_days
-        assert cost["funding_bps"] == pytest.approx(expected)
+        hours = settings.horizon_bars[cost["horizon"]] * settings.bar / timedelta(hours=1)
+        # a position of h hours spans at most floor(h / 8) + 1 settlements
+        assert abs(cost["funding_bps"]) <= (hours // 8 + 1) * largest[cost["coin"]] + 1e-9
+    assert any(c["funding_bps"] != 0 for c in costs if c["horizon"] == "1d")
     # the spot run of the same market pays none
     spot = json.loads((through_the_api["exports"] / DAY / "reports" / "costs.json").read_text())["rows"]
     assert spot and all(c["funding_bps"] == 0 for c in spot)

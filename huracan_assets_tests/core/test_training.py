@@ -581,7 +581,15 @@ def test_shadow_record_is_empty_before_any_bar_passes_the_embargo(inputs, day30)
     early = features.index < DAY30_CUTOFF + pd.Timedelta(hours=2)
     record = _shadow(day30, features[early], labels, "4h")
     assert record.empty
-    assert list(record.columns) == ["decision_time", "pred_bps", "label_bps", "vol_24h_bps", "regime"]
+    assert list(record.columns) == [
+        "decision_time",
+        "pred_bps",
+        "label_bps",
+        "vol_24h_bps",
+        "regime",
+        "quote_volume_24h",
+        "spread_bps",
+    ]
 
 
 def test_test_fraction_is_the_held_out_early_stopping_tail(inputs):

@@ -328,6 +328,13 @@ def test_a_day_the_archives_lack_names_the_file_expected_and_a_date_past_them_na
         f"into {store} with huracan import-archives"
     )
 
+    # a day the archives have: its decisions pay the EDGE estimate on the day's own candles
+    day = date(2025, 3, 14)
+    task = CoinTask("SOL", [(f"{day}|SOL", day, None, True, "TRADING")], market, load_settings())
+    frame, quality = validate_coin(task)[f"{day}|SOL"]
+    assert quality.spread_source == "edge:1h" and quality.spread_bps > 0
+    assert (frame["spread_bps"] == quality.spread_bps).all()
+
     # a day after the archives end: refused before any run, naming the archives' clock, one line
     done = subprocess.run(
         [

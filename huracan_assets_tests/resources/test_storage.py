@@ -14,6 +14,7 @@ from huracan_assets.core.regimes import RegimeThresholds
 from huracan_assets.core.training import COLD_START, LATEST_COLUMNS, RECORD_COLUMNS, CoinModels, TrainedModel
 from huracan_assets.partitions import COINS, coin_day_key
 from huracan_assets.resources.storage import (
+    MISSING,
     JsonIOManager,
     MissingPartitionError,
     ModelIOManager,
@@ -167,6 +168,49 @@ def test_a_missing_upstream_partition_is_named(tmp_path, instance):
         )
 
 
+@dg.asset(
+    partitions_def=GRID,
+    ins={"bars": dg.AssetIn(partition_mapping=WINDOW, metadata={"allow_missing": True})},
+)
+def gap_report(bars: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"missing": bars.attrs.get(MISSING, []) or [""]})
+
+
+@dg.asset(
+    partitions_def=DAYS,
+    io_manager_key="json_io_manager",
+    ins={
+        "previous": dg.AssetIn(
+            key="state",
+            partition_mapping=dg.TimeWindowPartitionMapping(
+                start_offset=-3, end_offset=-1, allow_nonexistent_upstream_partitions=True
+            ),
+            metadata={"allow_missing": True, "load": "latest"},
+        )
+    },
+)
+def state(context: dg.AssetExecutionContext, previous: dict | None) -> dict:
+    return {"day": context.partition_key, "carried_from": (previous or {}).get("day")}
+
+
+def test_allow_missing_names_the_gaps_and_latest_loads_the_newest_present_partition(tmp_path, instance):
+    base = tmp_path / "store"
+    res = resources(base)
+    for day in ("2025-01-01", "2025-01-03"):  # 2025-01-02 never materialised
+        dg.materialize([bars], instance=instance, resources=res, tags=range_tags(f"{day}|BTC", f"{day}|BTC"))
+    tags = {"dagster/partition": "2025-01-03|BTC", "dagster/partition/date": "2025-01-03"}
+    tags["dagster/partition/symbol"] = "BTC"
+    dg.materialize([bars.to_source_asset(), gap_report], instance=instance, resources=res, tags=tags)
+    report = ParquetIOManager(base_dir=str(base)).read_partition(dg.AssetKey("gap_report"), "2025-01-03|BTC")
+    assert list(report["missing"]) == ["bars[2025-01-02|BTC]"]
+    for day in ("2025-01-01", "2025-01-02", "2025-01-04"):  # 2025-01-03's state is missing
+        dg.materialize([state], instance=instance, resources=res, partition_key=day)
+    stored = JsonIOManager(base_dir=str(base))
+    assert stored.read_partition(dg.AssetKey("state"), "2025-01-02")["carried_from"] == "2025-01-01"
+    assert stored.read_partition(dg.AssetKey("state"), "2025-01-04")["carried_from"] == "2025-01-02"
+    assert stored.read_partition(dg.AssetKey("state"), "2025-01-01")["carried_from"] is None
+
+
 def test_a_failed_write_leaves_the_previous_file_whole(tmp_path):
     manager = ParquetIOManager(base_dir=str(tmp_path))
     key = dg.AssetKey("x")
@@ -249,6 +293,8 @@ def _tiny_models(coin: str = "BTC", cold_start: bool = True) -> CoinModels:
             "vol_24h_bps": [80.0, 81.0, 82.0],
             "regime": ["trend", "range", "panic"],
             "fold": [0, 0, 1],
+            "quote_volume_24h": [5e7, 5.1e7, 4.9e7],
+            "spread_bps": [6.0, 6.0, 7.5],
         }
     )[RECORD_COLUMNS]
     latest = pd.DataFrame(
