@@ -273,7 +273,8 @@ def forward_features(
     bars = exchange.ohlcv(coin, first - warm_up, last)
     features = compute_features(bars, settings.bar)
     features = features[(features.index >= pd.Timestamp(first)) & (features.index < pd.Timestamp(last))]
-    return features.dropna()
+    # spread_bps is the stored bars' column (NaN on raw simulator candles): the truth uses its own spread
+    return features.dropna(subset=[c for c in features.columns if c != "spread_bps"])
 
 
 def champion_truth(
