@@ -26,7 +26,9 @@ body), ``empty`` (``[]``), ``unknown_symbol`` (HTTP 400, code -1121), ``missing_
 (kline rows without the taker-buy fields) and ``bad_value`` (a close of ``"n/a"``).
 
 ``missing_days`` (coin -> ISO days) serves a day of missing data: no kline of any interval opens
-on those UTC days for that coin, as when the exchange's feed lost a day.
+on those UTC days for that coin, as when the exchange's feed lost a day. ``feed_stops_at``
+serves no kline that opens at or after that time, of any coin, while the clock goes on: a feed
+that went stale part-way through a closed day.
 """
 
 from __future__ import annotations
@@ -77,8 +79,10 @@ class BinanceStandIn:
         host: str = "127.0.0.1",
         port: int = 0,
         missing_days: dict[str, list[str]] | None = None,
+        feed_stops_at: datetime | None = None,
     ) -> None:
         self.exchange = exchange
+        self.feed_stops_at = None if feed_stops_at is None else pd.Timestamp(feed_stops_at).tz_convert(UTC)
         self.missing_days = {coin: set(days) for coin, days in (missing_days or {}).items()}
         self.fixed_now = None if now is None else pd.Timestamp(now).tz_convert(UTC).to_pydatetime()
         self.faults: list[Fault] = []
@@ -247,6 +251,8 @@ class BinanceStandIn:
         keep = (times >= start) & (times <= end)
         if coin in self.missing_days:
             keep &= ~times.dt.strftime("%Y-%m-%d").isin(self.missing_days[coin])
+        if self.feed_stops_at is not None and coin != "GBP":
+            keep &= times < self.feed_stops_at
         bars = bars[keep]
         if "startTime" not in params:
             bars = bars.tail(limit)

@@ -80,8 +80,14 @@ def test_a_coin_without_candles_is_missing_and_a_stale_feed_fails_the_step_with_
     assert {quality(storage, c)["status"] for c in ("BTC", "SOL", "XRP")} <= {"ok", "repaired"}
     assert check(result, "validated_bars_source_quality").description.endswith("ETH")
 
-    # the exchange's clock stopped at noon: every coin is 12 h stale, the step fails naming coins and ages
-    with BinanceStandIn(exchange, now=datetime(2025, 11, 20, 12, tzinfo=UTC)) as server:
+    # the feed stopped at noon while the clock went on (the day is closed): every coin is 12 h
+    # stale, the step fails naming coins and ages (a clock at noon is refused earlier, by the
+    # universe: test_universe_clock.py)
+    with BinanceStandIn(
+        exchange,
+        now=datetime(2025, 11, 21, tzinfo=UTC),
+        feed_stops_at=datetime(2025, 11, 20, 12, tzinfo=UTC),
+    ) as server:
         market = MarketDataResource(source="binance", binance_base_url=server.url, **fast)
         result, _ = validate_day_of_bars(tmp_path / "all", market)
     assert not result.success
