@@ -11,7 +11,7 @@ from huracan_assets.checks.catalog import universe_column_schema
 from huracan_assets.config import HuracanSettings
 from huracan_assets.config.settings import last_closed_day
 from huracan_assets.core.costs import FundingHistory, funding_bps_per_day
-from huracan_assets.core.universe import gbp_rate, select_universe, with_funding
+from huracan_assets.core.universe import universe_of_day, with_funding
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.market_data import MarketDataResource, market_clock
 from huracan_assets.resources.metrics import MetricsResource
@@ -48,17 +48,7 @@ def build(partitions: Partitions, code_version: str | None = None) -> list[dg.As
             as_of = end_of_day(pd.Timestamp(key).date())
             if clock is not None:
                 _refuse_past_the_clock(key, *clock)
-            tickers = client.tickers(as_of)
-            rate, source = gbp_rate(tickers, settings.usdt_per_gbp_fallback)
-            universe = select_universe(
-                client.markets(as_of),
-                tickers,
-                usdt_per_gbp=rate,
-                gbp_rate_source=source,
-                min_liquidity_gbp=settings.min_liquidity_gbp,
-                max_spread_bps=settings.max_spread_bps,
-                max_coins=settings.max_coins,
-            )
+            universe, rate, source = universe_of_day(client, as_of, settings)
             if settings.venue != "binance_spot":
                 universe = with_funding(universe, _funding(client, universe, as_of, settings))
             out[key] = universe

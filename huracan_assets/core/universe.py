@@ -14,10 +14,16 @@ candles never excludes a deep market.
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import pandas as pd
 
 from huracan_assets.core.spread import edge_spread
+
+if TYPE_CHECKING:
+    from huracan_assets.config import HuracanSettings
 
 TICKER_COLUMNS = [
     "symbol",
@@ -234,6 +240,27 @@ def select_universe(
     frame["funding_source"] = ""
     frame["funding_settlements"] = ""
     return frame[UNIVERSE_COLUMNS]
+
+
+def universe_of_day(
+    client: Any, as_of: datetime, settings: HuracanSettings
+) -> tuple[pd.DataFrame, float, str]:
+    """:func:`select_universe` on ``client``'s markets and tickers at ``as_of`` (the end of a
+    day), with the GBP rate the exchange lists (else the configured fallback) and the settings'
+    eligibility rules: the ``coin_universe`` asset's selection, also for benchmarks. Returns
+    (universe, USDT per GBP, the rate's source)."""
+    tickers = client.tickers(as_of)
+    rate, source = gbp_rate(tickers, settings.usdt_per_gbp_fallback)
+    universe = select_universe(
+        client.markets(as_of),
+        tickers,
+        usdt_per_gbp=rate,
+        gbp_rate_source=source,
+        min_liquidity_gbp=settings.min_liquidity_gbp,
+        max_spread_bps=settings.max_spread_bps,
+        max_coins=settings.max_coins,
+    )
+    return universe, rate, source
 
 
 def with_funding(universe: pd.DataFrame, funding: dict[str, tuple[float, str, str]]) -> pd.DataFrame:

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from huracan_assets.config import load_settings
-from huracan_assets.core.universe import gbp_rate, select_universe
+from huracan_assets.core.universe import universe_of_day
 from huracan_assets.market_sim.exchange import SimulatedExchange
 from huracan_assets.resources.market_data import SimulatedMarketData
 from huracan_assets.steps.bars import CoinTask, validate_coin
@@ -44,17 +44,7 @@ def measure(day: date) -> pd.DataFrame:
     )
     client = SimulatedMarketData(exchange)
     as_of = end_of_day(day)
-    tickers = client.tickers(as_of)
-    rate, source = gbp_rate(tickers, settings.usdt_per_gbp_fallback)
-    universe = select_universe(
-        client.markets(as_of),
-        tickers,
-        usdt_per_gbp=rate,
-        gbp_rate_source=source,
-        min_liquidity_gbp=settings.min_liquidity_gbp,
-        max_spread_bps=settings.max_spread_bps,
-        max_coins=settings.max_coins,
-    )
+    universe = universe_of_day(client, as_of, settings)[0]
     cold_days = int(settings.training.cold_start_fraction * settings.lookback_days)
     windows = {f"shadow {h}": settings.shadow_days_for(h) for h in settings.horizons}
     windows["cold start"] = cold_days
