@@ -11,10 +11,12 @@ from huracan_assets.checks.catalog import universe_column_schema
 from huracan_assets.config import HuracanSettings
 from huracan_assets.config.settings import last_closed_day
 from huracan_assets.core.costs import FundingHistory, funding_bps_per_day
+from huracan_assets.core.publishing import ExportStoreError
 from huracan_assets.core.universe import universe_of_day, with_funding
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.market_data import MarketDataResource, market_clock
 from huracan_assets.resources.metrics import MetricsResource
+from huracan_assets.resources.publisher import PublisherResource
 from huracan_assets.resources.settings import HuracanSettingsResource
 from huracan_assets.steps.frames import end_of_day, markdown_table
 
@@ -31,16 +33,19 @@ def build(partitions: Partitions, code_version: str | None = None) -> list[dg.As
         kinds={"pandas", "parquet"},
         description="All USDT spot markets at the end of the day: 24h volume in GBP, spread, eligible + reason. "
         "Without a 24h ticker (archives, past days through the API) volume and spread come from candles "
-        "(spread_source/volume_source say so).",
+        "(spread_source/volume_source say so). The day's first step: a Dropbox publisher's credentials and "
+        "root are checked here, before any compute, however the day is launched.",
     )
     def coin_universe(
         context: dg.AssetExecutionContext,
         market_data: MarketDataResource,
         huracan_settings: HuracanSettingsResource,
+        publisher: PublisherResource,
         # unused here: every job's run pushes its metrics (the run and its steps) when it ends
         metrics: MetricsResource,
     ) -> dict[str, pd.DataFrame]:
         settings = huracan_settings.get()
+        _preflight(publisher, run_keys(context))
         client = market_data.client()
         out = {}
         clock = market_clock(client)
@@ -80,6 +85,19 @@ def build(partitions: Partitions, code_version: str | None = None) -> list[dg.As
         return out
 
     return [coin_universe]
+
+
+def _preflight(publisher: PublisherResource, days: list[str]) -> None:
+    """The export's publisher before the day is computed (the daemon's and the UI's runs; ``huracan
+    daily`` checks it before its first run too): one line naming the variables or the setting,
+    never a value, and no retry (credentials do not heal by waiting)."""
+    try:
+        publisher.preflight()
+    except ExportStoreError as error:
+        label = days[0] if len(days) == 1 else f"{days[0]}..{days[-1]}"
+        raise dg.Failure(
+            f"coin_universe[{label}]: publisher.kind={publisher.kind}: {error}", allow_retries=False
+        ) from None
 
 
 def _refuse_past_the_clock(day: str, now: pd.Timestamp | None, clock: str) -> None:

@@ -61,3 +61,38 @@ def test_a_dropbox_root_that_is_a_file_is_refused_naming_the_setting(cli_env, ca
     assert "publisher.dropbox_root /team/huracan" in err and "is a file" in err
     # a root not there yet is fine: the first publish creates it
     cli_env.store("/team/new-root").check_access()
+
+
+def test_a_run_launched_as_the_daemon_or_the_ui_does_stops_at_the_days_first_step(
+    cli_env, tmp_path, monkeypatch
+):
+    """The daemon's and the UI's runs do not pass through ``huracan daily``: the day's first step
+    (``coin_universe``) checks the publisher, fails in one line without retrying, and stores
+    nothing."""
+    import dagster as dg
+
+    from huracan_assets.automation.instance import INSTANCE_OVERRIDES
+    from huracan_assets.config import load_settings
+    from huracan_assets.definitions import build_definitions
+
+    wrong = "SECRET-wrong-refresh-token-9876543210"
+    monkeypatch.setenv("HURACAN_DROPBOX_REFRESH_TOKEN", wrong)
+    settings = load_settings(
+        publisher={"kind": "dropbox", "dropbox_ca_certs": cli_env.ca_certs, "max_attempts": 1}
+    )
+    defs = build_definitions(settings, storage_dir=str(tmp_path / "storage"))
+    (tmp_path / "home").mkdir()
+    instance = dg.DagsterInstance.local_temp(str(tmp_path / "home"), overrides=INSTANCE_OVERRIDES)
+    result = defs.resolve_job_def("universe_job").execute_in_process(
+        instance=instance, partition_key="2025-11-20", raise_on_error=False
+    )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.message.strip()
+    assert "\n" not in message, message
+    assert "coin_universe[2025-11-20]: publisher.kind=dropbox:" in message
+    assert "authentication failed" in message and "HURACAN_DROPBOX_REFRESH_TOKEN" in message
+    for secret in (wrong, cli_env.app_secret, cli_env.refresh_token):
+        assert secret not in message
+    assert not [e for e in result.all_events if e.event_type_value == "STEP_RESTARTED"]
+    assert not (tmp_path / "storage" / "coin_universe").exists()
