@@ -198,56 +198,29 @@ def champions_for_day(
                     ready = _days_before(first, -settings.shadow_days_for(horizon))
                     waiting.append(f"{horizon} (first cohort trained {first}, tested on {ready})")
                     continue
+                embargo = pd.Timedelta(horizon) + extra
+                against = None  # the incumbent's returns: once per coin x horizon, for every engine
                 for meta in cohort.pooled():
                     if meta["horizon"] != horizon:
                         continue
                     engine = meta["engine"]
-                    embargo = pd.Timedelta(horizon) + extra
-                    record = shadow_record(
-                        cohort.load_model(engine, horizon).predict,
-                        meta["feature_names"],
-                        table,
-                        lab,
-                        horizon=horizon,
-                        cutoff=pd.Timestamp(meta["cutoff"]),
-                        embargo=embargo,
-                        thresholds=cohort.regime_thresholds,
-                    )
+                    record = _model_record(cohort, engine, horizon, table, lab, embargo)
                     if record.empty:
                         continue
-                    incumbent = baselines.get((coin, horizon))
-                    baseline, baseline_name = None, "no trade"
-                    if incumbent is not None:
-                        inc_models = models.get((coin, incumbent["model_day"]))
-                        if inc_models is not None and inc_models.status == "trained":
-                            inc_meta = inc_models.model_metadata(incumbent["engine"], horizon)
-                            inc_record = shadow_record(
-                                inc_models.load_model(incumbent["engine"], horizon).predict,
-                                inc_meta["feature_names"],
-                                table,
-                                lab,
-                                horizon=horizon,
-                                cutoff=pd.Timestamp(inc_meta["cutoff"]),
-                                embargo=embargo,
-                                thresholds=inc_models.regime_thresholds,
-                            )
-                            inc_costs = context.for_record(inc_record, settings.horizon_bars[horizon])
-                            inc_pred = inc_record["pred_bps"].to_numpy(dtype=float)
-                            baseline = pd.Series(
-                                decision_returns(
-                                    inc_pred,
-                                    inc_record["label_bps"],
-                                    float("nan"),  # unused: each decision pays its own (inc_costs)
-                                    rule.positions(
-                                        inc_pred,
-                                        inc_costs.rule_bps_for(inc_pred),
-                                        inc_record["vol_24h_bps"].to_numpy(dtype=float),
-                                    ),
-                                    inc_costs,
-                                ),
-                                index=inc_record["decision_time"],
-                            )
-                            baseline_name = f"champion {incumbent['engine']}@{incumbent['model_day']}"
+                    if against is None:
+                        against = _baseline(
+                            baselines.get((coin, horizon)),
+                            coin,
+                            horizon,
+                            models,
+                            table,
+                            lab,
+                            embargo,
+                            context,
+                            rule,
+                            settings,
+                        )
+                    baseline, baseline_name = against
                     challengers.append(
                         _challenger(
                             coin,
@@ -395,6 +368,64 @@ def missing_by_coin(entries: list[str]) -> dict[str, set[tuple[str, str]]]:
     return out
 
 
+def _model_record(
+    stored: StoredModels,
+    engine: str,
+    horizon: str,
+    table: pd.DataFrame,
+    labels: pd.DataFrame,
+    embargo: pd.Timedelta,
+) -> pd.DataFrame:
+    """The out-of-sample record of one stored pooled model on ``table``/``labels``: its decisions
+    after its cut-off and ``embargo`` (``core.shadow.shadow_record``)."""
+    meta = stored.model_metadata(engine, horizon)
+    return shadow_record(
+        stored.load_model(engine, horizon).predict,
+        meta["feature_names"],
+        table,
+        labels,
+        horizon=horizon,
+        cutoff=pd.Timestamp(meta["cutoff"]),
+        embargo=embargo,
+        thresholds=stored.regime_thresholds,
+    )
+
+
+def _baseline(
+    incumbent: dict | None,
+    coin: str,
+    horizon: str,
+    models: dict[tuple[str, str], StoredModels],
+    table: pd.DataFrame,
+    labels: pd.DataFrame,
+    embargo: pd.Timedelta,
+    context: CostContext,
+    rule: ActingRule,
+    settings: HuracanSettings,
+) -> tuple[pd.Series | None, str]:
+    """What a shadow challenger must beat: the incumbent champion's per-decision net returns on
+    the same bars under the acting rule, each decision paying its own costs, and its name; or
+    (None, "no trade") without a trained incumbent."""
+    if incumbent is None:
+        return None, "no trade"
+    stored = models.get((coin, incumbent["model_day"]))
+    if stored is None or stored.status != "trained":
+        return None, "no trade"
+    record = _model_record(stored, incumbent["engine"], horizon, table, labels, embargo)
+    costs = context.for_record(record, settings.horizon_bars[horizon])
+    pred = record["pred_bps"].to_numpy(dtype=float)
+    returns = decision_returns(
+        pred,
+        record["label_bps"],
+        float("nan"),  # unused: each decision pays its own (costs)
+        rule.positions(pred, costs.rule_bps_for(pred), record["vol_24h_bps"].to_numpy(dtype=float)),
+        costs,
+    )
+    return pd.Series(
+        returns, index=record["decision_time"]
+    ), f"champion {incumbent['engine']}@{incumbent['model_day']}"
+
+
 def _retests(
     day: str,
     incumbents: dict[tuple[str, str], dict],
@@ -430,23 +461,13 @@ def _retests(
         f = features[features["symbol"] == coin] if len(features) else features
         lab = labels[labels["symbol"] == coin] if len(labels) else labels
         table = decision_table(f)
-        meta = stored.model_metadata(champ["engine"], horizon)
-        try:
-            model = stored.load_model(champ["engine"], horizon)
+        try:  # loaded (and verified) here, so a refused file fails this coin even with no rows to score
+            stored.load_model(champ["engine"], horizon)
         except CorruptPartitionError as error:
             refused[coin] = str(error)
             continue
         record = (
-            shadow_record(
-                model.predict,
-                meta["feature_names"],
-                table,
-                lab,
-                horizon=horizon,
-                cutoff=pd.Timestamp(meta["cutoff"]),
-                embargo=pd.Timedelta(horizon) + extra,
-                thresholds=stored.regime_thresholds,
-            )
+            _model_record(stored, champ["engine"], horizon, table, lab, pd.Timedelta(horizon) + extra)
             if len(table) and len(lab)
             else pd.DataFrame(columns=RECORD_COLUMNS)
         )
