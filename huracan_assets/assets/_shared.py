@@ -10,6 +10,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from huracan_assets.automation.jobs import ACTIVE
 from huracan_assets.resources.compute import ComputeResource, TaskFailure
 from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.storage import UNREADABLE, StoredModels
@@ -95,12 +96,6 @@ def coin_frames(frame: pd.DataFrame | None, coins: list[str]) -> dict[str, pd.Da
 
 # the jobs that make a day's models (per-coin steps) and its champions (reports)
 DAY_JOBS = ("daily_coins_job", "daily_reports_job")
-_IN_PROGRESS = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
 
 
 def day_runs_in_progress(context: dg.AssetExecutionContext, day: str, job_name: str) -> list[str]:
@@ -108,9 +103,7 @@ def day_runs_in_progress(context: dg.AssetExecutionContext, day: str, job_name: 
     (its partition, or a coin range of that day) other than this run, from any launcher: the
     daemon, the UI or ``huracan daily``."""
     out = []
-    for record in context.instance.get_run_records(
-        filters=dg.RunsFilter(job_name=job_name, statuses=_IN_PROGRESS)
-    ):
+    for record in context.instance.get_run_records(filters=dg.RunsFilter(job_name=job_name, statuses=ACTIVE)):
         run = record.dagster_run
         if run.run_id == context.run_id:
             continue

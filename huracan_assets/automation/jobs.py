@@ -11,6 +11,15 @@ from dagster._core.definitions.unresolved_asset_job_definition import Unresolved
 
 from huracan_assets.partitions import coin_day_key
 
+# a run not finished yet: queued, or starting, or running (the sensors wait for these; a day's
+# step refuses while the day before has one)
+ACTIVE = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
 PER_COIN_DAILY = ("validated_bars", "features", "labels", "models", "scores", "consensus")
 PER_COIN_HISTORY = ("validated_bars", "features", "labels")
 DAILY_REPORTS = ("champions", "data_integrity_report", "dropbox_export")

@@ -16,7 +16,7 @@ from typing import Any
 import dagster as dg
 from dagster._core.execution.backfill import BulkActionStatus
 
-from huracan_assets.automation.sensors import ACTIVE
+from huracan_assets.automation.jobs import ACTIVE
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -15,19 +15,13 @@ following the same plan as ``huracan daily`` (``automation/plan.py`` -> ``core/d
 
 import dagster as dg
 
-from huracan_assets.automation.jobs import Jobs, range_tags
+from huracan_assets.automation.jobs import ACTIVE, Jobs, range_tags
 from huracan_assets.automation.plan import UNIVERSE, materialized_coin_days, plan_for, universe_record
 from huracan_assets.core.day_plan import missing_blocks
 from huracan_assets.partitions import COINS, Partitions, coin_day_key
 from huracan_assets.resources.storage import ModelIOManager, ParquetIOManager
 
 AUTOMATION_INTERVAL_S = 10
-ACTIVE = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
 
 
 def _active_run(instance: dg.DagsterInstance, job_names: list[str]) -> dg.DagsterRun | None:
