@@ -32,7 +32,7 @@ from typing import Any, Protocol
 import dagster as dg
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
-from huracan_assets.automation.jobs import job_checks, range_tags
+from huracan_assets.automation.jobs import coins_range_tags, job_checks, range_tags
 from huracan_assets.automation.plan import plan_for, universe_is_current
 from huracan_assets.config import HuracanSettings
 from huracan_assets.core.day_plan import missing_blocks
@@ -359,7 +359,7 @@ class DayRunner:
         for number, (model_day, block) in enumerate(plan.models, 1):
             self._execute(
                 "daily_coins_job",
-                range_tags(str(coin_day_key(model_day, block[0])), str(coin_day_key(model_day, block[-1]))),
+                coins_range_tags(model_day, block),
                 f"models rebuilt {number}/{len(plan.models)}: {model_day} {','.join(block)}",
                 result,
                 assets=["models"],
@@ -385,7 +385,7 @@ class DayRunner:
         repairs it. Once per day: what fails again stays failed, named."""
         run_id = self._execute(
             "daily_coins_job",
-            range_tags(str(coin_day_key(day, coins[0])), str(coin_day_key(day, coins[-1]))),
+            coins_range_tags(day, coins),
             f"{day} all {len(coins)} coins",
             result,
         )
@@ -399,7 +399,7 @@ class DayRunner:
             for block in missing_blocks(coins, set(coins) - again):
                 self._execute(
                     "daily_coins_job",
-                    range_tags(str(coin_day_key(day, block[0])), str(coin_day_key(day, block[-1]))),
+                    coins_range_tags(day, block),
                     f"{day} again after a rebuild: {','.join(block)}",
                     result,
                 )

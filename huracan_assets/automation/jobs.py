@@ -61,12 +61,14 @@ def range_tags(start: str, end: str) -> dict[str, str]:
     return {RANGE_START: start, RANGE_END: end}
 
 
+def coins_range_tags(day: str, coins: list[str]) -> dict[str, str]:
+    """The range day|first coin .. day|last coin (coins in partition order, a contiguous block)."""
+    return range_tags(str(coin_day_key(day, coins[0])), str(coin_day_key(day, coins[-1])))
+
+
 def day_range_tags(day: str, coins: list[str]) -> dict[str, str]:
-    """Run tags for the range day|first coin .. day|last coin (coins in partition order)."""
-    return {
-        **range_tags(str(coin_day_key(day, coins[0])), str(coin_day_key(day, coins[-1]))),
-        "huracan/day": day,
-    }
+    """Run tags for the range day|first coin .. day|last coin, and the day's own tag."""
+    return {**coins_range_tags(day, coins), "huracan/day": day}
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ following the same plan as ``huracan daily`` (``automation/plan.py`` -> ``core/d
 
 import dagster as dg
 
-from huracan_assets.automation.jobs import ACTIVE, Jobs, range_tags
+from huracan_assets.automation.jobs import ACTIVE, Jobs, coins_range_tags, range_tags
 from huracan_assets.automation.plan import UNIVERSE, materialized_coin_days, plan_for, universe_record
 from huracan_assets.core.day_plan import missing_blocks
 from huracan_assets.partitions import COINS, Partitions, coin_day_key
@@ -151,7 +151,7 @@ def build_sensors(
                         job_name=jobs.coins_daily.name,
                         run_key=f"coins-{day}-{block[0]}-{block[-1]}",
                         tags={
-                            **range_tags(str(coin_day_key(day, block[0])), str(coin_day_key(day, block[-1]))),
+                            **coins_range_tags(day, block),
                             "huracan/day": day,
                         },
                     )
