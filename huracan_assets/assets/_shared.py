@@ -13,7 +13,7 @@ import pandas as pd
 from huracan_assets.automation.jobs import ACTIVE
 from huracan_assets.resources.compute import ComputeResource, TaskFailure
 from huracan_assets.resources.metrics import MetricsResource
-from huracan_assets.resources.storage import UNREADABLE, StoredModels
+from huracan_assets.resources.storage import UNREADABLE, CoinWindows, StoredModels, WindowPart, loading
 from huracan_assets.steps.frames import rows_for
 from huracan_assets.stores.files import bare_view, split_key
 
@@ -85,9 +85,14 @@ class PartitionMetadata:
         step._metadata_accumulator = accumulator
 
 
-def coin_frames(frame: pd.DataFrame | None, coins: list[str]) -> dict[str, pd.DataFrame]:
+def coin_frames(
+    frame: pd.DataFrame | CoinWindows | None, coins: list[str]
+) -> dict[str, pd.DataFrame] | dict[str, WindowPart]:
     """``rows_for(frame, symbol=coin)`` for every coin, split in one pass: each coin's task
-    carries its own rows only."""
+    carries its own rows only. A ``load: "per_coin"`` input gives each coin's part instead, read
+    when the coin's task runs (:func:`~huracan_assets.resources.storage.loading`)."""
+    if isinstance(frame, CoinWindows):
+        return {coin: frame.part(coin) for coin in coins}
     if frame is None or frame.empty or "symbol" not in frame:
         return {coin: rows_for(frame, symbol=coin) for coin in coins}
     groups = {str(coin): rows for coin, rows in frame.groupby("symbol", sort=False, observed=True)}
@@ -177,7 +182,8 @@ def map_by_coin(
     metrics: MetricsResource | None = None,
     unreadable: dict[str, str] | None = None,
 ) -> dict[str, tuple[Any, TaskFailure | None]]:
-    """Run ``fn(*args[coin])`` (-> {partition key: value}) for every coin through the compute seam.
+    """Run ``fn(*args[coin])`` (-> {partition key: value}) for every coin through the compute seam
+    (its :class:`WindowPart` arguments read where it runs, see ``storage.loading``).
 
     Returns partition key -> (value, failure). A coin that failed gets ``empty()`` for each of its
     partitions and its failure, logged once naming the asset and the coin; the others are untouched.
@@ -186,7 +192,7 @@ def map_by_coin(
     unreadable = unreadable or {}
     coins = [c for c in groups if c not in unreadable]
     out: dict[str, tuple[Any, TaskFailure | None]] = {}
-    results = compute.map(fn, [args[c] for c in coins], keys=coins) if coins else []
+    results = compute.map(loading(fn), [args[c] for c in coins], keys=coins) if coins else []
     failed = [(c, unreadable_failure(c, unreadable[c])) for c in groups if c in unreadable]
     for coin, result in [*zip(coins, results, strict=True), *failed]:
         if isinstance(result, TaskFailure):
@@ -213,7 +219,7 @@ def map_by_partition(
     refused = {k: unreadable[c] for k in args if (c := split_key(k)[1]) is not None and c in unreadable}
     keys = [k for k in args if k not in refused]
     out = {}
-    results = compute.map(fn, [args[k] for k in keys], keys=keys) if keys else []
+    results = compute.map(loading(fn), [args[k] for k in keys], keys=keys) if keys else []
     failed = [(k, unreadable_failure(str(split_key(k)[1]), refused[k])) for k in refused]
     for key, result in [*zip(keys, results, strict=True), *failed]:
         if isinstance(result, TaskFailure):

@@ -21,7 +21,7 @@ from huracan_assets.assets._shared import (
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.settings import HuracanSettingsResource
-from huracan_assets.resources.storage import MISSING, UNREADABLE, StoredModels
+from huracan_assets.resources.storage import CoinWindows, StoredModels
 from huracan_assets.steps.champions import champions_for_day, event_line, missing_by_coin
 from huracan_assets.steps.frames import CODE_VERSION, markdown_table
 
@@ -52,13 +52,14 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
             ),
             # the challengers read the last shadow_days; the champions' re-test reads their record
             # since promotion, up to max_age_days back (days before a coin's history are absent)
+            # (read coin by coin: one coin's window in memory at a time)
             "features": dg.AssetIn(
                 partition_mapping=partitions.days_all_coins(partitions.max_champion_age_days),
-                metadata={"allow_missing": True},
+                metadata={"allow_missing": True, "load": "per_coin"},
             ),
             "labels": dg.AssetIn(
                 partition_mapping=partitions.days_all_coins(partitions.max_champion_age_days),
-                metadata={"allow_missing": True},
+                metadata={"allow_missing": True, "load": "per_coin"},
             ),
             "consensus": dg.AssetIn(partition_mapping=partitions.by_day),
             "coin_universe": dg.AssetIn(),
@@ -72,8 +73,8 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         context: dg.AssetExecutionContext,
         previous: dict | None,
         models: dict[str, StoredModels],
-        features: pd.DataFrame,
-        labels: pd.DataFrame,
+        features: CoinWindows,
+        labels: CoinWindows,
         consensus: pd.DataFrame,
         coin_universe: pd.DataFrame,
         metrics: MetricsResource,
@@ -98,18 +99,15 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         if previous is None or previous.get("day") != yesterday:
             refuse_while_previous_day_runs(context, keys[0], "daily_reports_job", "champions")
         for day in keys:
-            first = (date.fromisoformat(day) - timedelta(days=settings.longest_shadow_days)).isoformat()
             doc = champions_for_day(
                 day,
                 previous,
                 by_coin_day,
-                _since(features, first),
-                _since(labels, first),
+                features,
+                labels,
                 consensus,
                 coin_universe,
                 settings,
-                retest_features=features,
-                retest_labels=labels,
                 unreadable=refused,
                 missing=missing_by_coin(_gaps(features, "features") + _gaps(labels, "labels")),
             )
@@ -149,11 +147,6 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     return [champions]
 
 
-def _since(frame: pd.DataFrame, first_day: str) -> pd.DataFrame:
-    """The rows of a day-window scan from ``first_day`` on (``date``: the partition's UTC day)."""
-    return frame[frame["date"].astype(str) >= first_day] if len(frame) else frame
-
-
-def _gaps(frame: pd.DataFrame, asset: str) -> list[str]:
+def _gaps(window: CoinWindows, asset: str) -> list[str]:
     """The window's partitions never materialised or refused on read (moved aside), as ``asset[key]``."""
-    return list(frame.attrs.get(MISSING, [])) + [f"{asset}[{k}]" for k in frame.attrs.get(UNREADABLE, {})]
+    return list(window.missing) + [f"{asset}[{k}]" for k in window.unreadable]

@@ -24,7 +24,7 @@ from huracan_assets.partitions import Partitions
 from huracan_assets.resources.compute import ComputeResource
 from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.settings import HuracanSettingsResource
-from huracan_assets.resources.storage import StoredModels
+from huracan_assets.resources.storage import CoinWindows, StoredModels
 from huracan_assets.steps.consensus import consensus_for_day, empty_events
 from huracan_assets.steps.frames import CODE_VERSION, day_of
 
@@ -41,7 +41,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                 partition_mapping=partitions.window(1),
                 metadata={"load": "by_partition", "allow_missing": True},
             ),
-            "features": dg.AssetIn(),
+            "features": dg.AssetIn(metadata={"load": "per_coin"}),
             "scores": dg.AssetIn(metadata={"load": "by_partition"}),
         },
         description="Consensus score S in [-1, 1] per horizon with confidence and level; gated by regime, "
@@ -51,7 +51,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     def consensus(
         context: dg.AssetExecutionContext,
         models: dict[str, StoredModels],
-        features: pd.DataFrame,
+        features: CoinWindows,
         scores: dict[str, pd.DataFrame],
         compute: ComputeResource,
         metrics: MetricsResource,
@@ -61,18 +61,16 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         keys = run_keys(context)
         by_coin_day = {(m.coin, m.day): m for m in models.values()}
 
-        # each task carries its coin-day's rows only
-        coin_days = dict(iter(features.groupby(["date", "symbol"], sort=False))) if len(features) else {}
+        # each task reads its coin-day's rows only
         args = {}
         for key in keys:
             day = day_of(key)
             coin = key.split("|")[1]
-            rows = coin_days.get((day.isoformat(), coin), features.iloc[0:0])
             # consensus_for_day's arguments: the coin-day's models (paths), features and scores
             args[key] = (
                 by_coin_day.get((coin, day.isoformat())),
                 by_coin_day.get((coin, (day - timedelta(days=1)).isoformat())),
-                rows,
+                features.partition(key),
                 scores.get(key, pd.DataFrame()),
                 day.isoformat(),
                 settings,

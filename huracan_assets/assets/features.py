@@ -18,6 +18,7 @@ from huracan_assets.partitions import Partitions
 from huracan_assets.resources.compute import ComputeResource
 from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.settings import HuracanSettingsResource
+from huracan_assets.resources.storage import CoinWindows
 from huracan_assets.steps.features import empty_features, features_by_day
 from huracan_assets.steps.frames import keys_by_coin
 
@@ -31,14 +32,17 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         group_name="features",
         kinds={"pandas", "parquet"},
         ins={
-            "validated_bars": dg.AssetIn(partition_mapping=partitions.window(partitions.feature_warmup_days)),
+            "validated_bars": dg.AssetIn(
+                partition_mapping=partitions.window(partitions.feature_warmup_days),
+                metadata={"load": "per_coin"},
+            ),
         },
         description="Feature families (momentum, mean reversion, breakout, flow) for the bars of the day, "
         "computed with the look-back days as warm-up; versioned by features_hash.",
     )
     def features(
         context: dg.AssetExecutionContext,
-        validated_bars: pd.DataFrame,
+        validated_bars: CoinWindows,
         compute: ComputeResource,
         metrics: MetricsResource,
         huracan_settings: HuracanSettingsResource,

@@ -18,6 +18,7 @@ from huracan_assets.partitions import Partitions
 from huracan_assets.resources.compute import ComputeResource
 from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.settings import HuracanSettingsResource
+from huracan_assets.resources.storage import CoinWindows
 from huracan_assets.steps.frames import CODE_VERSION, keys_by_coin
 from huracan_assets.steps.labels import labels_by_day
 
@@ -30,13 +31,18 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         backfill_policy=SINGLE_RUN,
         group_name="features",
         kinds={"pandas", "parquet"},
-        ins={"features": dg.AssetIn(partition_mapping=partitions.window(partitions.label_lookback_days))},
+        ins={
+            "features": dg.AssetIn(
+                partition_mapping=partitions.window(partitions.label_lookback_days),
+                metadata={"load": "per_coin"},
+            )
+        },
         description="Forward returns per horizon (bps) from the fill (decision + execution latency, rounded up "
         "to a bar close); a label is stored on the day it resolves, so labels[D] is what is known at D's end.",
     )
     def labels(
         context: dg.AssetExecutionContext,
-        features: pd.DataFrame,
+        features: CoinWindows,
         compute: ComputeResource,
         metrics: MetricsResource,
         huracan_settings: HuracanSettingsResource,

@@ -23,7 +23,7 @@ from huracan_assets.partitions import Partitions
 from huracan_assets.resources.compute import ComputeResource, TaskFailure
 from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.settings import HuracanSettingsResource
-from huracan_assets.resources.storage import StoredModels, split_key
+from huracan_assets.resources.storage import CoinWindows, StoredModels, loading, split_key
 from huracan_assets.steps.frames import CODE_VERSION, day_of, keys_by_coin, universe_for
 from huracan_assets.steps.models import train_for_day
 
@@ -37,8 +37,13 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         kinds={"catboost"},
         io_manager_key="model_io_manager",
         ins={
-            "features": dg.AssetIn(partition_mapping=partitions.window(partitions.lookback_days)),
-            "labels": dg.AssetIn(partition_mapping=partitions.window(partitions.lookback_days)),
+            # each coin's window is read when its training runs (one coin's at a time in memory)
+            "features": dg.AssetIn(
+                partition_mapping=partitions.window(partitions.lookback_days), metadata={"load": "per_coin"}
+            ),
+            "labels": dg.AssetIn(
+                partition_mapping=partitions.window(partitions.lookback_days), metadata={"load": "per_coin"}
+            ),
             "coin_universe": dg.AssetIn(partition_mapping=partitions.by_day),
             "yesterday": dg.AssetIn(
                 key="models",
@@ -52,8 +57,8 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     )
     def models(
         context: dg.AssetExecutionContext,
-        features: pd.DataFrame,
-        labels: pd.DataFrame,
+        features: CoinWindows,
+        labels: CoinWindows,
         coin_universe: pd.DataFrame,
         yesterday: dict[str, StoredModels],
         compute: ComputeResource,
@@ -118,7 +123,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                 tasks.append((key, args))
 
         results = compute.map_timed(
-            train_for_day, [args for _, args in tasks], keys=[key for key, _ in tasks]
+            loading(train_for_day), [args for _, args in tasks], keys=[key for key, _ in tasks]
         )
         for (key, (coin, day, *_)), (result, seconds) in zip(tasks, results, strict=True):
             if isinstance(result, TaskFailure):

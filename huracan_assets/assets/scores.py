@@ -21,7 +21,7 @@ from huracan_assets.partitions import Partitions
 from huracan_assets.resources.compute import ComputeResource
 from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.settings import HuracanSettingsResource
-from huracan_assets.resources.storage import PartitionValues, StoredModels, split_key
+from huracan_assets.resources.storage import CoinWindows, PartitionValues, StoredModels, split_key
 from huracan_assets.steps.frames import CODE_VERSION, day_of, keys_by_coin, universe_for
 from huracan_assets.steps.scores import score_for_day, scored_model_days
 
@@ -39,8 +39,8 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
             "models": dg.AssetIn(
                 partition_mapping=window, metadata={"load": "by_partition", "allow_missing": True}
             ),
-            "features": dg.AssetIn(partition_mapping=window),
-            "labels": dg.AssetIn(partition_mapping=window),
+            "features": dg.AssetIn(partition_mapping=window, metadata={"load": "per_coin"}),
+            "labels": dg.AssetIn(partition_mapping=window, metadata={"load": "per_coin"}),
             "coin_universe": dg.AssetIn(partition_mapping=partitions.by_day),
         },
         description="Out-of-sample metrics after round-trip fees, spread, square-root slippage and funding, "
@@ -50,8 +50,8 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     def scores(
         context: dg.AssetExecutionContext,
         models: dict[str, StoredModels],
-        features: pd.DataFrame,
-        labels: pd.DataFrame,
+        features: CoinWindows,
+        labels: CoinWindows,
         coin_universe: pd.DataFrame,
         compute: ComputeResource,
         metrics: MetricsResource,

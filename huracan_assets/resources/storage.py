@@ -20,15 +20,21 @@ Layout under ``base_dir`` (default ``$DAGSTER_HOME/storage/huracan``)::
   materialised (a self-dependency on yesterday, say) and get ``None`` / leave them out.
   With ``metadata={"load": "latest"}`` an input gets only the newest materialised partition of
   its window (or ``None``): the champions' state carried over a day whose partition is missing.
+* Inputs with ``metadata={"load": "per_coin"}`` get :class:`CoinWindows`: coin -> that coin's
+  partitions as a :class:`WindowPart`, read (and verified) only when the coin's work runs. A
+  step over 400 coins then holds one coin's window at a time instead of every coin's, and a
+  task sent to a Dask worker carries a few paths instead of frames.
 """
 
 import contextlib
+import functools
 import json
 import os
 import re
 import shutil
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +68,7 @@ from huracan_assets.stores.files import (
 
 __all__ = [
     "ATTRS_KEY",
+    "CoinWindows",
     "CorruptFileError",
     "CorruptPartitionError",
     "JsonIOManager",
@@ -72,7 +79,9 @@ __all__ = [
     "PartitionValues",
     "StoredModels",
     "UNREADABLE",
+    "WindowPart",
     "io_managers",
+    "loading",
     "save_reproducible",
     "split_key",
 ]
@@ -163,6 +172,12 @@ class _PartitionedIOManager(dg.ConfigurableIOManager):
             values = self.read_by_partition(asset_key, present)
             values.unreadable.update(refused)
             return values
+        if metadata.get("load") == "per_coin":
+            if not isinstance(self, ParquetIOManager):
+                raise dg.DagsterInvariantViolationError(
+                    f"{asset_key.to_user_string()}: load=per_coin needs a Parquet asset"
+                )
+            return CoinWindows.of(self, asset_key, present, refused, missing)
         if metadata.get("load") == "latest":
             # the newest materialised partition of the window (keys are in time order), or None
             return self.read_partition(asset_key, present[-1]) if present else None
@@ -297,22 +312,138 @@ class ParquetIOManager(_PartitionedIOManager):
         maps its key to the error: the step fails that coin only
         (:func:`huracan_assets.assets._shared.unreadable_coins`).
         """
-        unreadable: dict[str, str] = {}
+        frame, errors = self.read_checked(asset_key, keys)
+        if errors:
+            frame.attrs[UNREADABLE] = {key: str(error) for key, error in errors.items()}
+        return frame
+
+    def read_checked(
+        self, asset_key: dg.AssetKey, keys: list[str]
+    ) -> tuple[pd.DataFrame, dict[str, CorruptPartitionError]]:
+        """:meth:`read_window`'s frame of the partitions that read, and the errors of those that
+        were refused (moved aside), by partition key."""
+        errors: dict[str, CorruptPartitionError] = {}
         tables, days, symbols = [], [], []
         for key in keys:
             try:
                 table = self.verified_table(asset_key, key)
             except CorruptPartitionError as error:
-                unreadable[str(key)] = str(error)
+                errors[str(key)] = error
                 continue
             day, symbol = split_key(str(key))
             tables.append(table)
             days += [day] * table.num_rows
             symbols += [symbol] * table.num_rows
-        frame = _window_frame(tables, days, symbols)
-        if unreadable:
-            frame.attrs[UNREADABLE] = unreadable
+        return _window_frame(tables, days, symbols), errors
+
+
+@dataclass(frozen=True)
+class WindowPart:
+    """One coin's partitions of a ``load: "per_coin"`` input: where they are, not their rows.
+
+    :meth:`load` reads them as :meth:`ParquetIOManager.read_window` does (the same frame: ``date``
+    and ``symbol`` columns, every file verified), in the process that runs the coin's work (the
+    step's, or a Dask worker's: the storage must be reachable there). A partition refused as it
+    is read (damaged, foreign: moved aside), or refused by an earlier read, raises
+    :class:`CorruptPartitionError` naming it, so that coin fails with it and the others go on."""
+
+    base_dir: str
+    asset_path: tuple[str, ...]
+    keys: tuple[str, ...]
+    refused: tuple[tuple[str, str], ...] = ()
+
+    def load(self) -> pd.DataFrame:
+        if self.refused:
+            raise CorruptFileError(self.refused[0][1])
+        asset_key = dg.AssetKey(list(self.asset_path))
+        frame, errors = ParquetIOManager(base_dir=self.base_dir).read_checked(asset_key, list(self.keys))
+        if errors:
+            raise next(iter(errors.values()))
         return frame
+
+
+class CoinWindows(Mapping[str, WindowPart]):
+    """A ``load: "per_coin"`` input: coin -> :class:`WindowPart` of that coin's materialised
+    partitions of the window. ``unreadable``: partition key -> error of the partitions an earlier
+    read refused (as a window frame's ``attrs[UNREADABLE]``); ``missing``: ``asset[key]`` of the
+    partitions never materialised (``attrs[MISSING]``, with ``allow_missing``). A coin with no
+    partition here gets an empty part (its frame is empty)."""
+
+    def __init__(
+        self, base_dir: str, asset_key: dg.AssetKey, parts: dict[str, WindowPart], unreadable: dict[str, str]
+    ) -> None:
+        self.base_dir, self.asset_key, self._parts = base_dir, asset_key, parts
+        self.unreadable = unreadable
+        self.missing: list[str] = []
+
+    @classmethod
+    def of(
+        cls,
+        manager: "ParquetIOManager",
+        asset_key: dg.AssetKey,
+        present: list[str],
+        refused: dict[str, str],
+        missing: list[str],
+    ) -> "CoinWindows":
+        by_coin: dict[str, list[str]] = {}
+        for key in map(str, present):
+            by_coin.setdefault(str(split_key(key)[1]), []).append(key)
+        refused_by_coin: dict[str, list[tuple[str, str]]] = {}
+        for key, error in refused.items():
+            refused_by_coin.setdefault(str(split_key(key)[1]), []).append((key, error))
+        base = str(manager._root())
+        path = tuple(asset_key.path)
+        parts = {
+            coin: WindowPart(base, path, tuple(by_coin.get(coin, ())), tuple(refused_by_coin.get(coin, ())))
+            for coin in sorted(set(by_coin) | set(refused_by_coin))
+        }
+        windows = cls(base, asset_key, parts, dict(refused))
+        windows.missing = [f"{asset_key.to_user_string()}[{k}]" for k in missing]
+        return windows
+
+    def __getitem__(self, coin: str) -> WindowPart:
+        return self._parts[coin]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._parts)
+
+    def __len__(self) -> int:
+        return len(self._parts)
+
+    def part(self, coin: str) -> WindowPart:
+        """``coin``'s part (an empty one when the window holds nothing of it)."""
+        return self._parts.get(coin) or WindowPart(self.base_dir, tuple(self.asset_key.path), ())
+
+    def frame(self, coin: str) -> pd.DataFrame:
+        """``coin``'s rows of the window, read now (see :meth:`WindowPart.load`)."""
+        return self.part(coin).load()
+
+    def partition(self, key: str) -> WindowPart:
+        """The part of one partition key (empty when it is not materialised)."""
+        part = self.part(str(split_key(key)[1]))
+        return WindowPart(
+            part.base_dir,
+            part.asset_path,
+            tuple(k for k in part.keys if k == key),
+            tuple(r for r in part.refused if r[0] == key),
+        )
+
+
+def loading(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` for ``compute.map``: its :class:`WindowPart` arguments are read where the call runs,
+    and the stored models it was handed drop what they loaded once it returns (a step over many
+    coins holds one coin's frames and models at a time)."""
+    return functools.partial(_call_loading, fn)
+
+
+def _call_loading(fn: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return fn(*(arg.load() if isinstance(arg, WindowPart) else arg for arg in args))
+    finally:
+        for arg in args:
+            for stored in arg if isinstance(arg, list) else [arg]:
+                if isinstance(stored, StoredModels):
+                    stored.release()
 
 
 def _window_frame(tables: list[pa.Table], days: list[str], symbols: list[str | None]) -> pd.DataFrame:

@@ -3,7 +3,9 @@ benchmark's plain loop both call it."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -22,6 +24,43 @@ from huracan_assets.core.shadow import RECORD_COLUMNS, shadow_record
 from huracan_assets.steps.models import embargo_extra
 from huracan_assets.steps.scores import cost_context_for, decision_table
 from huracan_assets.stores.files import CorruptPartitionError, StoredModels
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from huracan_assets.resources.storage import CoinWindows
+
+    # a window as the champions step takes it: one frame of every coin (a dataset scan), or a
+    # ``load: "per_coin"`` input read coin by coin
+    Window: TypeAlias = pd.DataFrame | CoinWindows
+
+
+class CoinRows:
+    """One coin's rows of a window, for work that goes coin by coin: the rows of a frame of every
+    coin, or a ``load: "per_coin"`` input's part read when first asked for. Only the last coin's
+    rows are kept, so a day over many coins holds one coin's window at a time.
+
+    ``since``: only the rows of that UTC day on (``date`` column). ``source`` may be another
+    ``CoinRows`` (the same coin's rows, read once, cut shorter)."""
+
+    def __init__(self, source: Window | CoinRows, since: str | None = None) -> None:
+        self.source, self.since = source, since
+        self._coin: str | None = None
+        self._rows = pd.DataFrame()
+
+    def __call__(self, coin: str) -> pd.DataFrame:
+        if coin != self._coin:
+            source = self.source
+            if isinstance(source, CoinRows):
+                rows = source(coin)
+            elif isinstance(source, pd.DataFrame):
+                rows = source[source["symbol"] == coin] if len(source) else source
+            else:
+                rows = source.frame(coin)  # raises CorruptPartitionError naming a refused partition
+            if self.since is not None and len(rows):
+                rows = rows[rows["date"].astype(str) >= self.since]
+            self._coin, self._rows = coin, rows
+        return self._rows
 
 
 def _challenger(
@@ -70,20 +109,21 @@ def champions_for_day(
     day: str,
     previous: dict | None,
     models: dict[tuple[str, str], StoredModels],
-    features: pd.DataFrame,
-    labels: pd.DataFrame,
+    features: Window,
+    labels: Window,
     consensus: pd.DataFrame,
     coin_universe: pd.DataFrame,
     settings: HuracanSettings,
-    retest_features: pd.DataFrame | None = None,
-    retest_labels: pd.DataFrame | None = None,
+    retest_features: Window | None = None,
+    retest_labels: Window | None = None,
     missing: dict[str, set[tuple[str, str]]] | None = None,
     unreadable: dict[str, str] | None = None,
 ) -> dict:
     """The champion document of one day (shared by the asset and the plain-loop benchmark).
 
     ``models``: (coin, model_day) -> stored models of the last ``max_age_days`` days.
-    ``features``/``labels``: dataset scans of the last ``longest_shadow_days`` days, all coins.
+    ``features``/``labels``: the last ``longest_shadow_days`` days (or more: rows before are not
+    read), all coins, as one frame or as a ``load: "per_coin"`` input read coin by coin.
     ``retest_features``/``retest_labels``: the same over the last ``max_age_days`` days, for the
     champions' re-test on their record since promotion (default: ``features``/``labels``).
     ``missing``: coin -> (asset, day) of the window's ``features``/``labels`` partitions never
@@ -116,13 +156,21 @@ def champions_for_day(
         )
         if gaps:
             coin_status[coin] = gaps
+    # each coin's rows are read when its turn comes, once for its re-tests and challengers
+    first = _days_before(day, settings.longest_shadow_days)
+    retest_f = CoinRows(features if retest_features is None else retest_features)
+    retest_l = CoinRows(labels if retest_labels is None else retest_labels)
+    recent_f = CoinRows(
+        retest_f if retest_features is None or retest_features is features else features, first
+    )
+    recent_l = CoinRows(retest_l if retest_labels is None or retest_labels is labels else labels, first)
     retests, refused = _retests(
         day,
         incumbents,
         models,
-        features if retest_features is None else retest_features,
-        labels if retest_labels is None else retest_labels,
-        features,
+        retest_f,
+        retest_l,
+        recent_f,
         universe,
         {c for c in active if c not in coin_status},
         settings,
@@ -135,15 +183,18 @@ def champions_for_day(
     cold_starts = dict((previous or {}).get("cold_starts", {}))
     returned: dict[str, str] = {}
     extra = embargo_extra(settings)
+    stored_of: dict[str, list[StoredModels]] = defaultdict(list)
+    for (c, _), m in models.items():
+        stored_of[c].append(m)
     for coin in active:
         if coin in coin_status:
             continue
         before = len(challengers)
         try:
             row = universe[universe["coin"] == coin].iloc[0]
-            f = features[features["symbol"] == coin] if len(features) else features
+            f = recent_f(coin)
             table = decision_table(f)
-            lab = labels[labels["symbol"] == coin] if len(labels) else labels
+            lab = recent_l(coin)
             vol = (
                 float(np.nanmedian(table["vol_24h_bps"]))
                 if len(table)
@@ -242,7 +293,8 @@ def champions_for_day(
                 if coin in returned:
                     pending[coin] = f"{returned[coin]}: {pending[coin]}"
         except CorruptPartitionError as error:
-            # a stored model of this coin refused as it loaded: this coin only is not tested today
+            # a stored model or window partition of this coin refused as it loaded: this coin only
+            # is not tested today
             del challengers[before:]
             pending.pop(coin, None)
             earlier = (previous or {}).get("cold_starts", {}).get(coin)
@@ -251,6 +303,9 @@ def champions_for_day(
             else:
                 cold_starts[coin] = earlier
             coin_status[coin] = f"stored input unreadable: {error}"
+        finally:
+            for stored in stored_of.get(coin, []):  # the models it loaded: one coin's at a time
+                stored.release()
     regimes = {}
     for c, m in today.items():
         try:
@@ -430,9 +485,9 @@ def _retests(
     day: str,
     incumbents: dict[tuple[str, str], dict],
     models: dict[tuple[str, str], StoredModels],
-    features: pd.DataFrame,
-    labels: pd.DataFrame,
-    recent_features: pd.DataFrame,
+    features: CoinRows,
+    labels: CoinRows,
+    recent_features: CoinRows,
     universe: pd.DataFrame,
     trained: set[str],
     settings: HuracanSettings,
@@ -454,14 +509,10 @@ def _retests(
         promoted_on = champ.get("shadow_test", {}).get("promoted_on") or champ["model_day"]
         since = date.fromisoformat(promoted_on) + timedelta(days=1)
         row = universe[universe["coin"] == coin].iloc[0]
-        recent = decision_table(recent_features[recent_features["symbol"] == coin])
-        context = cost_context_for(
-            row, float(np.nanmedian(recent["vol_24h_bps"])) if len(recent) else float("nan"), settings
-        )
-        f = features[features["symbol"] == coin] if len(features) else features
-        lab = labels[labels["symbol"] == coin] if len(labels) else labels
-        table = decision_table(f)
-        try:  # loaded (and verified) here, so a refused file fails this coin even with no rows to score
+        try:  # read (and verified) here, so a refused file fails this coin even with no rows to score
+            recent_rows = recent_features(coin)
+            lab = labels(coin)
+            table = decision_table(features(coin))
             stored.load_model(champ["engine"], horizon)
         except CorruptPartitionError as error:
             refused[coin] = str(error)
@@ -470,6 +521,10 @@ def _retests(
             _model_record(stored, champ["engine"], horizon, table, lab, pd.Timedelta(horizon) + extra)
             if len(table) and len(lab)
             else pd.DataFrame(columns=RECORD_COLUMNS)
+        )
+        recent = decision_table(recent_rows)
+        context = cost_context_for(
+            row, float(np.nanmedian(recent["vol_24h_bps"])) if len(recent) else float("nan"), settings
         )
         start = pd.Timestamp(since.isoformat(), tz="UTC")
         times = pd.to_datetime(record["decision_time"], utc=True)
@@ -487,7 +542,7 @@ def _retests(
             alpha=settings.risk.alpha,
             min_trades=settings.champions.min_trades,
             min_effective_samples=settings.champions.min_effective_samples,
-            rule=acting_rule(recent_features[recent_features["symbol"] == coin], day, settings),
+            rule=acting_rule(recent_rows, day, settings),
             # the decisions of a full shadow record: shadow_days_for(horizon) of bars less the embargo (horizon +
             # latency) at its start and the labels (latency + horizon) not yet resolved at its end
             min_decisions=settings.shadow_days_for(horizon) * settings.bars_per_day

@@ -196,6 +196,12 @@ class StoredModels:
     def pooled(self) -> list[dict[str, Any]]:
         return [m for m in self.models if m["regime"] == "all"]
 
+    def release(self) -> None:
+        """Drop the models and frames loaded so far (they load again, verified, when asked for)."""
+        self._loaded.clear()
+        for name in ("record", "latest"):
+            self.__dict__.pop(name, None)
+
     def read_verified(self, name: str) -> bytes:
         """A file of the folder, once its bytes match the SHA-256 that ``bundle.json`` lists for it.
 
