@@ -154,7 +154,8 @@ class ComputeResource(dg.ConfigurableResource):
         self, fn: Callable[..., R], items: Sequence[tuple], keys: Sequence[str]
     ) -> list[tuple[R | TaskFailure, float]]:
         client = self.client()
-        name = getattr(fn.func if isinstance(fn, functools.partial) else fn, "__name__", "task")
+        # a partial names itself where it wraps a step function (storage.loading), else its function
+        name = getattr(fn, "__name__", None) or getattr(getattr(fn, "func", None), "__name__", "task")
         run = uuid.uuid4().hex[:8]
         futures = [
             client.submit(timed_call, fn, key, tuple(item), key=f"{name}-{key}-{run}", pure=False)

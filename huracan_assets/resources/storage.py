@@ -433,7 +433,9 @@ def loading(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``fn`` for ``compute.map``: its :class:`WindowPart` arguments are read where the call runs,
     and the stored models it was handed drop what they loaded once it returns (a step over many
     coins holds one coin's frames and models at a time)."""
-    return functools.partial(_call_loading, fn)
+    call = functools.partial(_call_loading, fn)
+    call.__name__ = getattr(fn, "__name__", "task")  # how the task is named on a Dask cluster
+    return call
 
 
 def _call_loading(fn: Callable[..., Any], *args: Any) -> Any:
