@@ -56,6 +56,10 @@ from huracan_assets.steps.labels import labels_by_day
 from huracan_assets.steps.models import train_for_day
 from huracan_assets.steps.scores import score_for_day, scored_model_days
 
+# the scale table's market: every simulated coin liquid (the default market has about 28 coins
+# that pass the universe filter whatever the number simulated, so its 400-coin day would train 28)
+SCALE_LAYOUT = "validation"
+
 
 def _days_back(day: str, n: int) -> list[str]:
     end = date.fromisoformat(day)
@@ -302,16 +306,18 @@ class _Prepared:
     coins: list[str]
 
 
-def _open(coins: int, lookback_days: int, day: str, workdir: Path) -> _Prepared:
+def _open(coins: int, lookback_days: int, day: str, workdir: Path, layout: str = "market") -> _Prepared:
     """The bench's settings, definitions, instance (``workdir/home``, created when missing) and
-    runner; ``coins`` is filled by whoever prepares the day."""
+    runner; ``coins`` is filled by whoever prepares the day. ``layout``: the simulator's market
+    (``market``: the default, about 28 coins liquid enough to trade whatever ``coins`` is;
+    ``validation``: every coin liquid, so every simulated coin is eligible and trained)."""
     settings = load_settings(
         lookback_days=lookback_days,
         simulator={"n_coins": coins},
         publisher={"export_root": str(workdir / "exports")},
     )
     market = MarketDataResource(
-        sim_coins=coins, timeframe=settings.timeframe, sim_seed=settings.simulator.seed
+        sim_coins=coins, timeframe=settings.timeframe, sim_seed=settings.simulator.seed, sim_layout=layout
     )
     defs = build_definitions(settings, market_data=market, storage_dir=str(workdir / "storage"))
     (workdir / "home").mkdir(exist_ok=True)
@@ -320,10 +326,10 @@ def _open(coins: int, lookback_days: int, day: str, workdir: Path) -> _Prepared:
     return _Prepared(settings, market, runner, [])
 
 
-def _prepare(coins: int, lookback_days: int, day: str, workdir: Path) -> _Prepared:
+def _prepare(coins: int, lookback_days: int, day: str, workdir: Path, layout: str = "market") -> _Prepared:
     """An instance in ``workdir`` holding the history of the look-back window and the day before
     (the coins' cold start), ready for ``day`` as an ordinary warm day; not timed."""
-    ready = _open(coins, lookback_days, day, workdir)
+    ready = _open(coins, lookback_days, day, workdir, layout)
     prepared = DayResult(day=day)
     print(
         f"preparing {coins} coins x {lookback_days} days of history and the day before (cold start), not timed ...",
@@ -336,7 +342,7 @@ def _prepare(coins: int, lookback_days: int, day: str, workdir: Path) -> _Prepar
     return ready
 
 
-def warm_day(coins: int, lookback_days: int, day: str) -> dict[str, float]:
+def warm_day(coins: int, lookback_days: int, day: str, layout: str = SCALE_LAYOUT) -> dict[str, float]:
     """One warm day of ``coins`` simulated coins through Dagster (``huracan daily``'s runs), as a
     day starts in production: in a fresh process, on an instance another process prepared. Its
     wall and CPU time and this process's peak RSS (imports, definitions and the day). A run that
@@ -344,14 +350,14 @@ def warm_day(coins: int, lookback_days: int, day: str) -> dict[str, float]:
     workdir = Path(tempfile.mkdtemp(prefix="huracan-warm-day-"))
     try:
         command = [sys.executable, "-m", "huracan_assets.bench", "--prepare"]
-        command += [str(coins), str(lookback_days), day, str(workdir)]
+        command += [str(coins), str(lookback_days), day, str(workdir), layout]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
         if done.returncode != 0 or not lines:
             raise RuntimeError(
                 f"preparing {coins} coins failed (rc {done.returncode}): {done.stderr[-2000:]}"
             )
-        ready = _open(coins, lookback_days, day, workdir)
+        ready = _open(coins, lookback_days, day, workdir, layout)
         ready.coins = json.loads(lines[-1])["coins"]
         started, cpu = time.perf_counter(), time.process_time()
         result = DayResult(day=day)
@@ -457,8 +463,8 @@ def run_bench(
 if __name__ == "__main__":  # the scale table's child processes (``scale_table``, ``warm_day``)
     if len(sys.argv) == 5 and sys.argv[1] == "--warm-day":
         print(json.dumps(warm_day(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])), flush=True)
-    elif len(sys.argv) == 6 and sys.argv[1] == "--prepare":
-        prepared = _prepare(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], Path(sys.argv[5]))
+    elif len(sys.argv) == 7 and sys.argv[1] == "--prepare":
+        prepared = _prepare(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], Path(sys.argv[5]), sys.argv[6])
         print(json.dumps({"coins": prepared.coins}), flush=True)
     else:
         sys.exit("usage: python -m huracan_assets.bench --warm-day COINS LOOKBACK_DAYS DAY")

@@ -5,6 +5,8 @@ with no record yet (no trained models yesterday) also gets its purged walk-forwa
 record. See ``core/training.py``.
 """
 
+from typing import Any
+
 import dagster as dg
 import pandas as pd
 
@@ -18,14 +20,14 @@ from huracan_assets.assets._shared import (
     unreadable_coins,
 )
 from huracan_assets.core.features import features_hash
-from huracan_assets.core.training import CoinModels
+from huracan_assets.core.training import CoinModels, StagedModels
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.compute import ComputeResource, TaskFailure
 from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.settings import HuracanSettingsResource
-from huracan_assets.resources.storage import CoinWindows, StoredModels, loading, split_key
+from huracan_assets.resources.storage import CoinWindows, ModelIOManager, StoredModels, loading, split_key
 from huracan_assets.steps.frames import CODE_VERSION, day_of, keys_by_coin, universe_for
-from huracan_assets.steps.models import train_for_day
+from huracan_assets.steps.models import train_and_stage
 
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
@@ -64,7 +66,8 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         compute: ComputeResource,
         metrics: MetricsResource,
         huracan_settings: HuracanSettingsResource,
-    ) -> dict[str, CoinModels]:
+        model_io_manager: dg.ResourceParam[ModelIOManager],
+    ) -> dict[str, Any]:  # partition key -> CoinModels (skipped) or StagedModels (trained)
         settings = huracan_settings.get()
         fhash = features_hash()
         keys = run_keys(context)
@@ -76,7 +79,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
             for day in days:
                 refuse_while_previous_day_runs(context, day, "daily_coins_job", "models")
         tasks = []
-        out: dict[str, CoinModels] = {}
+        out: dict[str, CoinModels | StagedModels] = {}
         groups = keys_by_coin(keys)
         features_of, labels_of = coin_frames(features, list(groups)), coin_frames(labels, list(groups))
         # a refused stored partition (moved aside) fails its coin by name; yesterday's models too:
@@ -110,8 +113,9 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                         reason=f"not eligible on {day}: {why}",
                     )
                     continue
-                # train_for_day's arguments: the coin's own window only
+                # train_and_stage's arguments: where to write, the coin's own window only
                 args = (
+                    str(model_io_manager.staging_path(context.asset_key, key)),
                     coin,
                     day.isoformat(),
                     coin_features,
@@ -123,9 +127,9 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                 tasks.append((key, args))
 
         results = compute.map_timed(
-            loading(train_for_day), [args for _, args in tasks], keys=[key for key, _ in tasks]
+            loading(train_and_stage), [args for _, args in tasks], keys=[key for key, _ in tasks]
         )
-        for (key, (coin, day, *_)), (result, seconds) in zip(tasks, results, strict=True):
+        for (key, (_, coin, day, *_)), (result, seconds) in zip(tasks, results, strict=True):
             if isinstance(result, TaskFailure):
                 coin_failed(context, metrics, f"coin={coin} error={result}")
                 result = CoinModels(
@@ -148,9 +152,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                     "models": len(result.models),
                     "fits": result.fits,
                     "record": result.record_kind or "none (shadow record starts tomorrow)",
-                    "regime_models": ", ".join(
-                        f"{m.engine}/{m.horizon}/{m.regime}" for m in result.models if m.regime != "all"
-                    ),
+                    "regime_models": ", ".join("/".join(m) for m in _model_keys(result) if m[2] != "all"),
                     "training_window": dg.MetadataValue.json(result.training_window),
                 },
                 notable=result.status != "trained",
@@ -166,3 +168,9 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         return out
 
     return [models]
+
+
+def _model_keys(result: CoinModels | StagedModels) -> list[tuple[str, str, str]]:
+    if isinstance(result, StagedModels):
+        return list(result.models)
+    return [(m.engine, m.horizon, m.regime) for m in result.models]

@@ -114,6 +114,23 @@ class CoinModels:
 
 
 @dataclass(frozen=True)
+class StagedModels:
+    """A coin-day's models already written whole to a hidden staging folder (where the coin was
+    trained: the step's process or a Dask worker), and what the step reports of them. The models
+    IO manager swaps the folder in; the step holds this summary, not every coin's fitted models."""
+
+    folder: str
+    coin: str
+    day: str
+    status: str
+    reason: str
+    models: tuple[tuple[str, str, str], ...]  # (engine, horizon, regime) of each stored model
+    fits: int
+    record_kind: str
+    training_window: dict[str, str]
+
+
+@dataclass(frozen=True)
 class TrainingParams:
     iterations: int
     depth: int

@@ -43,7 +43,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from huracan_assets.core.training import CoinModels
+from huracan_assets.core.training import CoinModels, StagedModels
 from huracan_assets.stores.files import (
     ATTRS_KEY,
     CorruptFileError,
@@ -506,7 +506,26 @@ class ModelIOManager(_PartitionedIOManager):
     def exists(self, asset_key: dg.AssetKey, partition_key: str) -> bool:
         return (self.partition_path(asset_key, partition_key) / "bundle.json").exists()
 
+    def staging_path(self, asset_key: dg.AssetKey, key: str) -> Path:
+        """A fresh staging folder beside partition ``key``'s (same filesystem: the swap is a rename),
+        hidden, and removed by a later run if nothing swaps it in (:func:`remove_swap_leftovers`)."""
+        target = self.partition_path(asset_key, key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target.with_name(f".{target.name}.{uuid.uuid4().hex}.staging")
+
     def write_partition(self, asset_key: dg.AssetKey, key: str, value: Any) -> None:
+        if isinstance(value, StagedModels):
+            # written whole where the coin was trained (stage_coin_models): only the swap is left
+            target = self.partition_path(asset_key, key)
+            if (value.coin, value.day) != (split_key(key)[1], split_key(key)[0]):
+                raise dg.DagsterInvariantViolationError(
+                    f"{asset_key.to_user_string()}[{key}]: staged models of {value.day}|{value.coin}"
+                )
+            try:
+                _swap_in(Path(value.folder), target)
+            finally:
+                shutil.rmtree(value.folder, ignore_errors=True)
+            return
         if not isinstance(value, CoinModels):
             raise TypeError(
                 f"{asset_key.to_user_string()}[{key}]: expected CoinModels, got {type(value).__name__}"

@@ -3,11 +3,14 @@ benchmark's plain loop both call it."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pandas as pd
 
 from huracan_assets.config import HuracanSettings
 from huracan_assets.core.engines import ENGINES
-from huracan_assets.core.training import CoinModels, TrainingParams, train_coin
+from huracan_assets.core.training import CoinModels, StagedModels, TrainingParams, train_coin
 from huracan_assets.steps.features import series_of
 from huracan_assets.steps.frames import end_of_day
 
@@ -69,4 +72,40 @@ def train_for_day(
         cutoff=cutoff,
         cold_start=cold_start,
         latest_time=table.index.max(),
+    )
+
+
+def train_and_stage(
+    folder: str,
+    coin: str,
+    day: str,
+    features: pd.DataFrame,
+    labels: pd.DataFrame,
+    settings: HuracanSettings,
+    fhash: str,
+    cold_start: bool,
+) -> StagedModels:
+    """:func:`train_for_day`, its models written whole to the staging ``folder`` (the same files
+    the models IO manager writes) where they were trained: the step then holds a summary per coin
+    instead of every coin's fitted models until the end."""
+    from huracan_assets.stores.files import write_coin_models
+
+    result = train_for_day(coin, day, features, labels, settings, fhash, cold_start)
+    staging = Path(folder)
+    staging.mkdir(parents=True)
+    try:
+        write_coin_models(staging, result)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return StagedModels(
+        folder=folder,
+        coin=result.coin,
+        day=result.day,
+        status=result.status,
+        reason=result.reason,
+        models=tuple((m.engine, m.horizon, m.regime) for m in result.models),
+        fits=result.fits,
+        record_kind=result.record_kind,
+        training_window=dict(result.training_window),
     )

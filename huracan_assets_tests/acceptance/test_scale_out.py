@@ -102,14 +102,14 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
 
 
 def _kill_a_worker_while_it_trains(address: str, stop: threading.Event, killed: list[int]) -> None:
-    """Watch the scheduler; the moment a worker is processing a ``train_for_day`` task, SIGKILL it."""
+    """Watch the scheduler; the moment a worker is processing a ``train_and_stage`` task (the models step), SIGKILL it."""
     from dask.distributed import Client
 
     with Client(address, timeout=60) as client:
         pids = client.run(os.getpid)
         while not stop.is_set():
             for worker, keys in client.processing().items():
-                if any(str(k).startswith("train_for_day-") for k in keys):
+                if any(str(k).startswith("train_and_stage-") for k in keys):
                     os.kill(pids[worker], signal.SIGKILL)
                     killed.append(pids[worker])
                     return
