@@ -79,6 +79,8 @@ filtered forward from ``genesis``, so a longer history never changes an earlier 
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
@@ -249,6 +251,7 @@ class SimulatedExchange:
         corrupt: dict[str, tuple[str, ...] | list[str]] | None = None,
         layout: str = "market",
         delisted: dict[str, datetime] | None = None,
+        paths_kept: int = 32,
     ) -> None:
         from huracan_assets.config.settings import parse_duration
 
@@ -274,7 +277,12 @@ class SimulatedExchange:
             raise ValueError(f"unknown corruption kind(s) {sorted(unknown)}; known: {list(CORRUPTIONS)}")
         self.corrupt = {coin: tuple(kinds) for coin, kinds in (corrupt or {}).items()}
         self.delisted = {coin: pd.Timestamp(when).to_pydatetime() for coin, when in (delisted or {}).items()}
-        self._paths: dict[str, _Path] = {}
+        # the paths of the ``paths_kept`` coins served last (about 1.6 MB each at two years of
+        # hourly bars): a market of 400 coins would otherwise hold every coin's path for ever; one
+        # dropped is generated again when asked for, the same bars (seeded per coin and day)
+        self._paths: OrderedDict[str, _Path] = OrderedDict()
+        self._paths_lock = threading.Lock()
+        self.paths_kept = max(1, int(paths_kept))
         self.rho = _RHO_PER_HOUR ** (self.bar / timedelta(hours=1))
 
     # ------------------------------------------------------------------ coins
@@ -436,13 +444,19 @@ class SimulatedExchange:
         return (day - self.genesis).days
 
     def _path(self, spec: CoinSpec, n_days: int) -> _Path:
-        cached = self._paths.get(spec.coin)
-        if cached is not None and cached.n_days >= n_days:
-            return cached
+        with self._paths_lock:
+            cached = self._paths.get(spec.coin)
+            if cached is not None and cached.n_days >= n_days:
+                self._paths.move_to_end(spec.coin)
+                return cached
         # grow in blocks: generation is prefix-stable, so generating ahead changes nothing already served
         n_days = -(-max(n_days, 1) // 256) * 256
         path = self._generate(spec, n_days)
-        self._paths[spec.coin] = path
+        with self._paths_lock:
+            self._paths[spec.coin] = path
+            self._paths.move_to_end(spec.coin)
+            while len(self._paths) > self.paths_kept:
+                self._paths.popitem(last=False)
         return path
 
     def _generate(self, spec: CoinSpec, n_days: int) -> _Path:

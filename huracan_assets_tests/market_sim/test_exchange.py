@@ -25,6 +25,16 @@ def test_same_seed_same_bytes_and_a_longer_history_never_changes_earlier_bars():
     assert not np.allclose(mine["close"], other["close"])
 
 
+def test_it_keeps_a_bounded_number_of_paths_and_serves_the_same_bars_after_dropping_one():
+    exchange = SimulatedExchange(seed=3, n_coins=6, paths_kept=2)
+    first = exchange.ohlcv("SOL", utc(DAY), utc(DAY, 24))
+    for coin in [s.coin for s in exchange.coins if s.coin != "SOL"]:
+        exchange.ohlcv(coin, utc(DAY), utc(DAY, 24))
+    assert len(exchange._paths) == 2 and "SOL" not in exchange._paths
+    pd.testing.assert_frame_equal(exchange.ohlcv("SOL", utc(DAY), utc(DAY, 24)), first)
+    assert list(exchange._paths)[-1] == "SOL"  # the one served last is kept
+
+
 def test_a_coin_is_the_same_whatever_the_number_of_coins():
     small = SimulatedExchange(seed=7, n_coins=5).coin("SOL")
     large = SimulatedExchange(seed=7, n_coins=40).coin("SOL")
