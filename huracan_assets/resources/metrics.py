@@ -50,8 +50,8 @@ class RunMetrics:
         )
         self.history_loads = Counter(
             "huracan_history_partitions_loaded",
-            "Stored partitions read as step inputs, by how they were served (read: from storage; "
-            "cached: already in this process)",
+            "Partitions of the run's step inputs (the look-back windows), by how stored history "
+            "served them: hit (stored, read), miss (never materialised), refused (failed verification)",
             ["asset", "served"],
             registry=r,
         )
@@ -91,6 +91,11 @@ class MetricsResource(dg.ConfigurableResource):
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         run = self.run
         dagster_run = context.run
+        if dagster_run is not None:
+            from huracan_assets.resources.storage import take_load_counts
+
+            for (asset, served), n in take_load_counts(dagster_run.run_id).items():
+                run.history_loads.labels(asset=asset, served=served).inc(n)
         if dagster_run is not None and context.instance is not None:
             failed = count_steps(run, context.instance, dagster_run.run_id)
             run.runs.labels(status="failure" if failed else "success").inc()

@@ -32,7 +32,9 @@ import json
 import os
 import re
 import shutil
+import threading
 import uuid
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,6 +165,7 @@ class _PartitionedIOManager(dg.ConfigurableIOManager):
             elif (error := self.refused_earlier(asset_key, key)) is not None:
                 refused[str(key)] = error
         missing = sorted(set(map(str, keys)) - set(map(str, present)) - set(refused))
+        count_loads(context, asset_key, hit=len(present), miss=len(missing), refused=len(refused))
         if missing and not allow_missing:
             shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
             raise MissingPartitionError(
@@ -236,6 +239,35 @@ class _PartitionedIOManager(dg.ConfigurableIOManager):
 
     def read_partition(self, asset_key: dg.AssetKey, key: str) -> Any:  # pragma: no cover
         raise NotImplementedError
+
+
+# partition counts of the inputs loaded in this process, by run: (asset, served) -> count. The
+# metrics resource takes its run's out when the run ends (``resources/metrics.py``,
+# ``huracan_history_partitions_loaded``); every run executes its steps in one process
+_LOADS: dict[str, Counter[tuple[str, str]]] = defaultdict(Counter)
+_LOADS_LOCK = threading.Lock()
+
+
+def count_loads(context: dg.InputContext, asset_key: dg.AssetKey, hit: int, miss: int, refused: int) -> None:
+    """Count an input's partitions as served from storage: ``hit`` (stored, read or handed to the
+    step to read), ``miss`` (never materialised: tolerated, or the step fails) and ``refused`` (an
+    earlier read refused the file). Not counted outside a run (direct IO manager calls)."""
+    try:
+        run_id = context.step_context.run_id
+    except Exception:  # an input context built outside a run
+        return
+    asset = asset_key.to_user_string()
+    with _LOADS_LOCK:
+        counts = _LOADS[run_id]
+        for served, n in (("hit", hit), ("miss", miss), ("refused", refused)):
+            if n:
+                counts[(asset, served)] += n
+
+
+def take_load_counts(run_id: str) -> dict[tuple[str, str], int]:
+    """The run's input partition counts (:func:`count_loads`), forgotten here once taken."""
+    with _LOADS_LOCK:
+        return dict(_LOADS.pop(run_id, {}))
 
 
 class PartitionValues(dict):

@@ -28,7 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from huracan_assets.automation.local_daemon import BIN, REPO
 from huracan_assets.resources.metrics import MetricsResource
-from huracan_assets_tests.commands import free_port, huracan_daily, logical_model_path
+from huracan_assets_tests.commands import SMALL, free_port, huracan_daily, logical_model_path
 
 pytestmark = pytest.mark.acceptance
 
@@ -240,6 +240,17 @@ def test_a_day_pushes_its_run_metrics_and_logs_each_champion_decision(in_process
     assert _value(samples, "huracan_steps_total", **daily, step="models", status="success") == 1
     assert not [k for k in samples if k[0] == "huracan_steps_total" and ("status", "failure") in k[1]]
     assert _value(samples, "huracan_export_bytes_total", **reports) == export["bytes_written"] > 0
+    # the history the day's steps read: every partition of the models' look-back window was stored
+    # (a hit), one per coin x day of the window for each of features and labels
+    window = trained * int(SMALL["LOOKBACK_DAYS"])
+    for asset in ("features", "labels"):
+        hits = _value(samples, "huracan_history_partitions_loaded_total", **daily, asset=asset, served="hit")
+        assert hits >= window, (asset, hits, window)
+    assert not [
+        k
+        for k in samples
+        if k[0] == "huracan_history_partitions_loaded_total" and ("served", "refused") in k[1]
+    ]
     assert _value(samples, "huracan_run_last_finished_timestamp_seconds", **reports) > time.time() - 900
 
     # a DecisionEvent line per decision: each coin left without a champion is a skip with its reason
