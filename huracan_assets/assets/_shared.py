@@ -13,7 +13,14 @@ import pandas as pd
 from huracan_assets.automation.jobs import ACTIVE
 from huracan_assets.resources.compute import ComputeResource, TaskFailure
 from huracan_assets.resources.metrics import MetricsResource
-from huracan_assets.resources.storage import UNREADABLE, CoinWindows, StoredModels, WindowPart, loading
+from huracan_assets.resources.storage import (
+    UNREADABLE,
+    CoinDayModels,
+    CoinWindows,
+    StoredModels,
+    WindowPart,
+    loading,
+)
 from huracan_assets.steps.frames import rows_for
 from huracan_assets.stores.files import bare_view, split_key
 
@@ -150,7 +157,8 @@ def unreadable_coins(*inputs: pd.DataFrame | Mapping[str, Any] | None) -> dict[s
             refused = dict(value.attrs.get(UNREADABLE, {}))
         else:
             refused = dict(getattr(value, "unreadable", {}))
-            for key, item in value.items():
+            # a lazily read models input is not read here: its folders are checked as they are used
+            for key, item in [] if isinstance(value, CoinDayModels) else value.items():
                 if isinstance(item, StoredModels) and item.status == "unreadable":
                     refused.setdefault(str(key), item.reason)
         for key, error in refused.items():

@@ -21,7 +21,7 @@ from huracan_assets.assets._shared import (
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.settings import HuracanSettingsResource
-from huracan_assets.resources.storage import CoinWindows, StoredModels
+from huracan_assets.resources.storage import CoinDayModels, CoinWindows
 from huracan_assets.steps.champions import champions_for_day, event_line, missing_by_coin
 from huracan_assets.steps.frames import CODE_VERSION, markdown_table
 
@@ -46,9 +46,10 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                 ),
                 metadata={"allow_missing": True, "load": "latest"},
             ),
+            # each folder read when used (today's, the cohorts', the champions'), not all 30 days'
             "models": dg.AssetIn(
                 partition_mapping=partitions.days_all_coins(partitions.max_champion_age_days),
-                metadata={"load": "by_partition", "allow_missing": True},
+                metadata={"load": "lazy", "allow_missing": True},
             ),
             # the challengers read the last shadow_days; the champions' re-test reads their record
             # since promotion, up to max_age_days back (days before a coin's history are absent)
@@ -72,7 +73,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     def champions(
         context: dg.AssetExecutionContext,
         previous: dict | None,
-        models: dict[str, StoredModels],
+        models: CoinDayModels,
         features: CoinWindows,
         labels: CoinWindows,
         consensus: pd.DataFrame,
@@ -81,7 +82,6 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         huracan_settings: HuracanSettingsResource,
     ) -> dict[str, dict]:
         settings = huracan_settings.get()
-        by_coin_day = {(m.coin, m.day): m for m in models.values()}
         out = {}
         keys = run_keys(context)
         if len(keys) != 1:
@@ -102,7 +102,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
             doc = champions_for_day(
                 day,
                 previous,
-                by_coin_day,
+                models,
                 features,
                 labels,
                 consensus,

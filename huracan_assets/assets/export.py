@@ -6,7 +6,6 @@ layout, order and retention are the same for both (:mod:`huracan_assets.core.pub
 
 import os
 from datetime import UTC, datetime
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -25,7 +24,7 @@ from huracan_assets.partitions import Partitions
 from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.publisher import PublisherResource
 from huracan_assets.resources.settings import HuracanSettingsResource
-from huracan_assets.resources.storage import StoredModels, split_key
+from huracan_assets.resources.storage import CoinDayModels
 from huracan_assets.steps.export import export_files
 from huracan_assets.steps.frames import CODE_HASH, CODE_VERSION
 
@@ -36,17 +35,6 @@ def run_started(context: dg.AssetExecutionContext) -> float:
     if record is None:
         return datetime.now(UTC).timestamp()
     return record.start_time or record.create_timestamp.timestamp()
-
-
-def stored_by_coin_day(models: dict[str, StoredModels]) -> dict[tuple[str, str], StoredModels]:
-    """(coin, day) -> stored models; a partition refused on read is there as ``unreadable``, its
-    reason naming the file, so a champion of it is dropped with that reason."""
-    out = {(m.coin, m.day): m for m in models.values()}
-    for key, error in getattr(models, "unreadable", {}).items():
-        day, coin = split_key(key)
-        bundle = {"coin": coin, "day": day, "status": "unreadable", "reason": error, "models": []}
-        out[(str(coin), day)] = StoredModels(directory=Path(), bundle=bundle, label=f"models[{key}]")
-    return out
 
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
@@ -62,9 +50,10 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
             "champions": dg.AssetIn(),
             "data_integrity_report": dg.AssetIn(),
             "coin_universe": dg.AssetIn(),
+            # each champion's folder read when it is exported, not all 30 days'
             "models": dg.AssetIn(
                 partition_mapping=partitions.days_all_coins(partitions.max_champion_age_days),
-                metadata={"load": "by_partition", "allow_missing": True},
+                metadata={"load": "lazy", "allow_missing": True},
             ),
             "scores": dg.AssetIn(partition_mapping=partitions.by_day),
             "consensus": dg.AssetIn(partition_mapping=partitions.by_day),
@@ -80,7 +69,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         champions: dict,
         data_integrity_report: dict,
         coin_universe: pd.DataFrame,
-        models: dict[str, StoredModels],
+        models: CoinDayModels,
         scores: pd.DataFrame,
         consensus: pd.DataFrame,
         features: pd.DataFrame,
@@ -106,7 +95,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
             files, window, dropped = export_files(
                 day,
                 champions_by_day[day],
-                stored_by_coin_day(models),
+                models,
                 scores,
                 consensus,
                 integrity_by_day[day],

@@ -70,6 +70,7 @@ from huracan_assets.stores.files import (
 
 __all__ = [
     "ATTRS_KEY",
+    "CoinDayModels",
     "CoinWindows",
     "CorruptFileError",
     "CorruptPartitionError",
@@ -175,6 +176,12 @@ class _PartitionedIOManager(dg.ConfigurableIOManager):
             values = self.read_by_partition(asset_key, present)
             values.unreadable.update(refused)
             return values
+        if metadata.get("load") == "lazy":
+            if not isinstance(self, ModelIOManager):
+                raise dg.DagsterInvariantViolationError(
+                    f"{asset_key.to_user_string()}: load=lazy needs models"
+                )
+            return CoinDayModels(self, asset_key, present, refused)
         if metadata.get("load") == "per_coin":
             if not isinstance(self, ParquetIOManager):
                 raise dg.DagsterInvariantViolationError(
@@ -459,6 +466,41 @@ class CoinWindows(Mapping[str, WindowPart]):
             tuple(k for k in part.keys if k == key),
             tuple(r for r in part.refused if r[0] == key),
         )
+
+
+class CoinDayModels(Mapping[tuple[str, str], StoredModels]):
+    """A ``load: "lazy"`` models input: (coin, day) -> that coin-day's stored models, its
+    ``bundle.json`` read and verified when the step asks for it, and not kept.
+
+    A 30-day window of 400 coins is 12,000 model folders, about 38 KB each once read; the
+    champions and the export read the few they use (today's, each horizon's cohort, the
+    champions' own). A folder refused as it is read comes back with status ``unreadable`` and the
+    reason naming the file (and is moved aside), as :func:`read_coin_models` gives it; one an
+    earlier read refused is there the same way (``unreadable``: partition key -> error)."""
+
+    def __init__(
+        self, manager: "ModelIOManager", asset_key: dg.AssetKey, keys: list[str], refused: dict[str, str]
+    ) -> None:
+        self.manager, self.asset_key = manager, asset_key
+        self.unreadable = dict(refused)
+        self._keys: dict[tuple[str, str], str] = {}
+        for key in [*map(str, keys), *self.unreadable]:
+            day, coin = split_key(key)
+            self._keys[(str(coin), day)] = key
+
+    def __getitem__(self, coin_day: tuple[str, str]) -> StoredModels:
+        key = self._keys[coin_day]
+        if key in self.unreadable:
+            coin, day = coin_day
+            bundle = {"coin": coin, "day": day, "status": "unreadable", "reason": self.unreadable[key]}
+            return StoredModels(directory=Path(), bundle=bundle, label=f"models[{key}]")
+        return self.manager.read_partition(self.asset_key, key)
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
 
 
 def loading(fn: Callable[..., Any]) -> Callable[..., Any]:

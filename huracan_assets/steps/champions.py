@@ -4,6 +4,7 @@ benchmark's plain loop both call it."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,7 @@ from huracan_assets.core.metrics import decision_returns
 from huracan_assets.core.shadow import RECORD_COLUMNS, shadow_record
 from huracan_assets.steps.models import embargo_extra
 from huracan_assets.steps.scores import cost_context_for, decision_table
-from huracan_assets.stores.files import CorruptPartitionError, StoredModels
+from huracan_assets.stores.files import CorruptFileError, CorruptPartitionError, StoredModels
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -108,7 +109,7 @@ def acting_rule(coin_features: pd.DataFrame, day: str, settings: HuracanSettings
 def champions_for_day(
     day: str,
     previous: dict | None,
-    models: dict[tuple[str, str], StoredModels],
+    models: Mapping[tuple[str, str], StoredModels],
     features: Window,
     labels: Window,
     consensus: pd.DataFrame,
@@ -136,9 +137,14 @@ def champions_for_day(
     previous = carried_state(day, previous)
     universe = coin_universe[coin_universe["date"] == day] if "date" in coin_universe else coin_universe
     eligible = set(universe.loc[universe["eligible"], "coin"])
-    today = {c: m for (c, d), m in models.items() if d == day}
+    # (models may be read lazily, folder by folder: ``storage.CoinDayModels``; only what is used is read)
+    today = {c: models[(c, d)] for (c, d) in models if d == day}
     active = sorted(eligible & set(today))
-    coin_status = {c: f"not trained: {today[c].reason}" for c in active if today[c].status != "trained"}
+    coin_status = {
+        c: f"{'stored input unreadable' if today[c].status == 'unreadable' else 'not trained'}: {today[c].reason}"
+        for c in active
+        if today[c].status != "trained"
+    }
     for coin in sorted(eligible - set(today)):
         coin_status[coin] = "newly eligible: not yet in the coins partitions (history backfill pending)"
         active.append(coin)
@@ -183,8 +189,8 @@ def champions_for_day(
     cold_starts = dict((previous or {}).get("cold_starts", {}))
     returned: dict[str, str] = {}
     extra = embargo_extra(settings)
-    stored_of: dict[str, list[StoredModels]] = defaultdict(list)
-    for (c, _), m in models.items():
+    stored_of: dict[str, list[StoredModels]] = defaultdict(list)  # held here: dropped after each coin
+    for (c, _), m in models.items() if isinstance(models, dict) else []:
         stored_of[c].append(m)
     for coin in active:
         if coin in coin_status:
@@ -241,9 +247,11 @@ def champions_for_day(
             for horizon in settings.horizons:
                 shadow_day = cohort_days[horizon]
                 cohort = models.get((coin, shadow_day))
+                if cohort is not None and cohort.status == "unreadable":
+                    raise CorruptFileError(cohort.reason)
                 if cohort is None or cohort.status != "trained":
                     first = min(
-                        (d for (c, d), m in models.items() if c == coin and m.status == "trained"),
+                        (d for (c, d) in models if c == coin and models[(c, d)].status == "trained"),
                         default=day,
                     )
                     ready = _days_before(first, -settings.shadow_days_for(horizon))
@@ -292,7 +300,7 @@ def champions_for_day(
                 pending[coin] = "challengers in shadow: " + "; ".join(waiting)
                 if coin in returned:
                     pending[coin] = f"{returned[coin]}: {pending[coin]}"
-        except CorruptPartitionError as error:
+        except CorruptFileError as error:
             # a stored model or window partition of this coin refused as it loaded: this coin only
             # is not tested today
             del challengers[before:]
@@ -504,6 +512,9 @@ def _retests(
     oldest = (date.fromisoformat(day) - timedelta(days=settings.champions.max_age_days)).isoformat()
     for (coin, horizon), champ in sorted(incumbents.items()):
         stored = models.get((coin, champ["model_day"]))
+        if coin in trained and stored is not None and stored.status == "unreadable":
+            refused[coin] = stored.reason  # the champion's own folder was refused as it was read
+            continue
         if coin not in trained or champ["model_day"] < oldest or stored is None or stored.status != "trained":
             continue
         promoted_on = champ.get("shadow_test", {}).get("promoted_on") or champ["model_day"]
