@@ -31,7 +31,7 @@ from typing import Any, Protocol
 import dagster as dg
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
-from huracan_assets.automation.jobs import coins_range_tags, job_checks, range_tags
+from huracan_assets.automation.jobs import RERUN_OF_TAG, coins_range_tags, job_checks, range_tags
 from huracan_assets.automation.plan import plan_for, universe_is_current
 from huracan_assets.automation.runs import coin_of, refused_partitions, run_failures
 from huracan_assets.config import HuracanSettings
@@ -372,7 +372,7 @@ class DayRunner:
             for block in missing_blocks(coins, set(coins) - again):
                 self._execute(
                     "daily_coins_job",
-                    coins_range_tags(day, block),
+                    {**coins_range_tags(day, block), RERUN_OF_TAG: run_id},
                     f"{day} again after a rebuild: {','.join(block)}",
                     result,
                 )

@@ -30,6 +30,8 @@ from dagster._core.storage.tags import AUTO_RETRY_RUN_ID_TAG, WILL_RETRY_TAG
 from huracan_assets.automation.jobs import (
     ACTIVE,
     PER_COIN_DAILY,
+    REQUEST_TAG,
+    RERUN_OF_TAG,
     Jobs,
     coins_range_tags,
     range_tags,
@@ -42,10 +44,6 @@ from huracan_assets.resources.storage import ModelIOManager, ParquetIOManager
 
 AUTOMATION_INTERVAL_S = 10
 
-# what a sensor's request is (the same for its retries and re-executions, which copy the tags)
-REQUEST_TAG = "huracan/request"
-# a run of a day's coins again, after the stored partitions the named run refused were rebuilt
-RERUN_OF_TAG = "huracan/rerun_of"
 # what the sensors' runs read: one of these materialized after a request's run failed (a fix)
 # lets the sensor make the request once more
 REQUEST_INPUTS = (UNIVERSE, *(dg.AssetKey(a) for a in PER_COIN_DAILY))

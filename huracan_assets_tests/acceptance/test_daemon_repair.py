@@ -21,7 +21,7 @@ import dagster as dg
 import pytest
 from dagster._core.scheduler.instigation import TickStatus
 
-from huracan_assets.automation.jobs import RANGE_END, RANGE_START
+from huracan_assets.automation.jobs import RANGE_END, RANGE_START, RERUN_OF_TAG
 from huracan_assets.automation.local_daemon import (
     REPO,
     DaemonError,
@@ -29,7 +29,6 @@ from huracan_assets.automation.local_daemon import (
     run_until_exported,
     start_sensors,
 )
-from huracan_assets.automation.sensors import RERUN_OF_TAG
 from huracan_assets.core.manifest import MANIFEST_NAME
 from huracan_assets.stores.files import verified_partition_file
 from huracan_assets_tests.commands import FIRST_DAY, FIRST_DAY_COINS, NEXT_DAY, SMALL, copy_root

@@ -9,9 +9,8 @@ from pathlib import Path
 import dagster as dg
 
 from huracan_assets.automation.instance import INSTANCE_OVERRIDES
-from huracan_assets.automation.jobs import RANGE_END, RANGE_START
+from huracan_assets.automation.jobs import RANGE_END, RANGE_START, REQUEST_TAG
 from huracan_assets.automation.plan import lost_models
-from huracan_assets.automation.sensors import REQUEST_TAG
 from huracan_assets.core.training import CoinModels
 from huracan_assets.definitions import build_definitions
 from huracan_assets.orchestration import InProcessLauncher
