@@ -21,7 +21,6 @@ import contextlib
 import fcntl
 import json
 import os
-import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -32,13 +31,14 @@ from typing import Any, Protocol
 import dagster as dg
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
-from huracan_assets.automation.jobs import coins_range_tags, job_checks, range_tags
+from huracan_assets.automation.jobs import RERUN_OF_TAG, coins_range_tags, job_checks, range_tags
 from huracan_assets.automation.plan import plan_for, universe_is_current
+from huracan_assets.automation.runs import coin_of, refused_partitions, run_failures
 from huracan_assets.config import HuracanSettings
 from huracan_assets.core.day_plan import missing_blocks
 from huracan_assets.core.integrity import window_line
 from huracan_assets.partitions import COINS, build_partitions, coin_day_key
-from huracan_assets.resources.storage import JsonIOManager, ModelIOManager, ParquetIOManager, split_key
+from huracan_assets.resources.storage import JsonIOManager, ModelIOManager, ParquetIOManager
 
 # the console shows warnings and errors; every event still goes to the instance's event log (the UI)
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -142,33 +142,6 @@ class DayResult:
     integrity: dict[str, Any] = field(default_factory=dict)
     coins_added: list[str] = field(default_factory=list)
     seconds: float = 0.0
-
-
-def root_cause_message(error: Any) -> str:
-    """The last line of the innermost error: Dagster wraps what the step raised (which names
-    the file, coin or path at fault) in "Error occurred while executing op ..."."""
-    while error is not None and error.cause is not None:
-        error = error.cause
-    lines = error.message.strip().splitlines() if error is not None else []
-    return lines[-1] if lines else ""
-
-
-def run_failures(instance: dg.DagsterInstance, run_id: str) -> list[str]:
-    """Each failed step with its root cause, and each failed blocking check with its description."""
-    failed = []
-    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
-        event = record.dagster_event
-        error = event.event_specific_data.error if event and event.event_specific_data else None
-        failed.append(f"{event.step_key if event else '?'}: {root_cause_message(error)}")
-    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
-        evaluation = record.dagster_event.event_specific_data if record.dagster_event else None
-        if (
-            evaluation is not None
-            and not evaluation.passed
-            and evaluation.severity == dg.AssetCheckSeverity.ERROR
-        ):
-            failed.append(f"check {evaluation.asset_check_key.name}: {evaluation.description}")
-    return failed
 
 
 class Launcher(Protocol):
@@ -395,11 +368,11 @@ class DayRunner:
                 f"event=stored_partitions_refused day={day} count={len(refused)} rebuild={','.join(refused)}"
             )
             coins = self.prepare(day, result)
-            again = {split_key(label.split("[", 1)[1].rstrip("]"))[1] for label in refused}
+            again = {coin_of(label) for label in refused}
             for block in missing_blocks(coins, set(coins) - again):
                 self._execute(
                     "daily_coins_job",
-                    coins_range_tags(day, block),
+                    {**coins_range_tags(day, block), RERUN_OF_TAG: run_id},
                     f"{day} again after a rebuild: {','.join(block)}",
                     result,
                 )
@@ -409,19 +382,6 @@ class DayRunner:
         result.champions = storage.read_partition(dg.AssetKey("champions"), day)
         result.export = storage.read_partition(dg.AssetKey("dropbox_export"), day)
         result.integrity = storage.read_partition(dg.AssetKey("data_integrity_report"), day)
-
-
-_REFUSED = re.compile(r"re-materialize ([a-z_]+\[\d{4}-\d{2}-\d{2}\|[^\]]+\])")
-
-
-def refused_partitions(instance: dg.DagsterInstance, run_id: str) -> list[str]:
-    """The stored partitions a run refused on read (``features[2025-11-20|BTC]``), from its
-    ``coin_failed`` log lines (each names the partition to re-materialize)."""
-    found = set()
-    for entry in instance.all_logs(run_id):
-        if entry.user_message and "re-materialize" in entry.user_message:
-            found.update(_REFUSED.findall(entry.user_message))
-    return sorted(found)
 
 
 def summary_lines(result: DayResult) -> list[str]:

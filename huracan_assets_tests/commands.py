@@ -66,6 +66,17 @@ def build_small_first_day(root: Path) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
+# the day after it, by the same command on a copy of it (fixture ``small_next_day``)
+NEXT_DAY = "2025-11-21"
+
+
+def build_small_next_day(root: Path, first_day: Path) -> None:
+    """A copy of the small first day's root, then ``huracan daily --date NEXT_DAY`` on it."""
+    copy_root(first_day, root)
+    done, _ = huracan_daily(root, NEXT_DAY, fresh=False, SIMULATOR__N_COINS=FIRST_DAY_COINS)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
 def copy_root(source: Path, target: Path) -> Path:
     """A copy of a test root (its home, instance, stored partitions and exports) at ``target``:
     the instance keeps no absolute path, and model folders are relative links, copied as links."""

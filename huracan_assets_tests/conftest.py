@@ -185,3 +185,23 @@ def small_first_day(tmp_path_factory: pytest.TempPathFactory, worker_id: str) ->
             build_small_first_day(root)
             (root / "complete").touch()
     return root
+
+
+@pytest.fixture(scope="session")
+def small_next_day(tmp_path_factory: pytest.TempPathFactory, worker_id: str, small_first_day: Path) -> Path:
+    """The small first day's root with ``huracan daily`` run on the day after it (``NEXT_DAY``):
+    an undamaged day two (``commands.build_small_next_day``). Made once per test session, like
+    ``small_first_day``; tests that change it work on a copy."""
+    from filelock import FileLock
+
+    from huracan_assets_tests.commands import build_small_next_day
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if worker_id != "master" else base
+    root = shared / "small-next-day"
+    with FileLock(str(shared / "small-next-day.lock")):
+        if not (root / "complete").exists():
+            shutil.rmtree(root, ignore_errors=True)
+            build_small_next_day(root, small_first_day)
+            (root / "complete").touch()
+    return root

@@ -25,7 +25,14 @@ from huracan_assets.partitions import Partitions
 from huracan_assets.resources.compute import ComputeResource, TaskFailure
 from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.settings import HuracanSettingsResource
-from huracan_assets.resources.storage import CoinWindows, ModelIOManager, StoredModels, loading, split_key
+from huracan_assets.resources.storage import (
+    UNREADABLE,
+    CoinWindows,
+    ModelIOManager,
+    StoredModels,
+    loading,
+    split_key,
+)
 from huracan_assets.steps.frames import CODE_VERSION, day_of, keys_by_coin, universe_for
 from huracan_assets.steps.models import train_and_stage
 
@@ -69,6 +76,11 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         model_io_manager: dg.ResourceParam[ModelIOManager],
     ) -> dict[str, Any]:  # partition key -> CoinModels (skipped) or StagedModels (trained)
         settings = huracan_settings.get()
+        refused_universe = coin_universe.attrs.get(UNREADABLE, {})
+        if refused_universe:
+            # every coin of the day would be taken for one the universe does not list ("not in
+            # the universe") and stored as skipped: the day's universe is not a per-coin input
+            raise dg.Failure("; ".join(sorted(refused_universe.values())))
         fhash = features_hash()
         keys = run_keys(context)
         had_models = {split_key(k)[1] for k, m in yesterday.items() if m.status == "trained"}

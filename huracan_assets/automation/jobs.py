@@ -41,6 +41,11 @@ RUN_RETRIES = {"dagster/max_retries": "2", "dagster/retry_strategy": "FROM_FAILU
 # progress elsewhere (a run of `huracan daily`, which does not go through the queue).
 DAY_FLOW_TAG = "huracan/day_flow"
 DAY_FLOW = {DAY_FLOW_TAG: "one_day_at_a_time"}
+# what a sensor's request is (the same for its retries and re-executions, which copy the tags)
+REQUEST_TAG = "huracan/request"
+# a run of a day's coins again, after the stored partitions the named run refused were rebuilt
+# (the daemon's daily_flow_sensor and huracan daily): what fails again is not run again
+RERUN_OF_TAG = "huracan/rerun_of"
 
 
 def job_checks(job: dg.JobDefinition, assets: set[dg.AssetKey] | None) -> set[dg.AssetCheckKey]:

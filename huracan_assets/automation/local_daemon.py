@@ -76,7 +76,7 @@ def run_until_exported(
     """Run ``dagster-daemon`` until ``exports/LATEST`` names ``day`` and nothing has been queued,
     run or backfilled for ``settle_s`` (more than two sensor intervals). Returns the seconds until the day
     was exported. Raises DaemonError naming failed runs, with their failing steps."""
-    from huracan_assets.orchestration import run_failures
+    from huracan_assets.automation.runs import run_failures
 
     home = env["DAGSTER_HOME"]
     with log.open("a") as out:

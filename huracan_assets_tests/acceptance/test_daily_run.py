@@ -12,13 +12,14 @@ import pandas as pd
 import pytest
 
 from huracan_assets.automation.instance import INSTANCE_OVERRIDES
+from huracan_assets.automation.runs import root_cause_message
 from huracan_assets.config import HuracanSettings
 from huracan_assets.config.settings import PublisherSettings
 from huracan_assets.core.manifest import LATEST_NAME, MANIFEST_NAME
 from huracan_assets.definitions import build_definitions
 from huracan_assets.hamilton import HamiltonInterface
 from huracan_assets.market_sim import SimulatedExchange
-from huracan_assets.orchestration import DayResult, DayRunner, InProcessLauncher, root_cause_message
+from huracan_assets.orchestration import DayResult, DayRunner, InProcessLauncher
 from huracan_assets.partitions import coin_day_key
 from huracan_assets.resources.market_data import MarketDataResource
 from huracan_assets.resources.publisher import PublisherResource
