@@ -342,23 +342,31 @@ def _prepare(coins: int, lookback_days: int, day: str, workdir: Path, layout: st
     return ready
 
 
-def warm_day(coins: int, lookback_days: int, day: str, layout: str = SCALE_LAYOUT) -> dict[str, float]:
+def warm_day(
+    coins: int, lookback_days: int, day: str, layout: str = SCALE_LAYOUT, prepared: Path | None = None
+) -> dict[str, float]:
     """One warm day of ``coins`` simulated coins through Dagster (``huracan daily``'s runs), as a
-    day starts in production: in a fresh process, on an instance another process prepared. Its
-    wall and CPU time and this process's peak RSS (imports, definitions and the day). A run that
-    fails raises (``RunFailedError``), so every figure is of a complete day."""
+    day starts in production: in a fresh process, on an instance another process prepared (or a
+    copy of ``prepared``, a folder ``--prepare`` made). Its wall and CPU time and this process's
+    peak RSS (imports, definitions and the day). A run that fails raises (``RunFailedError``), so
+    every figure is of a complete day."""
     workdir = Path(tempfile.mkdtemp(prefix="huracan-warm-day-"))
     try:
-        command = [sys.executable, "-m", "huracan_assets.bench", "--prepare"]
-        command += [str(coins), str(lookback_days), day, str(workdir), layout]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-        if done.returncode != 0 or not lines:
-            raise RuntimeError(
-                f"preparing {coins} coins failed (rc {done.returncode}): {done.stderr[-2000:]}"
-            )
+        if prepared is not None:
+            shutil.copytree(prepared, workdir, symlinks=True, dirs_exist_ok=True)
+            ready_coins = json.loads((workdir / "coins.json").read_text())["coins"]
+        else:
+            command = [sys.executable, "-m", "huracan_assets.bench", "--prepare"]
+            command += [str(coins), str(lookback_days), day, str(workdir), layout]
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+            if done.returncode != 0 or not lines:
+                raise RuntimeError(
+                    f"preparing {coins} coins failed (rc {done.returncode}): {done.stderr[-2000:]}"
+                )
+            ready_coins = json.loads(lines[-1])["coins"]
         ready = _open(coins, lookback_days, day, workdir, layout)
-        ready.coins = json.loads(lines[-1])["coins"]
+        ready.coins = ready_coins
         started, cpu = time.perf_counter(), time.process_time()
         result = DayResult(day=day)
         ready.runner.run_day(day, ready.coins, result)
@@ -368,6 +376,7 @@ def warm_day(coins: int, lookback_days: int, day: str, layout: str = SCALE_LAYOU
             "wall_s": round(wall, 2),
             "cpu_s": round(cpu, 2),
             "s_per_coin": round(wall / max(len(ready.coins), 1), 4),
+            "cpu_s_per_coin": round(cpu / max(len(ready.coins), 1), 4),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "runs": len(result.runs),
             "champions": len(result.champions.get("champions", [])),
@@ -397,7 +406,8 @@ def scale_table(sizes: list[int], lookback_days: int, day: str) -> list[dict[str
         row = json.loads(lines[-1])
         print(
             f"warm day: coins={row['coins']} wall={row['wall_s']:.1f}s cpu={row['cpu_s']:.1f}s "
-            f"s_per_coin={row['s_per_coin']:.3f} peak_rss_mb={row['peak_rss_mb']:.0f} runs={row['runs']}",
+            f"s_per_coin={row['s_per_coin']:.3f} cpu_s_per_coin={row['cpu_s_per_coin']:.3f} "
+            f"peak_rss_mb={row['peak_rss_mb']:.0f} runs={row['runs']}",
             flush=True,
         )
         rows.append(row)
@@ -448,6 +458,8 @@ def run_bench(
             scaled = (
                 f" s_per_coin_{large['coins']}={large['s_per_coin']:.3f}"
                 f" s_per_coin_ratio_{large['coins']}_{small['coins']}={large['s_per_coin'] / small['s_per_coin']:.2f}"
+                f" cpu_per_coin_ratio_{large['coins']}_{small['coins']}="
+                f"{large['cpu_s_per_coin'] / small['cpu_s_per_coin']:.2f}"
                 f" rss_ratio_{large['coins']}_{small['coins']}={large['peak_rss_mb'] / small['peak_rss_mb']:.2f}"
             )
         print(
@@ -461,10 +473,18 @@ def run_bench(
 
 
 if __name__ == "__main__":  # the scale table's child processes (``scale_table``, ``warm_day``)
-    if len(sys.argv) == 5 and sys.argv[1] == "--warm-day":
-        print(json.dumps(warm_day(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])), flush=True)
-    elif len(sys.argv) == 7 and sys.argv[1] == "--prepare":
-        prepared = _prepare(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], Path(sys.argv[5]), sys.argv[6])
+    if len(sys.argv) in (5, 6) and sys.argv[1] == "--warm-day":
+        on = Path(sys.argv[5]) if len(sys.argv) == 6 else None
+        print(json.dumps(warm_day(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], prepared=on)), flush=True)
+    elif len(sys.argv) in (6, 7) and sys.argv[1] == "--prepare":
+        folder = Path(sys.argv[5])
+        folder.mkdir(parents=True, exist_ok=True)
+        layout = sys.argv[6] if len(sys.argv) == 7 else SCALE_LAYOUT
+        prepared = _prepare(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], folder, layout)
+        (folder / "coins.json").write_text(json.dumps({"coins": prepared.coins}))
         print(json.dumps({"coins": prepared.coins}), flush=True)
     else:
-        sys.exit("usage: python -m huracan_assets.bench --warm-day COINS LOOKBACK_DAYS DAY")
+        sys.exit(
+            "usage: python -m huracan_assets.bench --warm-day COINS LOOKBACK_DAYS DAY [PREPARED_DIR]\n"
+            "       python -m huracan_assets.bench --prepare COINS LOOKBACK_DAYS DAY DIR [LAYOUT]"
+        )
