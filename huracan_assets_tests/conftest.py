@@ -167,24 +167,30 @@ def five_coin_instance(tmp: Path, market: Any, coins: list[str]) -> tuple[dg.Def
     return defs, instance
 
 
+def _built_once(factory: pytest.TempPathFactory, worker_id: str, name: str, build) -> Path:
+    """``build(root)`` once per test session, under a file lock in the folder every xdist worker
+    shares; the root is marked complete only once ``build`` returned."""
+    from filelock import FileLock
+
+    base = factory.getbasetemp()
+    shared = base.parent if worker_id != "master" else base
+    root = shared / name
+    with FileLock(str(shared / f"{name}.lock")):
+        if not (root / "complete").exists():
+            shutil.rmtree(root, ignore_errors=True)
+            build(root)
+            (root / "complete").touch()
+    return root
+
+
 @pytest.fixture(scope="session")
 def small_first_day(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     """A root on which ``huracan daily`` ran FIRST_DAY with 4 simulated coins on a fresh home
-    (``commands.build_small_first_day``). Made once per test session, under a file lock in the
-    folder every xdist worker shares; tests that change it work on a copy (``commands.copy_root``)."""
-    from filelock import FileLock
-
+    (``commands.build_small_first_day``). Made once per test session (``_built_once``); tests that
+    change it work on a copy (``commands.copy_root``)."""
     from huracan_assets_tests.commands import build_small_first_day
 
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if worker_id != "master" else base
-    root = shared / "small-first-day"
-    with FileLock(str(shared / "small-first-day.lock")):
-        if not (root / "complete").exists():
-            shutil.rmtree(root, ignore_errors=True)
-            build_small_first_day(root)
-            (root / "complete").touch()
-    return root
+    return _built_once(tmp_path_factory, worker_id, "small-first-day", build_small_first_day)
 
 
 @pytest.fixture(scope="session")
@@ -192,16 +198,11 @@ def small_next_day(tmp_path_factory: pytest.TempPathFactory, worker_id: str, sma
     """The small first day's root with ``huracan daily`` run on the day after it (``NEXT_DAY``):
     an undamaged day two (``commands.build_small_next_day``). Made once per test session, like
     ``small_first_day``; tests that change it work on a copy."""
-    from filelock import FileLock
-
     from huracan_assets_tests.commands import build_small_next_day
 
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if worker_id != "master" else base
-    root = shared / "small-next-day"
-    with FileLock(str(shared / "small-next-day.lock")):
-        if not (root / "complete").exists():
-            shutil.rmtree(root, ignore_errors=True)
-            build_small_next_day(root, small_first_day)
-            (root / "complete").touch()
-    return root
+    return _built_once(
+        tmp_path_factory,
+        worker_id,
+        "small-next-day",
+        lambda root: build_small_next_day(root, small_first_day),
+    )

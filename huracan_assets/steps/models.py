@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -75,22 +76,13 @@ def train_for_day(
     )
 
 
-def train_and_stage(
-    folder: str,
-    coin: str,
-    day: str,
-    features: pd.DataFrame,
-    labels: pd.DataFrame,
-    settings: HuracanSettings,
-    fhash: str,
-    cold_start: bool,
-) -> StagedModels:
-    """:func:`train_for_day`, its models written whole to the staging ``folder`` (the same files
+def train_and_stage(folder: str, *train_args: Any) -> StagedModels:
+    """:func:`train_for_day` of ``train_args``, its models written whole to the staging ``folder`` (the same files
     the models IO manager writes) where they were trained: the step then holds a summary per coin
     instead of every coin's fitted models until the end."""
     from huracan_assets.stores.files import write_coin_models
 
-    result = train_for_day(coin, day, features, labels, settings, fhash, cold_start)
+    result = train_for_day(*train_args)
     staging = Path(folder)
     staging.mkdir(parents=True)
     try:
