@@ -286,6 +286,18 @@ class SimulatedExchange:
         self.rho = _RHO_PER_HOUR ** (self.bar / timedelta(hours=1))
 
     # ------------------------------------------------------------------ coins
+    def __getstate__(self) -> dict:
+        """Pickled (a task sent to a Dask worker carries its client) without the generated paths,
+        which the worker generates again, the same bars, and without the lock."""
+        state = self.__dict__.copy()
+        state["_paths"] = OrderedDict()
+        del state["_paths_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._paths_lock = threading.Lock()
+
     def _rng(self, *key: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, *key])
 

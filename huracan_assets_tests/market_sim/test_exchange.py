@@ -1,3 +1,4 @@
+import pickle
 from datetime import date, timedelta
 
 import numpy as np
@@ -33,6 +34,14 @@ def test_it_keeps_a_bounded_number_of_paths_and_serves_the_same_bars_after_dropp
     assert len(exchange._paths) == 2 and "SOL" not in exchange._paths
     pd.testing.assert_frame_equal(exchange.ohlcv("SOL", utc(DAY), utc(DAY, 24)), first)
     assert list(exchange._paths)[-1] == "SOL"  # the one served last is kept
+
+
+def test_a_pickled_exchange_serves_the_same_bars_without_carrying_its_paths():
+    exchange = SimulatedExchange(seed=3, n_coins=6)
+    bars = exchange.ohlcv("SOL", utc(DAY), utc(DAY, 24))
+    copy = pickle.loads(pickle.dumps(exchange))  # what a task sent to a Dask worker carries
+    assert not copy._paths
+    pd.testing.assert_frame_equal(copy.ohlcv("SOL", utc(DAY), utc(DAY, 24)), bars)
 
 
 def test_a_coin_is_the_same_whatever_the_number_of_coins():
