@@ -42,8 +42,9 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
             "models": dg.AssetIn(
                 partition_mapping=window, metadata={"load": "by_partition", "allow_missing": True}
             ),
-            "features": dg.AssetIn(partition_mapping=window),
-            "labels": dg.AssetIn(partition_mapping=window),
+            # the longest shadow (23 days for 1d) can reach past a coin's history: its records are then shorter
+            "features": dg.AssetIn(partition_mapping=window, metadata={"allow_missing": True}),
+            "labels": dg.AssetIn(partition_mapping=window, metadata={"allow_missing": True}),
             "coin_universe": dg.AssetIn(partition_mapping=partitions.by_day),
         },
         description="Out-of-sample metrics after round-trip fees, spread, square-root slippage and funding, "
