@@ -479,6 +479,7 @@ def _retests(
             alpha=settings.risk.alpha,
             min_trades=settings.champions.min_trades,
             min_effective_samples=settings.champions.min_effective_samples,
+            max_age_days=settings.champions.max_age_days,
             rule=acting_rule(recent_features[recent_features["symbol"] == coin], day, settings),
             # the decisions of a full shadow record: shadow_days_for(horizon) of bars less the embargo (horizon +
             # latency) at its start and the labels (latency + horizon) not yet resolved at its end
