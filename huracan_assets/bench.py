@@ -136,15 +136,16 @@ def plain_loop(
             cold_start=yesterday is None or yesterday.status != "trained",
         )
         model_store.write_partition(dg.AssetKey("models"), key, trained)
-        scored = scored_model_days(date.fromisoformat(day), partitions.shadow_days)
+        scored = scored_model_days(date.fromisoformat(day), settings)
         recent = [m for d in sorted(scored) if (m := stored(coin, d)) is not None]
         scores = score_for_day(
             coin,
             recent,
-            window("features", partitions.shadow_days, coin),
-            window("labels", partitions.shadow_days, coin),
+            window("features", partitions.longest_shadow_days, coin),
+            window("labels", partitions.longest_shadow_days, coin),
             row.iloc[0],
             settings,
+            day,
         )
         events = consensus_for_day(
             stored(coin, day), yesterday, features.assign(date=day, symbol=coin), scores, day, settings

@@ -35,6 +35,7 @@ class Partitions:
     label_lookback_days: int
     lookback_days: int
     shadow_days: int
+    longest_shadow_days: int  # the longest horizon's shadow (HuracanSettings.longest_shadow_days)
     max_champion_age_days: int
 
     def window(self, days_back: int) -> dg.MultiPartitionMapping:
@@ -148,6 +149,7 @@ def build_partitions(settings: HuracanSettings) -> Partitions:
         label_lookback_days=settings.label_lookback_days,
         lookback_days=settings.lookback_days,
         shadow_days=settings.champions.shadow_days,
+        longest_shadow_days=settings.longest_shadow_days,
         max_champion_age_days=settings.champions.max_age_days,
     )
 

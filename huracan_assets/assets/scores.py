@@ -1,8 +1,11 @@
 """scores[date x symbol]: out-of-sample edge after costs of every recent model, per engine x horizon x regime.
 
-The records scored are the shadow records of the models trained in the last ``shadow_days``
+The records scored are the shadow records of some models of the last ``longest_shadow_days``
 days (their predictions on the bars after their cut-off plus embargo, labels resolved by the
-end of the day) and, for a cold-start coin, the purged walk-forward record of its first models.
+end of the day; ``steps.scores.scored_model_days``: each horizon's challenger cohort among them)
+and, for a cold-start coin, the purged walk-forward record of its first models. Every record is
+scored under the consensus's acting rule with per-decision costs, as the champions step judges
+its challengers (``steps/scores.py``).
 """
 
 import dagster as dg
@@ -21,13 +24,13 @@ from huracan_assets.partitions import Partitions
 from huracan_assets.resources.compute import ComputeResource
 from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.settings import HuracanSettingsResource
-from huracan_assets.resources.storage import CoinWindows, PartitionValues, StoredModels, split_key
+from huracan_assets.resources.storage import CoinDayModels, CoinWindows, PartitionValues, split_key
 from huracan_assets.steps.frames import CODE_VERSION, day_of, keys_by_coin, universe_for
-from huracan_assets.steps.scores import score_for_day, scored_model_days
+from huracan_assets.steps.scores import score_for_day, score_summary, scored_model_days
 
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
-    window = partitions.window(partitions.shadow_days)
+    window = partitions.window(partitions.longest_shadow_days)
 
     @dg.asset(
         code_version=CODE_VERSION,
@@ -36,20 +39,24 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         group_name="training",
         kinds={"pandas", "parquet"},
         ins={
-            "models": dg.AssetIn(
-                partition_mapping=window, metadata={"load": "by_partition", "allow_missing": True}
+            # each coin's folders of the scored days read where its task runs (the window is 24 days)
+            "models": dg.AssetIn(partition_mapping=window, metadata={"load": "lazy", "allow_missing": True}),
+            # the longest shadow (23 days for 1d) can reach past a coin's history: its records are then shorter
+            "features": dg.AssetIn(
+                partition_mapping=window, metadata={"load": "per_coin", "allow_missing": True}
             ),
-            "features": dg.AssetIn(partition_mapping=window, metadata={"load": "per_coin"}),
-            "labels": dg.AssetIn(partition_mapping=window, metadata={"load": "per_coin"}),
+            "labels": dg.AssetIn(
+                partition_mapping=window, metadata={"load": "per_coin", "allow_missing": True}
+            ),
             "coin_universe": dg.AssetIn(partition_mapping=partitions.by_day),
         },
         description="Out-of-sample metrics after round-trip fees, spread, square-root slippage and funding, "
-        "for every model of the last shadow_days days (shadow records) and cold-start walk-forward records, "
-        "per engine x horizon x regime.",
+        "under the consensus's acting rule (the champions step's), for the challenger cohort of every horizon "
+        "and recent models (shadow records) and cold-start walk-forward records, per engine x horizon x regime.",
     )
     def scores(
         context: dg.AssetExecutionContext,
-        models: dict[str, StoredModels],
+        models: CoinDayModels,
         features: CoinWindows,
         labels: CoinWindows,
         coin_universe: pd.DataFrame,
@@ -70,55 +77,39 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                 row = universe[universe["coin"] == coin] if len(universe) else universe
                 if row.empty:  # not in the day's universe: no scores
                     continue
-                wanted = scored_model_days(day, partitions.shadow_days)
-                mine = [m for m in models.values() if m.coin == coin and m.day in wanted]
-                # score_for_day's arguments: the coin's models (paths) and its own window
-                args[key] = (coin, mine, features_of[coin], labels_of[coin], row.iloc[0], settings)
+                wanted = scored_model_days(day, settings)
+                # score_for_day's arguments: the coin's models and its own window, read where it runs
+                args[key] = (
+                    coin,
+                    models.part(coin, wanted),
+                    features_of[coin],
+                    labels_of[coin],
+                    row.iloc[0],
+                    settings,
+                    day.isoformat(),
+                )
 
         ordered = [k for coin_keys in groups.values() for k in coin_keys]
         # a refused stored partition (moved aside) of a coin's window fails that coin by name; model
         # days this run does not score do not count
-        scored_days = set().union(*(scored_model_days(day_of(k), partitions.shadow_days) for k in keys))
-        refused = unreadable_coins(features, labels, _on_days(models, scored_days))
+        scored_days = set().union(*(scored_model_days(day_of(k), settings) for k in keys))
+        refused = unreadable_coins(features, labels, _refused_on_days(models, scored_days))
         scored = map_by_partition(
             context, compute, score_for_day, args, empty_scores, metrics, unreadable=refused
         )
         out = {key: scored[key] if key in scored else empty_scores() for key in ordered}
         metadata = PartitionMetadata(context, len(ordered))
         for key, result in out.items():
-            pooled = (
-                result[(result["regime"] == "all") & (result["model_regime"] == "all")]
-                if len(result)
-                else result
-            )
-            best = pooled.sort_values("net_edge_bps", ascending=False).head(1)
-            metadata.add(
-                key,
-                {
-                    "rows": len(result),
-                    "records": int(
-                        pooled[["model_day", "engine", "horizon", "record_kind"]].drop_duplicates().shape[0]
-                    )
-                    if len(pooled)
-                    else 0,
-                    "best_net_edge_bps": float(best["net_edge_bps"].iloc[0]) if len(best) else float("nan"),
-                    "best": f"{best['engine'].iloc[0]}/{best['horizon'].iloc[0]} of {best['model_day'].iloc[0]}"
-                    if len(best)
-                    else "",
-                    "round_trip_cost_bps": float(pooled["cost_bps"].median())
-                    if len(pooled)
-                    else float("nan"),
-                },
-                notable=result.empty,
-            )
+            metadata.add(key, score_summary(result, day_of(key).isoformat(), settings), notable=result.empty)
         metadata.flush({"rows_in_run": sum(len(f) for f in out.values())})
         return out
 
     return [scores]
 
 
-def _on_days(models: dict[str, StoredModels], days: set[str]) -> PartitionValues:
-    """The model partitions of ``days`` (``unreadable`` ones included)."""
-    out = PartitionValues({k: m for k, m in models.items() if split_key(k)[0] in days})
-    out.unreadable = {k: e for k, e in getattr(models, "unreadable", {}).items() if split_key(k)[0] in days}
+def _refused_on_days(models: CoinDayModels, days: set[str]) -> PartitionValues:
+    """The model partitions of ``days`` an earlier read refused (the others are read, and checked,
+    where their coin's task runs)."""
+    out = PartitionValues()
+    out.unreadable = {k: e for k, e in models.unreadable.items() if split_key(k)[0] in days}
     return out

@@ -12,12 +12,15 @@ Rules, in order (each counted in :class:`BarQuality`):
 5. Gaps: runs of missing candles up to ``max_repair_bars`` are repaired with flat candles at
    the last close (volume 0, ``repaired=True``); a longer run drops the day, with the reason.
 6. Outliers, causally (nothing after bar t changes bar t): a close that jumps more than
-   ``outlier_z`` robust units (median/MAD of the day's earlier accepted returns, at least
-   ``_MIN_SCALE_RETURNS`` of them) both from the last accepted close and from the previous
-   delivered close is held at the last accepted close and flagged ``outlier=True`` — what a
-   live feed can do at t, before the next bar shows whether the print reverts. A bad print is
-   removed; a real jump is held for one bar and then accepted, because the next close is
-   normal against the delivered jump.
+   ``outlier_z`` robust units from the median of the day's earlier accepted returns (at least
+   ``_MIN_SCALE_RETURNS`` of them), both from the last accepted close and from the previous
+   delivered close, is held at the last accepted close and flagged ``outlier=True`` — what a
+   live feed can do at t, before the next bar shows whether the print reverts. The unit is a
+   bar's volatility: the larger of 1.4826 x the MAD of those returns and the median high-low
+   log range of the same bars / sqrt(8 / pi) (a Brownian bar's expected range is sqrt(8 / pi)
+   sigma). A bad print is removed; a real jump is held for one bar and then accepted, because
+   the next close is normal against the delivered jump. A held bar stays a candle: its high
+   and low enclose its open and held close.
 7. Vendors: the primary vendor wins (the source's documented rule, see
    ``resources/market_data.py``); a secondary vendor, when given, audits it bar by bar: the
    largest of the open/high/low/close disagreements of a bar, in bps, above ``mismatch_bps``
@@ -342,7 +345,9 @@ def _validate_regular_day(
 
     repaired = np.zeros(len(grid), dtype=bool)
     close = values["close"]
-    spikes, held_close = _implausible_close_array(close, repaired, float(values["open"][0]), outlier_z)
+    spikes, held_close = _implausible_close_array(
+        close, repaired, float(values["open"][0]), outlier_z, values["high"], values["low"]
+    )
     if spikes.any():
         quality.outliers = int(spikes.sum())
         quality.status = "repaired"
@@ -374,16 +379,17 @@ def _hold_outliers(
     prices: dict[str, np.ndarray], spikes: np.ndarray, held_close: np.ndarray
 ) -> dict[str, np.ndarray]:
     """High, low and close with each outlier bar's close held (rule 6): a high or low that the bad
-    print set is pulled back to the bar's open and held close."""
+    print set is pulled back to the bar's open and held close, and the high and low always
+    enclose the open and the held close (a bar held after a real move opens away from the held
+    close: left as delivered, its high or low would cut through it, and the day would fail
+    ``ValidatedBarsSchema``)."""
     close, open_ = prices["close"], prices["open"]
     fixed = np.where(spikes, held_close, close)
     high, low = prices["high"].copy(), prices["low"].copy()
-    high[spikes] = np.where(
-        high[spikes] <= close[spikes], np.maximum(open_[spikes], fixed[spikes]), high[spikes]
-    )
-    low[spikes] = np.where(
-        low[spikes] >= close[spikes], np.minimum(open_[spikes], fixed[spikes]), low[spikes]
-    )
+    top = np.maximum(open_[spikes], fixed[spikes])
+    bottom = np.minimum(open_[spikes], fixed[spikes])
+    high[spikes] = np.maximum(np.where(high[spikes] <= close[spikes], top, high[spikes]), top)
+    low[spikes] = np.minimum(np.where(low[spikes] >= close[spikes], bottom, low[spikes]), bottom)
     return {"high": high, "low": low, "close": fixed}
 
 
@@ -456,45 +462,58 @@ def robust_z(values: np.ndarray) -> np.ndarray:
     return (values - median) / mad
 
 
-_MIN_SCALE_RETURNS = 6  # earlier returns of the day needed before a bar can be judged an outlier
+_MIN_SCALE_RETURNS = 3  # earlier returns of the day needed before a bar can be judged an outlier
+_RANGE_PER_SIGMA = math.sqrt(8 / math.pi)  # a Brownian bar's expected high-low log range, in sigmas
 
 
 def _implausible_closes(frame: pd.DataFrame, outlier_z: float) -> tuple[pd.Series, pd.Series]:
     """(outlier flags, the close each bar is held at) from bars up to and including each bar only.
 
     Bar t is an outlier when its close is more than ``outlier_z`` robust units away both from the
-    last accepted close and from bar t-1's delivered close, the unit being the MAD of the day's
-    accepted log returns before t (gap-repaired bars excluded). Requiring both keeps a real
-    jump from being held for ever: the bar after it is normal against the delivered jump.
+    last accepted close and from bar t-1's delivered close, the unit being a bar's volatility
+    from the day's accepted bars before t (gap-repaired bars excluded): the larger of 1.4826 x
+    the MAD of their log returns and their median high-low log range / sqrt(8 / pi). Requiring
+    both closes keeps a real jump from being held for ever: the bar after it is normal against
+    the delivered jump. The range keeps the unit from collapsing on a few quiet or one-way
+    returns (a MAD of 6 returns alone quarantined 8 coin-days of a clean market, ``test_bars.py``).
     """
     flags, held = _implausible_close_array(
         frame["close"].to_numpy(dtype=float),
         frame["repaired"].to_numpy(dtype=bool),
         float(frame["open"].iloc[0]),
         outlier_z,
+        frame["high"].to_numpy(dtype=float),
+        frame["low"].to_numpy(dtype=float),
     )
     return pd.Series(flags, index=frame.index), pd.Series(held, index=frame.index)
 
 
 def _implausible_close_array(
-    close: np.ndarray, repaired: np.ndarray, first_open: float, outlier_z: float
+    close: np.ndarray,
+    repaired: np.ndarray,
+    first_open: float,
+    outlier_z: float,
+    high: np.ndarray,
+    low: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``_implausible_closes`` on arrays: (flags, held close), the first bar measured from ``first_open``."""
     flags = np.zeros(len(close), dtype=bool)
     held = close.copy()
     accepted_prev = delivered_prev = first_open
     past: list[float] = []
+    ranges: list[float] = []
     for t, price in enumerate(close):
         into = math.log(price / accepted_prev)
         if len(past) >= _MIN_SCALE_RETURNS and not repaired[t]:
             median = _median(past)
-            mad = 1.4826 * _median([abs(r - median) for r in past])
+            unit = max(1.4826 * _median([abs(r - median) for r in past]), _median(ranges) / _RANGE_PER_SIGMA)
             jump = math.log(price / delivered_prev)
-            if mad > 0 and abs(into - median) > outlier_z * mad and abs(jump - median) > outlier_z * mad:
+            if unit > 0 and abs(into - median) > outlier_z * unit and abs(jump - median) > outlier_z * unit:
                 flags[t], held[t] = True, accepted_prev
         if not flags[t]:
             if not repaired[t]:
                 past.append(into)
+                ranges.append(math.log(high[t] / low[t]))
             accepted_prev = price
         delivered_prev = price
     return flags, held

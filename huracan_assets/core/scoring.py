@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pandas as pd
 
+from huracan_assets.core.consensus import ActingRule
 from huracan_assets.core.costs import CostContext, CostModel
 from huracan_assets.core.metrics import metrics_bundle
 
@@ -75,9 +76,12 @@ def score_records(
     min_edge_bps: float,
     usdt_per_gbp: float,
     context: CostContext | None = None,
+    rule: ActingRule | None = None,
 ) -> pd.DataFrame:
     """Score rows of every record; ``context``: each decision pays its own costs (the cost columns
-    are then means per trade); without it every decision pays ``cost``."""
+    are then means per trade); without it every decision pays ``cost``. ``rule``: trades, edge
+    and tests are the consensus's acting rule's (``core.consensus.ActingRule``, as the champions
+    step judges a challenger); without it: trade when the predicted move beats the cost."""
     rows = []
     for record in records:
         if record.frame.empty:
@@ -100,6 +104,7 @@ def score_records(
                 min_edge_bps=min_edge_bps,
                 usdt_per_gbp=usdt_per_gbp,
                 costs=context.for_record(subset, h_bars) if context is not None else None,
+                rule=rule,
             )
             c = m.pop("cost")
             m.pop("days", None)

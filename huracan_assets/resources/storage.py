@@ -35,7 +35,7 @@ import shutil
 import threading
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,7 @@ __all__ = [
     "MISSING",
     "MissingPartitionError",
     "ModelIOManager",
+    "ModelsPart",
     "ParquetIOManager",
     "PartitionValues",
     "StoredModels",
@@ -502,9 +503,41 @@ class CoinDayModels(Mapping[tuple[str, str], StoredModels]):
     def __len__(self) -> int:
         return len(self._keys)
 
+    def part(self, coin: str, days: Iterable[str]) -> "ModelsPart":
+        """``coin``'s folders of ``days`` (those there), to be read where its task runs."""
+        keys = tuple(self._keys[(coin, d)] for d in sorted(days) if (coin, d) in self._keys)
+        base = str(self.manager._root())
+        return ModelsPart(base, tuple(self.asset_key.path), keys, tuple(self.unreadable.items()))
+
+
+@dataclass(frozen=True)
+class ModelsPart:
+    """Some stored model folders of one coin (``CoinDayModels.part``), read where the coin's task
+    runs (:func:`loading`): a folder refused as it is read (or by an earlier read) raises its
+    error, naming the file and the partition, so the coin fails with it."""
+
+    base_dir: str
+    asset_path: tuple[str, ...]
+    keys: tuple[str, ...]
+    refused: tuple[tuple[str, str], ...] = ()
+
+    def load(self) -> list[StoredModels]:
+        refused = dict(self.refused)
+        out = []
+        for key in self.keys:
+            if key in refused:
+                raise CorruptFileError(refused[key])
+            stored = ModelIOManager(base_dir=self.base_dir).read_partition(
+                dg.AssetKey(list(self.asset_path)), key
+            )
+            if stored.status == "unreadable":
+                raise CorruptFileError(stored.reason)
+            out.append(stored)
+        return out
+
 
 def loading(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn`` for ``compute.map``: its :class:`WindowPart` arguments are read where the call runs,
+    """``fn`` for ``compute.map``: its :class:`WindowPart` and :class:`ModelsPart` arguments are read where the call runs,
     and the stored models it was handed drop what they loaded once it returns (a step over many
     coins holds one coin's frames and models at a time)."""
     call = functools.partial(_call_loading, fn)
@@ -513,10 +546,11 @@ def loading(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _call_loading(fn: Callable[..., Any], *args: Any) -> Any:
+    loaded = [arg.load() if isinstance(arg, WindowPart | ModelsPart) else arg for arg in args]
     try:
-        return fn(*(arg.load() if isinstance(arg, WindowPart) else arg for arg in args))
+        return fn(*loaded)
     finally:
-        for arg in args:
+        for arg in loaded:
             for stored in arg if isinstance(arg, list) else [arg]:
                 if isinstance(stored, StoredModels):
                     stored.release()

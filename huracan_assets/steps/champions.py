@@ -23,7 +23,7 @@ from huracan_assets.core.costs import CostContext
 from huracan_assets.core.metrics import decision_returns
 from huracan_assets.core.shadow import RECORD_COLUMNS, shadow_record
 from huracan_assets.steps.models import embargo_extra
-from huracan_assets.steps.scores import cost_context_for, decision_table
+from huracan_assets.steps.scores import acting_rule, cost_context_for, decision_table
 from huracan_assets.stores.files import CorruptFileError, CorruptPartitionError, StoredModels
 
 if TYPE_CHECKING:
@@ -96,14 +96,6 @@ def _challenger(
         baseline_name=baseline_name,
         rule=rule,
     )
-
-
-def acting_rule(coin_features: pd.DataFrame, day: str, settings: HuracanSettings) -> ActingRule:
-    """The consensus's acting rule for a coin on ``day``: the risk preset's threshold and, as the
-    ``consensus`` step uses, the median 24h volatility of the coin's feature rows of that day."""
-    rows = coin_features[coin_features["date"].astype(str) == day] if len(coin_features) else coin_features
-    reference = float(np.nanmedian(rows["vol_24h_bps"])) if len(rows) else float("nan")
-    return ActingRule(base_threshold=settings.risk.signal_threshold, reference_vol_bps=reference)
 
 
 def champions_for_day(
@@ -553,6 +545,7 @@ def _retests(
             alpha=settings.risk.alpha,
             min_trades=settings.champions.min_trades,
             min_effective_samples=settings.champions.min_effective_samples,
+            max_age_days=settings.champions.max_age_days,
             rule=acting_rule(recent_rows, day, settings),
             # the decisions of a full shadow record: shadow_days_for(horizon) of bars less the embargo (horizon +
             # latency) at its start and the labels (latency + horizon) not yet resolved at its end

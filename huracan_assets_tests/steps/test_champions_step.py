@@ -1,6 +1,7 @@
 """The champions step on real models: a 1d challenger promoted from its shadow record (its
 horizon's shadow lasts until it holds min_effective_samples independent trades), the same edge
-refused on a 7-day record, and a coin skipped by name when a partition its window reads is missing.
+refused on a 7-day record, a coin skipped by name when a partition its window reads is missing,
+and the scores step reporting the same net edge as the champions step for the same record.
 
 Real parts only: the simulator's candles, the real features, labels, CatBoost training and model
 storage, and ``champions_for_day``. One coin with a strong planted edge, the 1d horizon only.
@@ -22,6 +23,7 @@ from huracan_assets.steps.champions import champions_for_day
 from huracan_assets.steps.features import features_by_day
 from huracan_assets.steps.labels import labels_by_day
 from huracan_assets.steps.models import train_for_day
+from huracan_assets.steps.scores import score_for_day, score_summary, scored_model_days
 from huracan_assets.stores.files import read_coin_models, write_coin_models
 
 DAY = "2025-04-30"
@@ -176,3 +178,34 @@ def test_the_trial_count_carries_over_a_day_whose_champions_partition_is_missing
     assert doc["trials"]["GONE|flow|1d"] == before
     assert doc["cold_starts"] == {COIN: "2025-02-15"}
     assert not any(e["kind"] == "demotion" for e in doc["events"])
+
+
+def test_the_scores_step_reports_the_edge_the_champions_step_judges(market):
+    """The scores of the day (what the UI shows) score each horizon's challenger cohort under the
+    champions step's rule and costs: the 1d cohort of 23 days back, the consensus's acting rule,
+    each decision's own costs. Its pooled row's net edge and trades are the challenger's."""
+    _, features, labels, stored = market
+    settings, doc = _run(market, 30)
+    cohort = "2025-04-07"
+    assert cohort in scored_model_days(date.fromisoformat(DAY), settings)
+    first = (date.fromisoformat(DAY) - timedelta(days=settings.longest_shadow_days)).isoformat()
+    scores = score_for_day(
+        COIN,
+        [m for (_, d), m in sorted(stored.items()) if d != DAY],  # today's is a stand-in without models
+        features[features["date"] >= first],
+        labels[labels["date"] >= first],
+        _universe().iloc[0],
+        settings,
+        DAY,
+    )
+    pooled = scores[(scores["regime"] == "all") & (scores["model_regime"] == "all")]
+    tests = [t for t in doc["tests"] if t["model_day"] == cohort]
+    assert tests
+    for test in tests:
+        row = pooled[(pooled["model_day"] == cohort) & (pooled["engine"] == test["engine"])]
+        assert len(row) == 1, test["engine"]
+        assert int(row["n_trades"].iloc[0]) == test["n_trades"] > 0
+        assert float(row["net_edge_bps"].iloc[0]) == pytest.approx(test["net_edge_bps"], rel=1e-9)
+    summary = score_summary(scores, DAY, settings)
+    assert summary["best_net_edge_bps"] == pytest.approx(max(t["net_edge_bps"] for t in tests), rel=1e-9)
+    assert summary["best"].endswith(f"/1d of {cohort}")
