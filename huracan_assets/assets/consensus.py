@@ -24,7 +24,7 @@ from huracan_assets.partitions import Partitions
 from huracan_assets.resources.compute import ComputeResource
 from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.settings import HuracanSettingsResource
-from huracan_assets.resources.storage import CoinWindows, StoredModels
+from huracan_assets.resources.storage import CoinDayModels, CoinWindows
 from huracan_assets.steps.consensus import consensus_for_day, empty_events
 from huracan_assets.steps.frames import CODE_VERSION, day_of
 
@@ -37,9 +37,10 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         group_name="training",
         kinds={"pandas", "parquet"},
         ins={
+            # each coin's two folders read where its task runs
             "models": dg.AssetIn(
                 partition_mapping=partitions.window(1),
-                metadata={"load": "by_partition", "allow_missing": True},
+                metadata={"load": "lazy", "allow_missing": True},
             ),
             "features": dg.AssetIn(metadata={"load": "per_coin"}),
             "scores": dg.AssetIn(metadata={"load": "by_partition"}),
@@ -50,7 +51,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     )
     def consensus(
         context: dg.AssetExecutionContext,
-        models: dict[str, StoredModels],
+        models: CoinDayModels,
         features: CoinWindows,
         scores: dict[str, pd.DataFrame],
         compute: ComputeResource,
@@ -59,7 +60,6 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
     ) -> dict[str, pd.DataFrame]:
         settings = huracan_settings.get()
         keys = run_keys(context)
-        by_coin_day = {(m.coin, m.day): m for m in models.values()}
 
         # each task reads its coin-day's rows only
         args = {}
@@ -68,8 +68,8 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
             coin = key.split("|")[1]
             # consensus_for_day's arguments: the coin-day's models (paths), features and scores
             args[key] = (
-                by_coin_day.get((coin, day.isoformat())),
-                by_coin_day.get((coin, (day - timedelta(days=1)).isoformat())),
+                models.part(coin, [day.isoformat()], single=True),
+                models.part(coin, [(day - timedelta(days=1)).isoformat()], single=True),
                 features.partition(key),
                 scores.get(key, pd.DataFrame()),
                 day.isoformat(),

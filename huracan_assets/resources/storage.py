@@ -503,11 +503,12 @@ class CoinDayModels(Mapping[tuple[str, str], StoredModels]):
     def __len__(self) -> int:
         return len(self._keys)
 
-    def part(self, coin: str, days: Iterable[str]) -> "ModelsPart":
-        """``coin``'s folders of ``days`` (those there), to be read where its task runs."""
+    def part(self, coin: str, days: Iterable[str], single: bool = False) -> "ModelsPart":
+        """``coin``'s folders of ``days`` (those there), to be read where its task runs; ``single``:
+        the one day's folder, or None when it is not there."""
         keys = tuple(self._keys[(coin, d)] for d in sorted(days) if (coin, d) in self._keys)
         base = str(self.manager._root())
-        return ModelsPart(base, tuple(self.asset_key.path), keys, tuple(self.unreadable.items()))
+        return ModelsPart(base, tuple(self.asset_key.path), keys, tuple(self.unreadable.items()), single)
 
 
 @dataclass(frozen=True)
@@ -520,8 +521,9 @@ class ModelsPart:
     asset_path: tuple[str, ...]
     keys: tuple[str, ...]
     refused: tuple[tuple[str, str], ...] = ()
+    single: bool = False  # load() gives the one folder (or None), not a list
 
-    def load(self) -> list[StoredModels]:
+    def load(self) -> list[StoredModels] | StoredModels | None:
         refused = dict(self.refused)
         out = []
         for key in self.keys:
@@ -533,6 +535,8 @@ class ModelsPart:
             if stored.status == "unreadable":
                 raise CorruptFileError(stored.reason)
             out.append(stored)
+        if self.single:
+            return out[0] if out else None
         return out
 
 
