@@ -17,13 +17,11 @@ import argparse
 
 import numpy as np
 
-from huracan_assets.core.champions import retest_champion
 from huracan_assets_tests.core.test_champions import (
     ALPHA,
     MIN_EDGE,
-    MIN_EFF,
-    MIN_TRADES,
     RETEST_COST,
+    retest,
     since_promotion_record,
 )
 
@@ -33,19 +31,8 @@ def life(seed: int, net_bps: float, h_bars: int, days: int) -> tuple[int | None,
     record = since_promotion_record(seed, cost + net_bps, days=days, h_bars=h_bars)
     before = now = None
     for d in range(1, days + 1):
-        r = retest_champion(
-            record.head(24 * d),
-            since="2025-03-01",
-            cost=RETEST_COST,
-            horizon_bars=h_bars,
-            holding_days=h_bars / 24,
-            min_edge_bps=MIN_EDGE,
-            usdt_per_gbp=1.25,
-            alpha=ALPHA,
-            min_trades=MIN_TRADES,
-            min_effective_samples=MIN_EFF,
-            min_decisions=7 * 24 - 2 * (h_bars + 1),
-            max_age_days=days,
+        r = retest(
+            record.head(24 * d), h_bars=h_bars, min_decisions=7 * 24 - 2 * (h_bars + 1), max_age_days=days
         )
         old = r["shortfall_p_value"] < ALPHA or (
             r["mature"] and (not r["net_edge_bps"] >= MIN_EDGE or not r["p_value"] < ALPHA)
