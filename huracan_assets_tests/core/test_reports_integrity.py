@@ -10,7 +10,13 @@ import pytest
 
 from huracan_assets.core.bars import validate_day
 from huracan_assets.core.integrity import PROBLEM_FIELDS, integrity_markdown, integrity_report
-from huracan_assets.core.reports import champion_metadata, decision_log_lines, regime_map, to_json_bytes
+from huracan_assets.core.reports import (
+    FrameRecords,
+    champion_metadata,
+    decision_log_lines,
+    regime_map,
+    to_json_bytes,
+)
 from huracan_assets.core.training import COLD_START
 from huracan_assets.market_sim import SECONDARY_VENDOR, SimulatedExchange
 from huracan_assets_tests.conftest import utc
@@ -241,3 +247,22 @@ def test_a_cold_start_champions_metadata_says_the_fold_models_earned_its_record(
     shadow = champion_metadata(_champion("shadow"), MODEL_META, "hash")["record_earned_by"]
     assert shadow["record_kind"] == "shadow" and shadow["exported_model_earned_it"] is True
     assert "flow@2026-04-01" in shadow["models"]
+
+
+def test_a_report_with_frame_records_is_written_byte_for_byte_as_its_records_would_be():
+    frame = pd.DataFrame(
+        {
+            "coin": ["BTC", "ETH", "SOL"],
+            "net_edge_bps": [1.5, float("nan"), float("inf")],
+            "n_trades": np.array([3, 0, 7], dtype="int64"),
+            "model_day": ["2025-11-19", "2025-11-20", "2025-11-20"],
+            "flag": [True, False, True],
+        }
+    )
+    head = {"day": "2025-11-20", "unit": "bps", "gbp_rate": {"usdt_per_gbp": 1.27, "source": "x"}, "z": []}
+    expected = to_json_bytes({**head, "rows": frame.to_dict("records")})
+    assert to_json_bytes({**head, "rows": FrameRecords(frame, chunk=2)}) == expected
+    assert to_json_bytes({**head, "rows": FrameRecords(frame.iloc[0:0])}) == to_json_bytes(
+        {**head, "rows": []}
+    )
+    assert json.loads(expected)["rows"][1]["net_edge_bps"] is None  # NaN and inf are written as null
