@@ -507,8 +507,8 @@ class CoinDayModels(Mapping[tuple[str, str], StoredModels]):
         """``coin``'s folders of ``days`` (those there), to be read where its task runs; ``single``:
         the one day's folder, or None when it is not there."""
         keys = tuple(self._keys[(coin, d)] for d in sorted(days) if (coin, d) in self._keys)
-        base = str(self.manager._root())
-        return ModelsPart(base, tuple(self.asset_key.path), keys, tuple(self.unreadable.items()), single)
+        refused = tuple((k, self.unreadable[k]) for k in keys if k in self.unreadable)
+        return ModelsPart(str(self.manager._root()), tuple(self.asset_key.path), keys, refused, single)
 
 
 @dataclass(frozen=True)
@@ -627,7 +627,7 @@ class ModelIOManager(_PartitionedIOManager):
 
     def write_partition(self, asset_key: dg.AssetKey, key: str, value: Any) -> None:
         if isinstance(value, StagedModels):
-            # written whole where the coin was trained (stage_coin_models): only the swap is left
+            # written whole where the coin was trained (steps.models.train_and_stage): only the swap is left
             target = self.partition_path(asset_key, key)
             if (value.coin, value.day) != (split_key(key)[1], split_key(key)[0]):
                 raise dg.DagsterInvariantViolationError(

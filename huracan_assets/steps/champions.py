@@ -57,7 +57,9 @@ class CoinRows:
             elif isinstance(source, pd.DataFrame):
                 rows = source[source["symbol"] == coin] if len(source) else source
             else:
-                rows = source.frame(coin)  # raises CorruptPartitionError naming a refused partition
+                rows = source.frame(
+                    coin
+                )  # raises CorruptFileError (or its CorruptPartitionError) naming a refused partition
             if self.since is not None and len(rows):
                 rows = rows[rows["date"].astype(str) >= self.since]
             self._coin, self._rows = coin, rows
@@ -155,13 +157,15 @@ def champions_for_day(
         if gaps:
             coin_status[coin] = gaps
     # each coin's rows are read when its turn comes, once for its re-tests and challengers
-    first = _days_before(day, settings.longest_shadow_days)
+    recent_since = _days_before(day, settings.longest_shadow_days)
     retest_f = CoinRows(features if retest_features is None else retest_features)
     retest_l = CoinRows(labels if retest_labels is None else retest_labels)
     recent_f = CoinRows(
-        retest_f if retest_features is None or retest_features is features else features, first
+        retest_f if retest_features is None or retest_features is features else features, recent_since
     )
-    recent_l = CoinRows(retest_l if retest_labels is None or retest_labels is labels else labels, first)
+    recent_l = CoinRows(
+        retest_l if retest_labels is None or retest_labels is labels else labels, recent_since
+    )
     retests, refused = _retests(
         day,
         incumbents,
@@ -304,7 +308,8 @@ def champions_for_day(
                 cold_starts[coin] = earlier
             coin_status[coin] = f"stored input unreadable: {error}"
         finally:
-            for stored in stored_of.get(coin, []):  # the models it loaded: one coin's at a time
+            # the models it loaded, today's included (a lazily read input keeps no others)
+            for stored in [*stored_of.get(coin, []), *([today[coin]] if coin in today else [])]:
                 stored.release()
     regimes = {}
     for c, m in today.items():
@@ -517,7 +522,7 @@ def _retests(
             lab = labels(coin)
             table = decision_table(features(coin))
             stored.load_model(champ["engine"], horizon)
-        except CorruptPartitionError as error:
+        except CorruptFileError as error:  # as in the challengers' loop: a model or window partition
             refused[coin] = str(error)
             continue
         record = (
