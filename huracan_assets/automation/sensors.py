@@ -53,8 +53,8 @@ CONSENSUS = dg.AssetKey("consensus")
 def _request(
     instance: dg.DagsterInstance, name: str, make: Callable[[str], dg.RunRequest], what: str
 ) -> dg.RunRequest | str:
-    """The run request called ``name`` (tag ``huracan/request``) made by ``make(run key)``, or
-    a skip reason.
+    """The run request called ``name`` made by ``make(run key)``, tagged ``huracan/request=name``
+    here, or a skip reason.
 
     The first time its run key is ``name``. Once its newest run (a retry or a re-execution
     included) has succeeded and the need is back, or has failed and one of
@@ -63,13 +63,18 @@ def _request(
     not: a run that keeps failing is not launched tick after tick, and the skip reason names
     ``what`` it does, the failed run and its cause.
     """
+
+    def tagged(key: str) -> dg.RunRequest:
+        request = make(key)
+        return request.with_replaced_attrs(tags={**request.tags, REQUEST_TAG: name})
+
     runs = instance.get_runs(filters=dg.RunsFilter(tags={REQUEST_TAG: name}), limit=1)
     if not runs:
-        return make(name)
+        return tagged(name)
     last = runs[0]
     again = f"{name}-after-{last.run_id[:8]}"
     if last.status == dg.DagsterRunStatus.SUCCESS:
-        return make(again)
+        return tagged(again)
     if last.tags.get(WILL_RETRY_TAG) == "true" and AUTO_RETRY_RUN_ID_TAG not in last.tags:
         return f"{what}: waiting for the daemon's retry of run {last.run_id} ({last.status.value})"
     record = instance.get_run_record_by_id(last.run_id)
@@ -81,7 +86,7 @@ def _request(
         for key in REQUEST_INPUTS
     )
     if changed:
-        return make(again)
+        return tagged(again)
     cause = "; ".join(run_failures(instance, last.run_id)) or last.status.value
     return (
         f"{what} {'failed' if last.status == dg.DagsterRunStatus.FAILURE else 'was canceled'} in run "
@@ -180,11 +185,10 @@ def build_sensors(
         requests, skipped = [], []
         for block in level:
             start, end = str(coin_day_key(*block.start)), str(coin_day_key(*block.end))
-            name = f"history-{day}-{block.asset}-{start}-{end}"
             request = _request(
                 context.instance,
-                name,
-                lambda key, block=block, start=start, end=end, name=name: dg.RunRequest(
+                f"history-{day}-{block.asset}-{start}-{end}",
+                lambda key, block=block, start=start, end=end: dg.RunRequest(
                     job_name=jobs.history.name,
                     run_key=key,
                     asset_selection=[dg.AssetKey(block.asset)],
@@ -195,7 +199,6 @@ def build_sensors(
                         **range_tags(start, end),
                         "huracan/day": day,
                         "huracan/coins": ",".join(block.coins),
-                        REQUEST_TAG: name,
                     },
                 ),
                 f"{day}: the history {block.label()}",
@@ -252,11 +255,7 @@ def build_sensors(
                         job_name=jobs.coins_daily.name,
                         run_key=key,
                         asset_selection=[dg.AssetKey("models")],
-                        tags={
-                            **range_tags(start, end),
-                            "huracan/day": day,
-                            REQUEST_TAG: f"models-{day}-{start}-{end}",
-                        },
+                        tags={**range_tags(start, end), "huracan/day": day},
                     ),
                     f"{day}: the rebuild of {labels}",
                 )
@@ -272,11 +271,7 @@ def build_sensors(
                         lambda key, block=block: dg.RunRequest(
                             job_name=jobs.coins_daily.name,
                             run_key=key,
-                            tags={
-                                **coins_range_tags(day, block),
-                                "huracan/day": day,
-                                REQUEST_TAG: f"coins-{day}-{block[0]}-{block[-1]}",
-                            },
+                            tags={**coins_range_tags(day, block), "huracan/day": day},
                         ),
                         f"{day}: the coins {','.join(block)}",
                     )
@@ -303,19 +298,17 @@ def build_sensors(
             for run_id, coins in refused.items():
                 context.log.info(f"event=coins_again day={day} coins={','.join(coins)} refused_in={run_id}")
                 for block in missing_blocks(list(plan.coins), set(plan.coins) - set(coins)):
-                    name = f"again-{day}-{block[0]}-{block[-1]}-{run_id[:8]}"
                     requests.append(
                         _request(
                             instance,
-                            name,
-                            lambda key, block=block, run_id=run_id, name=name: dg.RunRequest(
+                            f"again-{day}-{block[0]}-{block[-1]}-{run_id[:8]}",
+                            lambda key, block=block, run_id=run_id: dg.RunRequest(
                                 job_name=jobs.coins_daily.name,
                                 run_key=key,
                                 tags={
                                     **coins_range_tags(day, block),
                                     "huracan/day": day,
                                     RERUN_OF_TAG: run_id,
-                                    REQUEST_TAG: name,
                                 },
                             ),
                             f"{day}: the coins {','.join(block)} again after the rebuild of what run "
@@ -323,14 +316,11 @@ def build_sensors(
                         )
                     )
             return _result(*requests)
-        name = f"reports-{day}-{newest.storage_id}"
         return _result(
             _request(
                 instance,
-                name,
-                lambda key: dg.RunRequest(
-                    job_name=jobs.reports.name, partition_key=day, run_key=key, tags={REQUEST_TAG: name}
-                ),
+                f"reports-{day}-{newest.storage_id}",
+                lambda key: dg.RunRequest(job_name=jobs.reports.name, partition_key=day, run_key=key),
                 f"{day}: the reports",
             )
         )
