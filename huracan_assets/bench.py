@@ -11,6 +11,10 @@ model and export files. The last line is
     overhead_ratio=<dagster wall / loop wall> peak_rss_mb=<peak RSS of this process>
     core_s_per_coin_day=<CPU seconds of the plain loop per coin-day, all horizons and engines>
     daemon_ratio=<the day's runs launched by the daemon / the same runs by huracan daily>
+    dask_speedup=<the training step on 1 Dask worker / on W workers>
+    parallel_ceiling=<a pure-Python loop on 1 process / on W processes: what this machine allows>
+    fresh_coin_ratio=<fresh coins' 150-day history through Dagster / the same core calls in a loop>
+    [s_per_coin_<N>=… s_per_coin_ratio_<N>_<n>=… cpu_per_coin_ratio_<N>_<n>=… rss_ratio_<N>_<n>=…]
 
 ``daemon_ratio`` compares the deployment's two doors on one warm day, on two copies of one
 prepared instance: ``huracan daily`` (runs executed in its own process) against a real
@@ -46,7 +50,7 @@ from huracan_assets.orchestration import DayResult, DayRunner, InProcessLauncher
 from huracan_assets.partitions import build_partitions, coin_day_key
 from huracan_assets.resources.market_data import MarketDataResource
 from huracan_assets.resources.storage import JsonIOManager, ModelIOManager, ParquetIOManager
-from huracan_assets.steps.bars import CoinTask, validate_coin
+from huracan_assets.steps.bars import CoinTask, market_listings, validate_coin
 from huracan_assets.steps.champions import champions_for_day
 from huracan_assets.steps.consensus import consensus_for_day
 from huracan_assets.steps.export import export_files
@@ -59,6 +63,8 @@ from huracan_assets.steps.scores import score_for_day, scored_model_days
 # the scale table's market: every simulated coin liquid (the default market has about 28 coins
 # that pass the universe filter whatever the number simulated, so its 400-coin day would train 28)
 SCALE_LAYOUT = "validation"
+# a fresh coin's whole history: the default look-back
+FRESH_COIN_DAYS = 150
 
 
 def _days_back(day: str, n: int) -> list[str]:
@@ -262,13 +268,48 @@ def daemon_ratio(coins: int, lookback_days: int, day: str, workdir: Path) -> tup
     return daemon_s / command_s, exported_after, command_wall
 
 
+def _import_step_modules() -> None:
+    import catboost  # noqa: F401
+
+    import huracan_assets.steps.models  # noqa: F401
+
+
+def _burn(_: int) -> float:
+    """A fixed pure-Python CPU loop; its own wall seconds."""
+    started, total = time.perf_counter(), 0
+    for i in range(10_000_000):
+        total += i
+    return time.perf_counter() - started
+
+
+def parallel_ceiling(workers: int, tasks: int = 8) -> float:
+    """What ``workers`` processes give over one on this machine for independent CPU work (a pure
+    Python loop, no I/O, no shared state): the most ``dask_speedup`` can reach here. A VM's cores
+    are not always whole cores (a busy host, shared caches); on a machine with ``workers`` free
+    cores it is close to ``workers``."""
+    import multiprocessing
+
+    walls = []
+    for n in (1, workers):
+        with multiprocessing.get_context("spawn").Pool(n) as pool:
+            pool.map(_burn, range(n))  # processes up
+            started = time.perf_counter()
+            pool.map(_burn, range(tasks), chunksize=1)
+            walls.append(time.perf_counter() - started)
+    return walls[0] / walls[1]
+
+
 def dask_speedup(
     day: str, coins: list[str], settings: HuracanSettings, base: Path, workers: int
 ) -> tuple[float, float]:
-    """The day's training step (``train_for_day`` for every coin, one thread per fit) on a Dask
-    LocalCluster of 1 worker and of ``workers`` workers; returns the two wall times (the clusters
-    are started and warmed before the clock starts)."""
+    """The day's training step as the ``models`` asset runs it on Dask (each task carries its
+    coin's window as paths, reads them on the worker, trains with one thread per fit and writes
+    its models to a staging folder there: ``loading(train_and_stage)``), on a LocalCluster of 1
+    worker and of ``workers`` workers; returns the two wall times (the clusters are started and
+    warmed before the clock starts). Both clusters must write the same model files."""
     from huracan_assets.resources.compute import ComputeResource
+    from huracan_assets.resources.storage import WindowPart, loading
+    from huracan_assets.steps.models import train_and_stage
 
     parquet = ParquetIOManager(base_dir=str(base))
     single = settings.model_copy(
@@ -276,27 +317,121 @@ def dask_speedup(
     )
     fhash = features_hash()
 
-    def window(asset: str, coin: str) -> pd.DataFrame:
+    def part(asset: str, coin: str) -> WindowPart:
         keys = [str(coin_day_key(d, coin)) for d in _days_back(day, settings.lookback_days)]
-        return parquet.read_window(
-            dg.AssetKey(asset), [k for k in keys if parquet.exists(dg.AssetKey(asset), k)]
-        )
+        present = tuple(k for k in keys if parquet.exists(dg.AssetKey(asset), k))
+        return WindowPart(base_dir=str(base), asset_path=(asset,), keys=present)
 
-    items = [(c, day, window("features", c), window("labels", c), single, fhash, False) for c in coins]
-    walls = []
+    walls, written = [], []
     for n in (1, workers):
+        staging = base / f".bench-dask-{n}"
+        items = [
+            (str(staging / c), c, day, part("features", c), part("labels", c), single, fhash, False)
+            for c in coins
+        ]
         compute = ComputeResource(mode="dask", n_workers=n)
         try:
-            compute.map(max, [(1, 2)] * n, keys=[str(i) for i in range(n)])  # workers up and warm
+            # workers up, and warm as a long-lived cluster's are: the step's modules imported
+            compute.client().run(_import_step_modules)
             started = time.perf_counter()
-            results = compute.map(train_for_day, items, keys=coins)
+            results = compute.map(loading(train_and_stage), items, keys=coins)
             walls.append(time.perf_counter() - started)
-            failed = [r for r in results if not hasattr(r, "models")]
+            failed = [r for r in results if not hasattr(r, "folder")]
             if failed:
                 raise RuntimeError(f"dask_speedup: {len(failed)} coin(s) failed: {failed[:3]}")
+            written.append(
+                {str(f.relative_to(staging)): f.read_bytes() for f in sorted(staging.rglob("*.cbm"))}
+            )
         finally:
             compute.teardown_after_execution(None)
+            shutil.rmtree(staging, ignore_errors=True)
+    if written[0] != written[1] or not written[0]:
+        raise RuntimeError(f"dask_speedup: 1 and {workers} workers wrote different model files")
     return walls[0], walls[1]
+
+
+def history_loop(
+    coin: str, keys: dict[str, list[str]], settings: HuracanSettings, market: MarketDataResource, base: Path
+) -> None:
+    """A coin's history without Dagster: the core calls of ``validated_bars``, ``features`` and
+    ``labels`` for the partition keys each asset holds (one range, as the history run computes
+    it: the coin's candles fetched once, features over the whole window then cut by day), the
+    same Parquet writes and the same Pandera validations as their checks."""
+    parquet = ParquetIOManager(base_dir=str(base))
+    client = market.client()
+    days = {key: date.fromisoformat(str(key).split("|")[0]) for key in keys["validated_bars"]}
+    listings = {d: market_listings(client, d) for d in sorted(set(days.values()))}
+    task_days = []
+    for key, d in days.items():
+        listing = listings[d].get(coin)
+        listed_at, status = listing if listing is not None else (None, "TRADING")
+        task_days.append((key, d, listed_at, listing is not None, status))
+    checked = []
+    for key, (frame, quality) in validate_coin(CoinTask(coin, task_days, client, settings)).items():
+        frame.attrs = {"quality": quality.to_dict()}
+        parquet.write_partition(dg.AssetKey("validated_bars"), key, frame)
+        checked.append(frame.assign(date=str(days[key]), symbol=coin))
+    validate_partitions(ValidatedBarsSchema, pd.concat(checked, ignore_index=True))
+    for asset, schema, compute_days, source, extra in (
+        ("features", FeaturesSchema, features_by_day, "validated_bars", settings.bar),
+        ("labels", LabelsSchema, labels_by_day, "features", settings),
+    ):
+        window = parquet.read_window(dg.AssetKey(source), keys[source])
+        made = compute_days(window, extra, keys[asset])
+        for key, frame in made.items():
+            if asset == "features":  # what the asset records with each partition
+                status = "ok" if len(frame) else "no validated bars"
+                frame.attrs = {"features_hash": features_hash(), "status": status}
+            parquet.write_partition(dg.AssetKey(asset), key, frame)
+        validate_partitions(
+            schema,
+            pd.concat(
+                [f.assign(date=k.split("|")[0], symbol=coin) for k, f in made.items()], ignore_index=True
+            ),
+        )
+
+
+def fresh_coin_ratio(lookback_days: int, day: str, workdir: Path, coins: int = 2) -> tuple[float, float, int]:
+    """Fresh coins' whole history through Dagster against its bare compute.
+
+    On an empty instance whose market lists ``coins`` coins (every coin liquid; the simulator
+    has at least 2), ``huracan daily``'s preparation of ``day`` after the universe run (not
+    timed): the history plan and the history runs of ``validated_bars``, ``features`` and
+    ``labels`` over the look-back window and its warm-up, as they run for any coin new to the
+    universe. The bare compute is :func:`history_loop`, coin after coin, on the partition keys
+    those runs materialised, into a storage of its own. Returns (Dagster seconds, loop seconds,
+    partitions)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    ready = _open(coins, lookback_days, day, workdir, layout=SCALE_LAYOUT)
+    result = DayResult(day=day)
+    ready.runner._execute("universe_job", {"dagster/partition": day}, f"coin_universe {day}", result)
+    started = time.perf_counter()
+    new = ready.runner.prepare(day, result)
+    dagster_s = time.perf_counter() - started
+    if len(new) != coins or not any(r["job"] == "history_job" for r in result.runs):
+        raise RuntimeError(f"fresh coins: expected {coins} new coins' history runs, got {new} {result.runs}")
+    parquet = ParquetIOManager(base_dir=str(workdir / "storage"))
+    stored = {
+        asset: sorted(
+            k
+            for k in ready.runner.instance.get_materialized_partitions(dg.AssetKey(asset))
+            if parquet.exists(dg.AssetKey(asset), k)
+        )
+        for asset in ("validated_bars", "features", "labels")
+    }
+    started = time.perf_counter()
+    for coin in new:
+        keys = {asset: [k for k in ks if k.endswith(f"|{coin}")] for asset, ks in stored.items()}
+        history_loop(coin, keys, ready.settings, ready.market, workdir / "loop_storage")
+    loop_s = time.perf_counter() - started
+    # the loop did the same work: it wrote the same files, byte for byte
+    loop = ParquetIOManager(base_dir=str(workdir / "loop_storage"))
+    for asset, asset_keys in stored.items():
+        for key in asset_keys:
+            ours, theirs = (m.partition_path(dg.AssetKey(asset), key).read_bytes() for m in (parquet, loop))
+            if ours != theirs:
+                raise RuntimeError(f"fresh coins: {asset}[{key}] differs between Dagster and the loop")
+    return dagster_s, loop_s, sum(len(k) for k in stored.values())
 
 
 @dataclass
@@ -448,8 +583,15 @@ def run_bench(
             f"champions: dagster={len(dagster_result.champions['champions'])} loop={len(loop_doc['champions'])} same={same}"
         )
         one, many = dask_speedup(day, all_coins, settings, workdir / "storage", workers)
+        ceiling = parallel_ceiling(workers)
         print(
-            f"training step on dask: 1 worker {one:.1f}s, {workers} workers {many:.1f}s ({len(all_coins)} coins)"
+            f"training step on dask: 1 worker {one:.1f}s, {workers} workers {many:.1f}s ({len(all_coins)} coins); "
+            f"this machine's ceiling for {workers} processes (a pure-Python loop): x{ceiling:.2f}"
+        )
+        fresh_s, fresh_loop_s, fresh_partitions = fresh_coin_ratio(FRESH_COIN_DAYS, day, workdir / "fresh")
+        print(
+            f"fresh coins' history ({FRESH_COIN_DAYS} days, 2 coins, {fresh_partitions} partitions): "
+            f"dagster {fresh_s:.1f}s, loop {fresh_loop_s:.1f}s"
         )
         ratio = daemon_ratio(coins, lookback_days, day, workdir / "deployment")[0] if daemon else float("nan")
         scaled = ""
@@ -466,7 +608,8 @@ def run_bench(
         print(
             f"overhead_ratio={dagster_wall / loop_wall:.3f} peak_rss_mb={peak_rss_mb:.0f} "
             f"core_s_per_coin_day={loop_cpu / max(len(all_coins), 1):.3f} daemon_ratio={ratio:.3f} "
-            f"dask_speedup={one / many:.2f}{scaled}"
+            f"dask_speedup={one / many:.2f} parallel_ceiling={ceiling:.2f} "
+            f"fresh_coin_ratio={fresh_s / fresh_loop_s:.2f}{scaled}"
         )
         return 0 if same else 1
     finally:
