@@ -14,8 +14,10 @@ predicts on the ``truth_days`` days after the export day, the exported trade rul
 consensus's ``ActingRule``) turns the predictions into trades, and each trade is worth the
 simulator's expected return given its latent state at the decision
 (``SimulatedExchange.expected_return_bps``) minus its true cost (fees, the simulator's spread at
-the fill and at the exit, square-root impact at the true volatility and volume). A champion is
-false when that true net edge per trade is <= 0 (or it makes no trade), on any coin.
+the fill and at the exit, square-root impact at the true volatility and volume, a spot short's
+borrow), on the days the consumer can trade it: a day after one on which the coin was in the
+universe (:func:`publishable`; the export of a day the coin is out holds no champion of it). A
+champion is false when that true net edge per trade is <= 0 (or it makes no trade), on any coin.
 
 :func:`core_challengers` runs the cold-start core calls without Dagster, for the statistical
 tests in the test suite.
