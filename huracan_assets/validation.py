@@ -14,8 +14,10 @@ predicts on the ``truth_days`` days after the export day, the exported trade rul
 consensus's ``ActingRule``) turns the predictions into trades, and each trade is worth the
 simulator's expected return given its latent state at the decision
 (``SimulatedExchange.expected_return_bps``) minus its true cost (fees, the simulator's spread at
-the fill and at the exit, square-root impact at the true volatility and volume). A champion is
-false when that true net edge per trade is <= 0 (or it makes no trade), on any coin.
+the fill and at the exit, square-root impact at the true volatility and volume, a spot short's
+borrow), on the days the consumer can trade it: a day after one on which the coin was in the
+universe (:func:`publishable`; the export of a day the coin is out holds no champion of it). A
+champion is false when that true net edge per trade is <= 0 (or it makes no trade), on any coin.
 
 :func:`core_challengers` runs the cold-start core calls without Dagster, for the statistical
 tests in the test suite.
@@ -189,6 +191,10 @@ class ChampionTruth:
     true_cost_bps: float
     trades: int
     decisions: int
+    # the same model and rule on every day of the truth window, also the days after one on which
+    # the coin was outside the universe (no champion of it is published, so none is traded)
+    true_net_all_days_bps: float = float("nan")
+    publishable_share: float = 1.0  # share of the truth window's decisions on publishable days
 
     @property
     def false(self) -> bool:
@@ -277,6 +283,29 @@ def forward_features(
     return features.dropna(subset=[c for c in features.columns if c != "spread_bps"])
 
 
+def publishable(
+    exchange: SimulatedExchange, coin: str, times: pd.DatetimeIndex, settings: HuracanSettings
+) -> np.ndarray:
+    """Per decision time: was a champion of ``coin`` published for the consumer to act on?
+
+    The consumer acts on day E with the export of day E - 1, and that export holds a champion of
+    the coin only if the coin was in the universe on E - 1: its quoted spread (the simulator's
+    quote of the day, what the pipeline reads) at most ``max_spread_bps`` and its 24h quote volume
+    at least ``min_liquidity_gbp``. A coin outside the universe has its champion demoted."""
+    if not len(times):
+        return np.zeros(0, dtype=bool)
+    days = pd.DatetimeIndex(times).normalize()
+    out = np.zeros(len(times), dtype=bool)
+    for day in days.unique():
+        before = (day - pd.Timedelta(days=1)).date()
+        spread = exchange.true_spread_bps(coin, before)
+        start = datetime.combine(before, datetime.min.time(), UTC)
+        bars = exchange.ohlcv(coin, start, start + timedelta(days=1))
+        gbp = float(bars["quote_volume"].sum()) / exchange.gbp_rate(start)
+        out[days == day] = spread <= settings.max_spread_bps and gbp >= settings.min_liquidity_gbp
+    return out
+
+
 def champion_truth(
     exchange: SimulatedExchange,
     metadata: dict[str, Any],
@@ -295,7 +324,9 @@ def champion_truth(
     2 x taker fee, half the simulator's quoted spread at the fill bar and half at the exit bar,
     square-root impact ``k x daily vol x sqrt(notional / daily volume)`` on each leg at the
     simulator's regime volatility and volume (the simulator has no impact of its own, so the
-    configured law stands for it) and the venue's funding per day held.
+    configured law stands for it), the venue's funding per day held and, on spot, a short's borrow
+    (``short_borrow_bps_per_day`` per day held; with ``spot_shorts: none`` the consumer takes no
+    short, so a sell signal is no trade).
     """
     coin, horizon = metadata["coin"], metadata["horizon"]
     h_bars = settings.horizon_bars[horizon]
@@ -305,6 +336,9 @@ def champion_truth(
         return {"net": float("nan"), "gross": float("nan"), "cost": float("nan"), "trades": 0, "decisions": 0}
     pred = np.asarray(predict(features[names]), dtype=float)
     pos = rule.positions(pred, cost_bps, features["vol_24h_bps"].to_numpy(dtype=float))
+    spot = settings.venue == "binance_spot"
+    if spot and settings.fee.spot_shorts == "none":
+        pos = np.where(pos < 0, 0.0, pos)
     traded = pos != 0
     times = features.index[traded]
     if not len(times):
@@ -326,9 +360,11 @@ def champion_truth(
         )
 
     holding_days = h_bars * settings.bar / timedelta(days=1)
+    borrow = settings.fee.short_borrow_bps_per_day * holding_days if spot else 0.0
     cost = (
         2 * settings.fee.taker_bps
         + settings.fee.funding_bps_per_day * holding_days
+        + np.where(pos[traded] < 0, borrow, 0.0)
         + (fill["spread_bps"].to_numpy() + exit_["spread_bps"].to_numpy()) / 2
         + impact(fill)
         + impact(exit_)
@@ -349,9 +385,11 @@ def day_truths(
     day: str,
     settings: HuracanSettings,
     truth_days: int,
-    cache: dict[tuple[str, str], pd.DataFrame] | None = None,
+    cache: dict[tuple[str, str], tuple[pd.DataFrame, np.ndarray]] | None = None,
 ) -> list[ChampionTruth]:
-    """The truth of every champion of ``day``'s export, read as the consumer reads it (Hamilton)."""
+    """The truth of every champion of ``day``'s export, read as the consumer reads it (Hamilton), on
+    the truth window's publishable days (:func:`publishable`); the same over every day is kept as
+    ``true_net_all_days_bps``."""
     from huracan_assets.hamilton import HamiltonInterface
 
     hamilton = HamiltonInterface(model_base_path=export_root)
@@ -366,18 +404,24 @@ def day_truths(
     out = []
     for coin, horizon in hamilton.list_champions():
         if (coin, day) not in cache:
-            cache[(coin, day)] = forward_features(exchange, coin, start, end, settings)
+            frame = forward_features(exchange, coin, start, end, settings)
+            cache[(coin, day)] = frame, publishable(exchange, coin, frame.index, settings)
+        features, published = cache[(coin, day)]
         meta = hamilton.get_model_metadata(coin, horizon)
         stated = hamilton.get_trade_rule(coin, horizon)
-        truth = champion_truth(
-            exchange,
-            meta,
-            lambda frame, c=coin, h=horizon: hamilton.predict(c, h, frame),
-            ActingRule(base_threshold=stated.base_threshold, reference_vol_bps=stated.reference_vol_bps),
-            stated.cost_bps,
-            cache[(coin, day)],
-            settings,
-            notional,
+        rule = ActingRule(base_threshold=stated.base_threshold, reference_vol_bps=stated.reference_vol_bps)
+        truth, every_day = (
+            champion_truth(
+                exchange,
+                meta,
+                lambda rows, c=coin, h=horizon: hamilton.predict(c, h, rows),
+                rule,
+                stated.cost_bps,
+                frame,
+                settings,
+                notional,
+            )
+            for frame in (features[published], features)
         )
         test = meta.get("shadow_test") or {}
         promoted = test.get("decision") == "promoted" and test.get("promoted_on") == day
@@ -396,6 +440,8 @@ def day_truths(
                 true_cost_bps=truth["cost"],
                 trades=truth["trades"],
                 decisions=truth["decisions"],
+                true_net_all_days_bps=every_day["net"],
+                publishable_share=float(np.mean(published)) if len(published) else float("nan"),
             )
         )
     return out
@@ -510,9 +556,10 @@ def report_lines(report: ValidationReport) -> list[str]:
         f"validation market seed={report.seed} coins={report.coins} days={report.days[0]}..{report.days[-1]} "
         f"({len(report.days)}) truth_days={report.truth_days} ({report.seconds:.0f} s, work in {report.workdir})",
         "champion decisions (one per champion per day), true net edge per trade of the exported model "
-        "and rule over the truth window, bps:",
+        "and rule over the truth window's publishable days (all_days: over every day; publ: the share "
+        "publishable), bps:",
         f"{'coin':6} {'planted':9} {'edge_1h':>7} {'champion':24} {'days':>4} {'reported':>9} {'true':>8} "
-        f"{'cost':>6} {'trades':>6}  false_days",
+        f"{'cost':>6} {'trades':>6} {'all_days':>8} {'publ':>5}  false_days",
     ]
     exchange = report.exchange
     assert exchange is not None
@@ -524,11 +571,25 @@ def report_lines(report: ValidationReport) -> list[str]:
         rep = np.mean([r.reported_net_bps for r in rows])
         true = np.mean([r.true_net_bps for r in rows]) if all(r.trades for r in rows) else float("nan")
         cost = np.nanmean([r.true_cost_bps for r in rows]) if any(r.trades for r in rows) else float("nan")
+        every = np.mean([r.true_net_all_days_bps for r in rows])
+        share = np.mean([r.publishable_share for r in rows])
         lines.append(
             f"{coin:6} {spec.planted_family or 'none':9} {spec.planted_edge_bps:7.1f} "
             f"{f'{horizon}:{engine}@{model_day}':24} {len(rows):4d} {rep:9.1f} {true:8.1f} {cost:6.1f} "
-            f"{int(np.mean([r.trades for r in rows])):6d}  {sum(r.false for r in rows)}"
+            f"{int(np.mean([r.trades for r in rows])):6d} {every:8.1f} {share:5.2f}  {sum(r.false for r in rows)}"
         )
+    planted = set(report.planted_coins)
+    by_horizon = {}
+    for t in report.truths:
+        if t.coin in planted and not t.false:
+            by_horizon.setdefault(t.horizon, set()).add(t.coin)
+    lines.append(
+        "planted coins detected by horizon: "
+        + (
+            ", ".join(f"{h}={len(c)} ({' '.join(sorted(c))})" for h, c in sorted(by_horizon.items()))
+            or "none"
+        )
+    )
     for row in report.per_day:
         lines.append(
             f"day {row['day']}: {row['challengers']} challengers ({row['shadow_tests']} on shadow records), "
