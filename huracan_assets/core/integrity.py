@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 PROBLEM_FIELDS = (
@@ -275,11 +277,19 @@ def heatmap_png(history: dict[str, Any]) -> bytes:
     width = min(16.0, 6.0 + 0.12 * len(days))
     height = min(14.0, 1.8 + 0.22 * max(1, len(coins)))
     fig, ax = plt.subplots(figsize=(width, height), dpi=90)
-    ax.imshow(grid, aspect="auto", cmap=cmap, norm=norm, interpolation="nearest")
-    ax.set_yticks(range(len(coins)), coins, fontsize=7)
+    # one quad per coin-day (vector cells: no full-size float RGBA raster to resample, whose
+    # buffers grew with the coins), rows top to bottom in the order of ``coins``
+    ax.pcolormesh(np.asarray(grid, dtype=float), cmap=cmap, norm=norm)
+    ax.set_xlim(0, len(days) or 1)
+    ax.set_ylim(len(grid), 0)
+    # as many coin names as fit one above the other at 7 pt (about 11 px a line); the rows
+    # between two names are the coins in between, in order (every coin is named in the
+    # Markdown heat-map of the report's metadata)
+    shown = max(1, math.ceil(len(coins) / max(1, int(height * 90 / 11))))
+    ax.set_yticks([i + 0.5 for i in range(0, len(coins), shown)], coins[::shown], fontsize=7)
     step = max(1, len(days) // 8)
     ticks = range(0, len(days), step)
-    ax.set_xticks(ticks, [days[i][5:] for i in ticks], fontsize=7, rotation=45, ha="right")
+    ax.set_xticks([i + 0.5 for i in ticks], [days[i][5:] for i in ticks], fontsize=7, rotation=45, ha="right")
     ax.set_xlabel("day (UTC)")
     ax.set_title(f"data integrity {days[0] if days else ''} .. {days[-1] if days else ''}", fontsize=9)
     handles = [Patch(color=colours[k + 1], label=label) for k, label in LEVELS.items()]

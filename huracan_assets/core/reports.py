@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
@@ -33,21 +35,19 @@ class FrameRecords:
     def __init__(self, frame: pd.DataFrame, chunk: int = 2000) -> None:
         self.frame, self.chunk = frame, chunk
 
-    def lines(self) -> list[str]:
+    def lines(self) -> Iterator[str]:
         """Each row as :func:`to_json_bytes` writes a record two levels deep."""
-        out = []
         for start in range(0, len(self.frame), self.chunk):
             for row in self.frame.iloc[start : start + self.chunk].to_dict("records"):
                 text = json.dumps(_clean(row), indent=1, sort_keys=True, allow_nan=False)
-                out.append("  " + text.replace("\n", "\n  "))
-        return out
+                yield "  " + text.replace("\n", "\n  ")
 
 
 def to_json_bytes(obj: Any) -> bytes:
     """Pretty, key-sorted JSON; NaN/inf become null so every consumer can parse it.
 
     A document whose top-level values include :class:`FrameRecords` is written the same way, byte
-    for byte, without holding every row as a record."""
+    for byte, a row at a time into one buffer: neither every row as a record nor the text twice."""
     if isinstance(obj, dict) and any(isinstance(v, FrameRecords) for v in obj.values()):
         return _with_frame_records(obj)
     return (json.dumps(_clean(obj), indent=1, sort_keys=True, allow_nan=False) + "\n").encode()
@@ -55,16 +55,23 @@ def to_json_bytes(obj: Any) -> bytes:
 
 def _with_frame_records(obj: dict[str, Any]) -> bytes:
     items = sorted(obj.items())
-    parts = ["{"]
+    out = io.BytesIO()
+    out.write(b"{")
     for i, (key, value) in enumerate(items):
+        out.write(f"\n {json.dumps(key)}: ".encode())
         if isinstance(value, FrameRecords):
-            lines = value.lines()
-            body = "[\n" + ",\n".join(lines) + "\n ]" if lines else "[]"
+            opening = b"[\n"
+            for line in value.lines():
+                out.write(opening + line.encode())
+                opening = b",\n"
+            out.write(b"[]" if opening == b"[\n" else b"\n ]")
         else:
-            body = json.dumps(_clean(value), indent=1, sort_keys=True, allow_nan=False).replace("\n", "\n ")
-        parts.append(f"\n {json.dumps(key)}: {body}{',' if i < len(items) - 1 else ''}")
-    parts.append("\n}\n")
-    return "".join(parts).encode()
+            body = json.dumps(_clean(value), indent=1, sort_keys=True, allow_nan=False)
+            out.write(body.replace("\n", "\n ").encode())
+        if i < len(items) - 1:
+            out.write(b",")
+    out.write(b"\n}\n")
+    return out.getvalue()
 
 
 # what identifies a row of a report; rows are written in this order, so a re-run of the day gives
