@@ -124,7 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
         "whose challengers come from shadow records)",
     )
     validate.add_argument("--date", type=_date, default="2025-06-01", help="the first day")
-    validate.add_argument("--lookback-days", type=_positive, default=60)
+    validate.add_argument(
+        "--lookback-days",
+        type=_positive,
+        default=None,
+        help="training window in days (default: lookback_days, base.yaml's 150: what production trains on)",
+    )
     validate.add_argument(
         "--planted-edge-bps",
         type=float,

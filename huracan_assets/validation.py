@@ -215,6 +215,7 @@ class ValidationReport:
     truth_days: int
     thresholds: Thresholds
     planted_coins: list[str]
+    lookback_days: int = 0  # the training window validated
     challengers: int = 0
     demotions: int = 0
     truths: list[ChampionTruth] = field(default_factory=list)
@@ -458,7 +459,7 @@ def run_validation(
     coins: int,
     first_day: str,
     days: int | None = None,
-    lookback_days: int = 60,
+    lookback_days: int | None = None,
     planted_edge_bps: float | None = None,
     truth_days: int = 60,
     thresholds: Thresholds | None = None,
@@ -470,7 +471,8 @@ def run_validation(
     Settings are base.yaml < ``HURACAN_*`` environment < these arguments. ``days``: default
     ``champions.shadow_days + 1``, the first day whose challengers come from shadow records
     (days 2.. re-test the champions of the days before). ``planted_edge_bps``: default
-    ``simulator.planted_edge_bps`` (the market's default).
+    ``simulator.planted_edge_bps`` (the market's default). ``lookback_days``: default the settings'
+    (base.yaml's 150), so the look-back validated is the one production trains on.
     """
     import time
 
@@ -510,6 +512,7 @@ def run_validation(
         truth_days=truth_days,
         thresholds=thresholds or Thresholds(),
         planted_coins=[c.coin for c in exchange.coins if c.planted_family],
+        lookback_days=settings.lookback_days,
         workdir=str(workdir),
         exchange=exchange,
     )
@@ -554,7 +557,8 @@ def report_lines(report: ValidationReport) -> list[str]:
     the last line is :meth:`ValidationReport.last_line`."""
     lines = [
         f"validation market seed={report.seed} coins={report.coins} days={report.days[0]}..{report.days[-1]} "
-        f"({len(report.days)}) truth_days={report.truth_days} ({report.seconds:.0f} s, work in {report.workdir})",
+        f"({len(report.days)}) lookback_days={report.lookback_days} truth_days={report.truth_days} "
+        f"({report.seconds:.0f} s, work in {report.workdir})",
         "champion decisions (one per champion per day), true net edge per trade of the exported model "
         "and rule over the truth window's publishable days (all_days: over every day; publ: the share "
         "publishable), bps:",
