@@ -6,7 +6,7 @@ huracan [--verbose] daily --date 2026-11-25 [--coins N] [--seed S] [--dry-run] [
 huracan serve-exchange --port P [--now 2026-11-26T00:00:00Z] [--coins N] [--seed S]
 huracan import-archives FOLDER [--archive-dir PATH]
 huracan validate --seed S --coins N [--days K] [--lookback-days N] [--max-false-pct P ...]
-huracan bench --coins N [--lookback-days D] [--workers W] [--scale 20,100,400] [--no-daemon]
+huracan bench --coins N [--lookback-days D] [--workers W] [--scale 20,100,400] [--no-daemon] [--repeat R]
 
 --publisher dropbox needs credentials in the environment: HURACAN_DROPBOX_APP_KEY,
 HURACAN_DROPBOX_APP_SECRET and HURACAN_DROPBOX_REFRESH_TOKEN (preferred), or
@@ -183,6 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-daemon",
         action="store_true",
         help="skip daemon_ratio (the same day through a real dagster-daemon)",
+    )
+    bench.add_argument(
+        "--repeat",
+        type=_positive,
+        default=3,
+        help="runs of each timed figure; the shortest counts (a shared machine slows single runs)",
     )
     return parser
 
@@ -565,6 +571,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         daemon=not args.no_daemon,
         workers=args.workers,
         scale=args.scale,
+        repeat=args.repeat,
     )
 
 
