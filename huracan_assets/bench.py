@@ -49,13 +49,13 @@ from huracan_assets.definitions import build_definitions
 from huracan_assets.orchestration import DayResult, DayRunner, InProcessLauncher
 from huracan_assets.partitions import build_partitions, coin_day_key
 from huracan_assets.resources.market_data import MarketDataResource
-from huracan_assets.resources.storage import JsonIOManager, ModelIOManager, ParquetIOManager
-from huracan_assets.steps.bars import CoinTask, market_listings, validate_coin
+from huracan_assets.resources.storage import JsonIOManager, ModelIOManager, ParquetIOManager, split_key
+from huracan_assets.steps.bars import CoinTask, market_listings, task_days, validate_coin
 from huracan_assets.steps.champions import champions_for_day
 from huracan_assets.steps.consensus import consensus_for_day
 from huracan_assets.steps.export import export_files
 from huracan_assets.steps.features import features_by_day
-from huracan_assets.steps.frames import CODE_HASH
+from huracan_assets.steps.frames import CODE_HASH, day_of
 from huracan_assets.steps.labels import labels_by_day
 from huracan_assets.steps.models import train_for_day
 from huracan_assets.steps.scores import score_for_day, scored_model_days
@@ -70,6 +70,12 @@ FRESH_COIN_DAYS = 150
 def _days_back(day: str, n: int) -> list[str]:
     end = date.fromisoformat(day)
     return [(end - timedelta(days=i)).isoformat() for i in range(n, -1, -1)]
+
+
+def _stored_keys(parquet: ParquetIOManager, asset: str, coin: str, day: str, days_back: int) -> list[str]:
+    """``coin``'s stored partitions of ``asset`` from ``days_back`` days before ``day`` to ``day``."""
+    keys = [str(coin_day_key(d, coin)) for d in _days_back(day, days_back)]
+    return [k for k in keys if parquet.exists(dg.AssetKey(asset), k)]
 
 
 def plain_loop(
@@ -93,9 +99,7 @@ def plain_loop(
     checked: dict[str, list[pd.DataFrame]] = {"validated_bars": [], "features": [], "labels": []}
 
     def window(asset: str, days_back: int, coin: str) -> pd.DataFrame:
-        keys = [str(coin_day_key(d, coin)) for d in _days_back(day, days_back)]
-        keys = [k for k in keys if parquet.exists(dg.AssetKey(asset), k)]
-        return parquet.read_window(dg.AssetKey(asset), keys)
+        return parquet.read_window(dg.AssetKey(asset), _stored_keys(parquet, asset, coin, day, days_back))
 
     def stored(coin: str, d: str):
         key = str(coin_day_key(d, coin))
@@ -322,9 +326,8 @@ def dask_speedup(
     fhash = features_hash()
 
     def part(asset: str, coin: str) -> WindowPart:
-        keys = [str(coin_day_key(d, coin)) for d in _days_back(day, settings.lookback_days)]
-        present = tuple(k for k in keys if parquet.exists(dg.AssetKey(asset), k))
-        return WindowPart(base_dir=str(base), asset_path=(asset,), keys=present)
+        keys = _stored_keys(parquet, asset, coin, day, settings.lookback_days)
+        return WindowPart(base_dir=str(base), asset_path=(asset,), keys=tuple(keys))
 
     walls, written = [], []
     for n in (1, workers):
@@ -367,18 +370,14 @@ def history_loop(
     same Parquet writes and the same Pandera validations as their checks."""
     parquet = ParquetIOManager(base_dir=str(base))
     client = market.client()
-    days = {key: date.fromisoformat(str(key).split("|")[0]) for key in keys["validated_bars"]}
-    listings = {d: market_listings(client, d) for d in sorted(set(days.values()))}
-    task_days = []
-    for key, d in days.items():
-        listing = listings[d].get(coin)
-        listed_at, status = listing if listing is not None else (None, "TRADING")
-        task_days.append((key, d, listed_at, listing is not None, status))
+    bar_keys = keys["validated_bars"]
+    listings = {d: market_listings(client, d) for d in sorted({day_of(k) for k in bar_keys})}
     checked = []
-    for key, (frame, quality) in validate_coin(CoinTask(coin, task_days, client, settings)).items():
+    task = CoinTask(coin, task_days(coin, bar_keys, listings), client, settings)
+    for key, (frame, quality) in validate_coin(task).items():
         frame.attrs = {"quality": quality.to_dict()}
         parquet.write_partition(dg.AssetKey("validated_bars"), key, frame)
-        checked.append(frame.assign(date=str(days[key]), symbol=coin))
+        checked.append(frame.assign(date=split_key(key)[0], symbol=coin))
     validate_partitions(ValidatedBarsSchema, pd.concat(checked, ignore_index=True))
     for asset, schema, compute_days, source, extra in (
         ("features", FeaturesSchema, features_by_day, "validated_bars", settings.bar),
@@ -394,7 +393,7 @@ def history_loop(
         validate_partitions(
             schema,
             pd.concat(
-                [f.assign(date=k.split("|")[0], symbol=coin) for k, f in made.items()], ignore_index=True
+                [f.assign(date=split_key(k)[0], symbol=coin) for k, f in made.items()], ignore_index=True
             ),
         )
 
@@ -429,7 +428,7 @@ def fresh_coin_ratio(lookback_days: int, day: str, workdir: Path, coins: int = 2
     }
     started = time.perf_counter()
     for coin in new:
-        keys = {asset: [k for k in ks if k.endswith(f"|{coin}")] for asset, ks in stored.items()}
+        keys = {asset: [k for k in ks if split_key(k)[1] == coin] for asset, ks in stored.items()}
         history_loop(coin, keys, ready.settings, ready.market, workdir / "loop_storage")
     loop_s = time.perf_counter() - started
     # the loop did the same work: it wrote the same files, byte for byte

@@ -18,7 +18,7 @@ from huracan_assets.resources.compute import ComputeResource, TaskFailure
 from huracan_assets.resources.market_data import MarketDataResource
 from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.settings import HuracanSettingsResource
-from huracan_assets.steps.bars import UNUSABLE_DAY_SHARE, CoinTask, market_listings, validate_coin
+from huracan_assets.steps.bars import UNUSABLE_DAY_SHARE, CoinTask, market_listings, task_days, validate_coin
 from huracan_assets.steps.frames import CODE_VERSION, day_of, keys_by_coin
 
 
@@ -51,14 +51,9 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         listings = {d: market_listings(client, d) for d in {day_of(k) for k in all_keys}}
         tasks = []
         for coin, keys in keys_by_coin(all_keys).items():
-            days = []
-            for key in keys:
-                day = day_of(key)
-                listing = listings[day].get(coin)
-                listed = listing is not None
-                listed_at, status = listing if listing is not None else (None, "TRADING")
-                days.append((key, day, listed_at, listed, status))
-            tasks.append(CoinTask(coin=coin, days=days, client=client, settings=settings))
+            tasks.append(
+                CoinTask(coin=coin, days=task_days(coin, keys, listings), client=client, settings=settings)
+            )
         results = compute.map(validate_coin, [(t,) for t in tasks], keys=[t.coin for t in tasks])
         out: dict[str, pd.DataFrame] = {}
         qualities: list[BarQuality] = []

@@ -525,13 +525,12 @@ class ModelsPart:
 
     def load(self) -> list[StoredModels] | StoredModels | None:
         refused = dict(self.refused)
+        manager, asset_key = ModelIOManager(base_dir=self.base_dir), dg.AssetKey(list(self.asset_path))
         out = []
         for key in self.keys:
             if key in refused:
                 raise CorruptFileError(refused[key])
-            stored = ModelIOManager(base_dir=self.base_dir).read_partition(
-                dg.AssetKey(list(self.asset_path)), key
-            )
+            stored = manager.read_partition(asset_key, key)
             if stored.status == "unreadable":
                 raise CorruptFileError(stored.reason)
             out.append(stored)

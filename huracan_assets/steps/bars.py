@@ -15,7 +15,7 @@ from huracan_assets.checks.validation import failures_by_day
 from huracan_assets.config import HuracanSettings, parse_duration
 from huracan_assets.core.bars import BarQuality, StaleDataError, empty_validated, validate_day
 from huracan_assets.core.spread import edge_spread, tick_from_prices
-from huracan_assets.steps.frames import end_of_day
+from huracan_assets.steps.frames import day_of, end_of_day
 
 if TYPE_CHECKING:  # the client protocol lives with its Dagster resource
     from huracan_assets.resources.market_data import MarketDataClient
@@ -142,6 +142,21 @@ def market_listings(client: MarketDataClient, day: date) -> dict[str, tuple[date
         )
         out[str(row.base)] = (listed_at, str(row.status or "TRADING"))
     return out
+
+
+def task_days(
+    coin: str, keys: list[str], listings: dict[date, dict[str, tuple[datetime | None, str]]]
+) -> list[tuple[str, date, datetime | None, bool, str]]:
+    """:attr:`CoinTask.days` of ``coin``'s partition ``keys``: whether it traded on each day is the
+    market's answer for that day (``listings``: day -> :func:`market_listings`), never a universe
+    partition computed before the coin (or this market) was known."""
+    days = []
+    for key in keys:
+        day = day_of(key)
+        listing = listings[day].get(coin)
+        listed_at, status = listing if listing is not None else (None, "TRADING")
+        days.append((key, day, listed_at, listing is not None, status))
+    return days
 
 
 def _split_days(frame: pd.DataFrame) -> dict[date, pd.DataFrame]:

@@ -57,9 +57,8 @@ class CoinRows:
             elif isinstance(source, pd.DataFrame):
                 rows = source[source["symbol"] == coin] if len(source) else source
             else:
-                rows = source.frame(
-                    coin
-                )  # raises CorruptFileError (or its CorruptPartitionError) naming a refused partition
+                # raises CorruptFileError (or its CorruptPartitionError) naming a refused partition
+                rows = source.frame(coin)
             if self.since is not None and len(rows):
                 rows = rows[rows["date"].astype(str) >= self.since]
             self._coin, self._rows = coin, rows
