@@ -13,7 +13,10 @@ Two changes, the tables and files unchanged (anything that reads the instance se
   statement cache survives) and implements ``store_event_batch``, which Dagster calls for the
   materializations of one partitioned output when event batching is on: one transaction on the
   run shard and one on the index shard for the whole batch, the asset row updated with the last
-  event (what ``PostgresEventLogStorage.store_event_batch`` does).
+  event (what ``PostgresEventLogStorage.store_event_batch`` does). The planned events Dagster
+  sends as one batch when it creates a run (one per partition and asset, one per check) are
+  written the same way; stock storages write them one at a time (3 ms apiece here, 69 for a
+  10-coin day).
 - ``HuracanInstance`` (``automation/instance.py``) turns event batching on and makes these
   storages its default, under the instance's own folder.
 
@@ -48,6 +51,8 @@ from sqlalchemy.pool import QueuePool
 
 OPEN_RUN_SHARDS = 4  # engines kept for per-run files (the index shard's is always kept)
 _BATCHED = ({DagsterEventType.ASSET_MATERIALIZATION}, {DagsterEventType.ASSET_OBSERVATION})
+# the planned events Dagster sends as one batch when it creates a run (``_log_asset_planned_events``)
+_PLANNED = {DagsterEventType.ASSET_MATERIALIZATION_PLANNED, DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -121,6 +126,9 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         kinds = {event.get_dagster_event().event_type for event in events}
         run_ids = {event.run_id for event in events}
+        if len(run_ids) == 1 and kinds <= _PLANNED:
+            self._store_planned_batch(events)
+            return
         if kinds not in _BATCHED or len(run_ids) != 1:
             super().store_event_batch(events)
             return
@@ -141,6 +149,36 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
             self._store_asset_event_tags(conn, events, event_ids)
             # the asset's row names its latest event (as Dagster's PostgreSQL batch write does)
             self._store_asset_event(conn, events[-1], event_ids[-1])
+
+    def _store_planned_batch(self, events: Sequence[EventLogEntry]) -> None:
+        """A run's planned events (Dagster sends them as one batch when it creates the run): what
+        ``store_event`` does for each, in one transaction per shard. Each asset's row is updated
+        with its last planned event, and each planned check writes its ``asset_check_executions``
+        rows as ``store_event`` would."""
+        rows = [self._event_to_row(event) for event in events]
+        with self.run_connection(events[0].run_id) as conn:
+            conn.execute(SqlEventLogStorageTable.insert(), rows)
+        with self.index_transaction() as conn:
+            result = conn.execute(
+                SqlEventLogStorageTable.insert().returning(
+                    SqlEventLogStorageTable.c.id, sort_by_parameter_order=True
+                ),
+                rows,
+            )
+            event_ids = [int(row[0]) for row in result.fetchall()]
+            planned = [
+                (event, event_id)
+                for event, event_id in zip(events, event_ids, strict=True)
+                if event.get_dagster_event().event_type == DagsterEventType.ASSET_MATERIALIZATION_PLANNED
+                and event.get_dagster_event().asset_key
+            ]
+            self._store_asset_event_tags(conn, [e for e, _ in planned], [i for _, i in planned])
+            last = {event.get_dagster_event().asset_key: (event, event_id) for event, event_id in planned}
+            for event, event_id in last.values():
+                self._store_asset_event(conn, event, event_id)
+        for event, event_id in zip(events, event_ids, strict=True):
+            if event.get_dagster_event().event_type == DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED:
+                self.store_asset_check_event(event, event_id)
 
     def wipe(self) -> None:
         self._dispose_engines()

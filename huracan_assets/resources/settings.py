@@ -1,5 +1,6 @@
 """Settings as a resource: base.yaml < HURACAN_* environment < this resource's Dagster config."""
 
+from functools import lru_cache
 from typing import Any
 
 import dagster as dg
@@ -32,9 +33,7 @@ class HuracanSettingsResource(dg.ConfigurableResource):
         return cls(settings_json=settings.model_dump_json(), **overrides)
 
     def get(self) -> HuracanSettings:
-        base = (
-            HuracanSettings.model_validate_json(self.settings_json) if self.settings_json else load_settings()
-        )
+        base = _parsed(self.settings_json).model_copy(deep=True) if self.settings_json else load_settings()
         overrides = {
             key: getattr(self, key)
             for key in (
@@ -61,3 +60,11 @@ class HuracanSettingsResource(dg.ConfigurableResource):
             raise SettingsError(
                 f"invalid huracan_settings config: {describe_validation_error(error)}"
             ) from None
+
+
+@lru_cache(maxsize=8)
+def _parsed(settings_json: str) -> HuracanSettings:
+    """``settings_json`` validated once per process: every step of a run asks for the settings, and
+    validating them again ran pydantic-settings' sources (base.yaml read and parsed) each time.
+    Callers get a deep copy, so no step sees another's changes."""
+    return HuracanSettings.model_validate_json(settings_json)

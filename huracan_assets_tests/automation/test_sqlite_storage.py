@@ -1,8 +1,10 @@
 """The instance of ``dagster_home/`` (``HuracanInstance``: batched, pooled SQLite event writes)
-stores what Dagster's stock SQLite instance stores, for a single-run range of partitions."""
+stores what Dagster's stock SQLite instance stores, for a single-run range of partitions: the
+materializations, the run's planned events (written as one batch) and its check executions."""
 
 import shutil
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -21,8 +23,22 @@ def daily_thing(context: dg.AssetExecutionContext) -> None:
         context.add_asset_metadata({"rows": int(key[-2:])}, partition_key=key)
 
 
+@dg.asset_check(asset=daily_thing, partitions_def=DAYS, blocking=False)
+def even_rows(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult | dg.AssetCheckEvaluation]:
+    """Evaluates the partitions of days up to the 20th only: the others keep their planned rows."""
+    yield dg.AssetCheckResult(passed=True, description="the run's summary")  # the step's output
+    for key in context.partition_keys:
+        if int(key[-2:]) <= 20:
+            yield dg.AssetCheckEvaluation(
+                asset_key=dg.AssetKey("daily_thing"),
+                check_name="even_rows",
+                passed=int(key[-2:]) % 2 == 0,
+                partition=key,
+            )
+
+
 def _run(instance: dg.DagsterInstance, first: str, last: str) -> None:
-    job = dg.Definitions(assets=[daily_thing]).resolve_implicit_global_asset_job_def()
+    job = dg.Definitions(assets=[daily_thing], asset_checks=[even_rows]).resolve_implicit_global_asset_job_def()
     result = job.execute_in_process(
         instance=instance,
         tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
@@ -40,7 +56,23 @@ def _stored(instance: dg.DagsterInstance) -> dict[str, object]:
         for e in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
     ]
     latest = instance.get_latest_materialization_event(key)
+    runs = [run.run_id for run in instance.get_runs()]  # newest first
+    planned = instance.fetch_planned_materializations(key, limit=1000).records
+    planned_in_runs = [
+        e
+        for run_id in runs
+        for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED)
+    ]
+    check_key = dg.AssetCheckKey(key, "even_rows")
+    executions = instance.event_log_storage.get_asset_check_execution_history(check_key, limit=1000)
+    (asset_record,) = instance.get_asset_records([key])
     return {
+        "planned": sorted(Counter(r.event_log_entry.dagster_event.partition for r in planned).items()),
+        "planned_in_runs": sorted(Counter(e.dagster_event.partition for e in planned_in_runs).items()),
+        "last_run_is_newest": asset_record.asset_entry.last_run_id == runs[0],
+        "check_executions": sorted(
+            Counter((e.partition or "", runs.index(e.run_id), e.status.value) for e in executions).items()
+        ),
         "partitions": sorted(instance.get_materialized_partitions(key)),
         "metadata": by_partition,
         "run_events": sorted(e.dagster_event.partition for e in run_events),
@@ -70,6 +102,12 @@ def test_huracan_instance_stores_what_the_stock_instance_stores(tmp_path: Path) 
         assert _stored(ours) == _stored(stock)
         assert len(_stored(ours)["partitions"]) == len(keys)
         assert _stored(ours)["latest"] == keys[-1]
+        # each run planned its partitions (10 of them twice), and the check ran on each of them
+        assert dict(_stored(ours)["planned"])[keys[35]] == 2
+        assert len(_stored(ours)["check_executions"]) == len(keys[:40]) + len(keys[30:]) + 2  # + the summaries
+        statuses = Counter(status for (_, _, status), _ in _stored(ours)["check_executions"])
+        assert set(statuses) == {"SUCCEEDED", "FAILED", "PLANNED"}  # planned, never evaluated
+        assert _stored(ours)["last_run_is_newest"]
         # the tables and files are Dagster's: the stock storage reads what ours wrote
         shutil.copytree(ours_home / "history", tmp_path / "reread" / "history")
         (tmp_path / "reread" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
