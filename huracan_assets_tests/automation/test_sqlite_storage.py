@@ -3,6 +3,7 @@ stores what Dagster's stock SQLite instance stores, for a single-run range of pa
 materializations, the run's planned events (written as one batch) and its check executions."""
 
 import shutil
+import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -125,3 +126,32 @@ def test_dagster_home_names_the_huracan_instance(tmp_path: Path) -> None:
         assert isinstance(instance.event_log_storage, BatchedSqliteEventLogStorage)
         # the storage lives under this instance's folder, wherever $DAGSTER_HOME points
         assert Path(instance.event_log_storage._base_dir).resolve() == (home / "history" / "runs").resolve()
+
+
+def _shard_layout(path: Path) -> tuple[object, ...]:
+    connection = sqlite3.connect(path)
+    try:
+        return (
+            sorted(connection.execute("SELECT type, name, sql FROM sqlite_master").fetchall(), key=str),
+            connection.execute("SELECT version_num FROM alembic_version").fetchall(),
+            connection.execute("PRAGMA journal_mode").fetchall(),
+        )
+    finally:
+        connection.close()
+
+
+def test_a_new_run_shard_is_the_one_dagster_initialises(tmp_path: Path) -> None:
+    """New run shards are copied from an empty one made once per process: the same tables,
+    indexes, revision stamp and WAL journal as Dagster's own ``_initdb`` gives a new file."""
+    stock = SqliteEventLogStorage(str(tmp_path / "stock"))
+    ours = BatchedSqliteEventLogStorage(str(tmp_path / "ours"))
+    for storage in (stock, ours):
+        for run_id in ("first", "second"):
+            with storage.run_connection(run_id):
+                pass
+    expected = _shard_layout(tmp_path / "stock" / "first.db")
+    assert expected[1] and expected[2] == [("wal",)]
+    assert _shard_layout(tmp_path / "ours" / "first.db") == expected
+    assert _shard_layout(tmp_path / "ours" / "second.db") == expected
+    # no scratch copy is left beside the shards
+    assert not list((tmp_path / "ours").glob("*.new"))
