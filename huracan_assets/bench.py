@@ -5,8 +5,10 @@
 Both paths start from the same prepared state (universe, coins, bars/features/labels of the
 look-back window, and the whole day before — the coins' cold start — materialised once and not
 timed), so the timed day is an ordinary warm day. Both compute the day's bars, features, labels,
-models, scores, consensus, champions, integrity report and export, and write the same Parquet,
-model and export files. The last line is
+models, scores, consensus, champions, integrity report (its look-back window and heat-map
+included) and export, and write the same Parquet, model and export files: the bench exits 1 unless
+every file of the day's export but the manifest is byte for byte the same on both sides
+(``differing_exports``). The last line is
 
     overhead_ratio=<dagster wall / loop wall> peak_rss_mb=<peak RSS of this process>
     core_s_per_coin_day=<CPU seconds of the plain loop per coin-day, all horizons and engines>
@@ -39,11 +41,12 @@ import dagster as dg
 import pandas as pd
 
 from huracan_assets.automation.instance import INSTANCE_OVERRIDES
+from huracan_assets.checks.asset_checks import raw_schema_outcomes, source_quality_outcomes
+from huracan_assets.checks.loading import read_stored_attrs
 from huracan_assets.checks.schemas import FeaturesSchema, LabelsSchema, ValidatedBarsSchema
 from huracan_assets.checks.validation import validate_partitions
 from huracan_assets.config import HuracanSettings, load_settings
 from huracan_assets.core.features import features_hash
-from huracan_assets.core.integrity import integrity_report
 from huracan_assets.core.publishing import ExportPlan, LocalFolderPublisher
 from huracan_assets.definitions import build_definitions
 from huracan_assets.orchestration import DayResult, DayRunner, InProcessLauncher
@@ -56,6 +59,7 @@ from huracan_assets.steps.consensus import consensus_for_day
 from huracan_assets.steps.export import export_files
 from huracan_assets.steps.features import features_by_day
 from huracan_assets.steps.frames import CODE_HASH, day_of
+from huracan_assets.steps.integrity import integrity_for_day, window_days
 from huracan_assets.steps.labels import labels_by_day
 from huracan_assets.steps.models import train_for_day
 from huracan_assets.steps.scores import score_for_day, scored_model_days
@@ -95,7 +99,8 @@ def plain_loop(
     universe = parquet.read_window(dg.AssetKey("coin_universe"), [day])
     listed = universe.set_index("coin")
     key_of = {c: str(coin_day_key(day, c)) for c in coins}
-    all_scores, all_events, qualities = [], [], []
+    all_scores, all_events = [], []
+    day_qualities: dict[str, dict] = {}
     checked: dict[str, list[pd.DataFrame]] = {"validated_bars": [], "features": [], "labels": []}
 
     def window(asset: str, days_back: int, coin: str) -> pd.DataFrame:
@@ -121,7 +126,7 @@ def plain_loop(
             CoinTask(coin, [(key, date.fromisoformat(day), listed_at, is_listed, status)], client, settings)
         )[key]
         frame.attrs = {"quality": quality.to_dict()}
-        qualities.append(quality.to_dict())
+        day_qualities[key] = quality.to_dict()
         parquet.write_partition(dg.AssetKey("validated_bars"), key, frame)
         checked["validated_bars"].append(frame.assign(date=day, symbol=coin))
         features = features_by_day(
@@ -164,13 +169,18 @@ def plain_loop(
         parquet.write_partition(dg.AssetKey("consensus"), key, events)
         all_scores.append(scores.assign(date=day))
         all_events.append(events.assign(date=day))
-    # the same Pandera validations the asset checks run
+    # the same Pandera validations the asset checks run, as the integrity report's outcomes
+    outcomes: dict[str, dict[str, str]] = {}
     for name, schema in (
         ("validated_bars", ValidatedBarsSchema),
         ("features", FeaturesSchema),
         ("labels", LabelsSchema),
     ):
-        validate_partitions(schema, pd.concat(checked[name], ignore_index=True))
+        outcome = validate_partitions(schema, pd.concat(checked[name], ignore_index=True))
+        for key in outcome.checked:
+            outcomes.setdefault(split_key(key)[1], {})[f"{name}_schema"] = (
+                "fail" if key in outcome.failing else "pass"
+            )
     scores = pd.concat(all_scores, ignore_index=True) if all_scores else pd.DataFrame()
     events = pd.concat(all_events, ignore_index=True) if all_events else pd.DataFrame()
     models = {
@@ -189,8 +199,25 @@ def plain_loop(
     shadow_features = pd.concat([window("features", longest, c) for c in coins], ignore_index=True)
     shadow_labels = pd.concat([window("labels", longest, c) for c in coins], ignore_index=True)
     doc = champions_for_day(day, previous, models, shadow_features, shadow_labels, events, universe, settings)
-    eligible = set(universe.loc[universe["eligible"], "coin"])
-    integrity = integrity_report(day, qualities, {}, eligible)
+    for name, check in (
+        ("validated_bars_raw_schema", raw_schema_outcomes),
+        ("validated_bars_source_quality", source_quality_outcomes),
+    ):
+        for key, outcome in check(day_qualities)[0].items():
+            outcomes.setdefault(split_key(key)[1], {})[name] = "pass" if outcome.passed else "fail"
+    # the report over the models' window: every coin-day's stored quality record (Parquet footers)
+    # and the window's universes, as the data_integrity_report asset reads them
+    days = window_days(day, settings.lookback_days)
+    stored_attrs = {
+        key: read_stored_attrs(parquet, dg.AssetKey("validated_bars"), key)
+        if parquet.exists(dg.AssetKey("validated_bars"), key)
+        else None
+        for d in days
+        for key in (str(coin_day_key(d, c)) for c in coins)
+    }
+    built = [d for d in days if parquet.exists(dg.AssetKey("coin_universe"), d)]
+    universes = parquet.read_window(dg.AssetKey("coin_universe"), built)
+    integrity = integrity_for_day(day, settings.lookback_days, stored_attrs, {day: outcomes}, universes)
     day_features = shadow_features[shadow_features["date"] == day]
     files, window_span, _ = export_files(
         day, doc, models, scores, events, integrity, universe, fhash, day_features
@@ -200,6 +227,25 @@ def plain_loop(
     )
     LocalFolderPublisher(export_root).publish(plan)
     return doc
+
+
+def differing_exports(day: str, dagster_root: Path, loop_root: Path) -> list[str]:
+    """The files of ``day``'s export folder that differ between the Dagster day and the plain
+    loop (missing on one side included); the manifest is left out (its ``created_at`` and
+    signature are the run's own). Empty: the loop made every file the day's runs made."""
+    names = {
+        str(path.relative_to(root / day))
+        for root in (dagster_root, loop_root)
+        for path in (root / day).rglob("*")
+        if path.is_file() and path.name != "manifest.json"
+    }
+    return sorted(
+        name
+        for name in names
+        if not (dagster_root / day / name).is_file()
+        or not (loop_root / day / name).is_file()
+        or (dagster_root / day / name).read_bytes() != (loop_root / day / name).read_bytes()
+    )
 
 
 def _run_seconds(instance: dg.DagsterInstance, after: float) -> tuple[float, int]:
@@ -591,7 +637,8 @@ def run_bench(
             loop_wall, loop_cpu = min(loop_wall, loop_run), min(loop_cpu, loop_run_cpu)
             print(f"run {attempt}/{repeat}: dagster {wall:.1f}s, loop {loop_run:.1f}s", flush=True)
 
-        same = [(c["coin"], c["horizon"], c["engine"]) for c in loop_doc["champions"]] == [
+        differing = differing_exports(day, workdir / "exports", workdir / "loop_exports")
+        same = not differing and [(c["coin"], c["horizon"], c["engine"]) for c in loop_doc["champions"]] == [
             (c["coin"], c["horizon"], c["engine"]) for c in dagster_result.champions["champions"]
         ]
         peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -600,6 +647,11 @@ def run_bench(
         print(f"loop:    wall={loop_wall:.1f}s cpu={loop_cpu:.1f}s")
         print(
             f"champions: dagster={len(dagster_result.champions['champions'])} loop={len(loop_doc['champions'])} same={same}"
+        )
+        exported = sum(1 for p in (workdir / "exports" / day).rglob("*") if p.is_file())
+        print(
+            f"exports: {exported} files of {day}; the loop's differ from Dagster's (manifest aside): "
+            f"{', '.join(differing) or 'none'}"
         )
         one, many = dask_speedup(day, all_coins, settings, workdir / "storage", workers, repeat)
         ceiling = parallel_ceiling(workers, repeat=repeat)

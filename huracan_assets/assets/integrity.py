@@ -7,7 +7,6 @@ from the day's partitions, the heat-map from the window. Only the check outcomes
 event log, which is where Dagster keeps them.
 """
 
-from datetime import date, timedelta
 from typing import Any
 
 import dagster as dg
@@ -15,17 +14,11 @@ import pandas as pd
 
 from huracan_assets.assets._shared import ONE_DAY_PER_RUN, run_keys
 from huracan_assets.checks.loading import STORED_ATTRS_LOADER
-from huracan_assets.core.integrity import (
-    heatmap_markdown,
-    integrity_history,
-    integrity_markdown,
-    integrity_report,
-    look_back_universe,
-    window_totals,
-)
+from huracan_assets.core.integrity import heatmap_markdown, integrity_markdown
 from huracan_assets.partitions import Partitions
 from huracan_assets.resources.storage import split_key
 from huracan_assets.steps.frames import CODE_VERSION
+from huracan_assets.steps.integrity import integrity_for_day, window_days
 
 CHECKED = {
     "validated_bars": ("validated_bars_schema", "validated_bars_raw_schema", "validated_bars_source_quality"),
@@ -111,36 +104,9 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         elif "date" not in coin_universe:  # one partition read on its own carries no date column
             coin_universe = coin_universe.assign(date=context.partition_key)
         for day in run_keys(context):
-            first = date.fromisoformat(day) - timedelta(days=partitions.lookback_days)
-            days = [(first + timedelta(days=i)).isoformat() for i in range(partitions.lookback_days + 1)]
-            window = set(days)
-            cells: dict[tuple[str, str], dict | None] = {}
-            for key, attrs in validated_bars.items():
-                p_day, coin = split_key(key)
-                if p_day in window and coin is not None:
-                    # a partition without a quality record had nothing notable
-                    cells[(p_day, coin)] = None if attrs is None else attrs.get("quality") or {"status": "ok"}
-            qualities = [
-                {"coin": coin, **q}
-                for (p_day, coin), q in sorted(cells.items())
-                if p_day == day and q is not None
-            ]
-            universe = coin_universe[coin_universe["date"] == day]
-            eligible = set(universe.loc[universe["eligible"], "coin"])
+            days = window_days(day, partitions.lookback_days)
             outcomes = check_outcomes_for_days(context.instance, days, limit=max(50, 2 * len(days)))
-            report = integrity_report(day, qualities, outcomes.get(day, {}), eligible)
-            coins = sorted({q["coin"] for q in qualities})
-            report["history"] = integrity_history(days, coins, cells)
-            # the totals cover every coin-day the day's models trained on; the day's own stay beside them
-            report["window"] = [days[0], days[-1]]
-            report["day_totals"] = report["totals"]
-            report["totals"] = window_totals(days, coins, cells, outcomes)
-            report["look_back_universe"] = look_back_universe(
-                day, days, coin_universe[coin_universe["date"].astype(str).isin(window)]
-            )
-            report["totals"]["look_back_days_without_eligible"] = len(
-                report["look_back_universe"]["days_without_eligible"]
-            )
+            report = integrity_for_day(day, partitions.lookback_days, validated_bars, outcomes, coin_universe)
             out[day] = report
             context.add_asset_metadata(
                 {
