@@ -23,7 +23,9 @@ def test_the_day_loop_exports_what_the_dagster_day_exports(tmp_path: Path) -> No
     day = "2025-11-20"
     ready = _prepare(4, 6, day, tmp_path)
     ready.runner.run_day(day, ready.coins, DayResult(day=day))
-    plain_loop(day, ready.coins, ready.settings, ready.market, tmp_path / "storage", tmp_path / "loop_exports")
+    plain_loop(
+        day, ready.coins, ready.settings, ready.market, tmp_path / "storage", tmp_path / "loop_exports"
+    )
     exported = [p for p in (tmp_path / "exports" / day).rglob("*") if p.is_file()]
     assert len(exported) >= 13  # the manifest and the day's reports, the heat-map among them
     assert (tmp_path / "loop_exports" / day / "reports" / "data_integrity_heatmap.png").is_file()

@@ -25,7 +25,9 @@ def daily_thing(context: dg.AssetExecutionContext) -> None:
 
 
 @dg.asset_check(asset=daily_thing, partitions_def=DAYS, blocking=False)
-def even_rows(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult | dg.AssetCheckEvaluation]:
+def even_rows(
+    context: dg.AssetCheckExecutionContext,
+) -> Iterator[dg.AssetCheckResult | dg.AssetCheckEvaluation]:
     """Evaluates the partitions of days up to the 20th only: the others keep their planned rows."""
     yield dg.AssetCheckResult(passed=True, description="the run's summary")  # the step's output
     for key in context.partition_keys:
@@ -39,7 +41,9 @@ def even_rows(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckR
 
 
 def _run(instance: dg.DagsterInstance, first: str, last: str) -> None:
-    job = dg.Definitions(assets=[daily_thing], asset_checks=[even_rows]).resolve_implicit_global_asset_job_def()
+    job = dg.Definitions(
+        assets=[daily_thing], asset_checks=[even_rows]
+    ).resolve_implicit_global_asset_job_def()
     result = job.execute_in_process(
         instance=instance,
         tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
@@ -105,7 +109,9 @@ def test_huracan_instance_stores_what_the_stock_instance_stores(tmp_path: Path) 
         assert _stored(ours)["latest"] == keys[-1]
         # each run planned its partitions (10 of them twice), and the check ran on each of them
         assert dict(_stored(ours)["planned"])[keys[35]] == 2
-        assert len(_stored(ours)["check_executions"]) == len(keys[:40]) + len(keys[30:]) + 2  # + the summaries
+        assert (
+            len(_stored(ours)["check_executions"]) == len(keys[:40]) + len(keys[30:]) + 2
+        )  # + the summaries
         statuses = Counter(status for (_, _, status), _ in _stored(ours)["check_executions"])
         assert set(statuses) == {"SUCCEEDED", "FAILED", "PLANNED"}  # planned, never evaluated
         assert _stored(ours)["last_run_is_newest"]
