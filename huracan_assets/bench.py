@@ -48,6 +48,8 @@ from huracan_assets.checks.validation import validate_partitions
 from huracan_assets.config import HuracanSettings, load_settings
 from huracan_assets.core.features import features_hash
 from huracan_assets.core.publishing import ExportPlan, LocalFolderPublisher
+from huracan_assets.core.scoring import empty_scores
+from huracan_assets.core.training import CoinModels
 from huracan_assets.definitions import build_definitions
 from huracan_assets.orchestration import DayResult, DayRunner, InProcessLauncher
 from huracan_assets.partitions import build_partitions, coin_day_key
@@ -132,36 +134,50 @@ def plain_loop(
         features = features_by_day(
             window("validated_bars", partitions.feature_warmup_days, coin), settings.bar, [key]
         )[key]
+        features.attrs = {"features_hash": fhash, "status": "ok" if len(features) else "no validated bars"}
         parquet.write_partition(dg.AssetKey("features"), key, features)
         checked["features"].append(features.assign(date=day, symbol=coin))
         labels = labels_by_day(window("features", partitions.label_lookback_days, coin), settings, [key])[key]
         parquet.write_partition(dg.AssetKey("labels"), key, labels)
         checked["labels"].append(labels.assign(date=day, symbol=coin))
         row = listed.loc[[coin]].reset_index() if is_listed else pd.DataFrame()
-        if not (is_listed and bool(row["eligible"].iloc[0])):
-            continue
         yesterday = stored(coin, _days_back(day, 1)[0])
-        trained = train_for_day(
-            coin,
-            day,
-            window("features", settings.lookback_days, coin),
-            window("labels", settings.lookback_days, coin),
-            settings,
-            fhash,
-            cold_start=yesterday is None or yesterday.status != "trained",
-        )
+        # as the models asset: an eligible coin trains, any other is stored as skipped, with why
+        if is_listed and bool(row["eligible"].iloc[0]):
+            trained = train_for_day(
+                coin,
+                day,
+                window("features", settings.lookback_days, coin),
+                window("labels", settings.lookback_days, coin),
+                settings,
+                fhash,
+                cold_start=yesterday is None or yesterday.status != "trained",
+            )
+        else:
+            why = "not in the universe" if not is_listed else str(row["reason"].iloc[0])
+            trained = CoinModels(
+                coin=coin,
+                day=day,
+                features_hash=fhash,
+                status="skipped",
+                reason=f"not eligible on {day}: {why}",
+            )
         model_store.write_partition(dg.AssetKey("models"), key, trained)
-        scored = scored_model_days(date.fromisoformat(day), settings)
-        recent = [m for d in sorted(scored) if (m := stored(coin, d)) is not None]
-        scores = score_for_day(
-            coin,
-            recent,
-            window("features", partitions.longest_shadow_days, coin),
-            window("labels", partitions.longest_shadow_days, coin),
-            row.iloc[0],
-            settings,
-            day,
-        )
+        # as the scores asset: every coin of the day's universe is scored (an ineligible coin's
+        # recent models too); as the consensus asset: every coin
+        scores = empty_scores()
+        if is_listed:
+            scored = scored_model_days(date.fromisoformat(day), settings)
+            recent = [m for d in sorted(scored) if (m := stored(coin, d)) is not None]
+            scores = score_for_day(
+                coin,
+                recent,
+                window("features", partitions.longest_shadow_days, coin),
+                window("labels", partitions.longest_shadow_days, coin),
+                row.iloc[0],
+                settings,
+                day,
+            )
         events = consensus_for_day(
             stored(coin, day), yesterday, features.assign(date=day, symbol=coin), scores, day, settings
         )

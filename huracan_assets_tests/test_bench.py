@@ -1,10 +1,15 @@
 """The benchmark's plain loops do the work Dagster does: a ratio against a loop that did less
 would flatter the Dagster side."""
 
+import shutil
 from pathlib import Path
 
-from huracan_assets.bench import _prepare, differing_exports, fresh_coin_ratio, plain_loop
+import dagster as dg
+
+from huracan_assets.automation.jobs import PER_COIN_DAILY
+from huracan_assets.bench import _open, differing_exports, fresh_coin_ratio, plain_loop
 from huracan_assets.orchestration import DayResult
+from huracan_assets.resources.storage import ParquetIOManager
 
 
 def test_the_fresh_coin_loop_writes_the_history_dagster_writes(tmp_path: Path) -> None:
@@ -17,15 +22,56 @@ def test_the_fresh_coin_loop_writes_the_history_dagster_writes(tmp_path: Path) -
         assert len(list((tmp_path / "fresh" / "loop_storage" / asset).rglob("data.parquet"))) >= 20
 
 
-def test_the_day_loop_exports_what_the_dagster_day_exports(tmp_path: Path) -> None:
-    """The overhead ratio's plain loop makes every file of the day's export Dagster's runs make,
-    byte for byte (the integrity report's look-back window and heat-map included)."""
-    day = "2025-11-20"
-    ready = _prepare(4, 6, day, tmp_path)
+def _day_files(storage: Path, day: str) -> dict[str, bytes]:
+    """Every file the per-coin assets stored for ``day``, by ``asset/date=…/symbol=…/name``
+    (a model folder is read through its ``symbol=…`` link, not its versioned name)."""
+    out = {}
+    for asset in PER_COIN_DAILY:
+        for entry in sorted((storage / asset / f"date={day}").glob("symbol=*")):
+            files = (
+                [entry] if entry.is_file() else sorted(p for p in entry.resolve().rglob("*") if p.is_file())
+            )
+            for path in files:
+                name = entry.name if path == entry else f"{entry.name}/{path.relative_to(entry.resolve())}"
+                out[f"{asset}/date={day}/{name}"] = path.read_bytes()
+    return out
+
+
+def test_the_day_loop_writes_and_exports_what_the_dagster_day_does(tmp_path: Path, monkeypatch) -> None:
+    """The overhead ratio's plain loop stores every per-coin partition of the day and every file
+    of the day's export (the integrity report's look-back window and heat-map included) byte for
+    byte as Dagster's runs do, on a day with a listed coin that is not eligible: its models are
+    stored skipped, and it still gets scores and a consensus, as the assets give it."""
+    day, previous = "2025-11-20", "2025-11-19"
+    # the day before: 4 coins, all eligible and trained (their cold start)
+    before = _open(4, 6, day, tmp_path)
+    before.runner.prepare(previous, DayResult(day=previous))
+    coins = list(before.runner.instance.get_dynamic_partitions("coins"))
+    before.runner.run_day(previous, coins, DayResult(day=previous))
+    # the day: the least liquid coin is capped out of the eligible ones
+    monkeypatch.setenv("HURACAN_MAX_COINS", "3")
+    ready = _open(4, 6, day, tmp_path)
+    ready.coins = ready.runner.prepare(day, DayResult(day=day))
+    universe = ParquetIOManager(base_dir=str(tmp_path / "storage")).read_window(
+        dg.AssetKey("coin_universe"), [day]
+    )
+    capped = universe.loc[~universe["eligible"], "coin"].tolist()
+    assert len(capped) == 1 and len(ready.coins) == 4
+    # each side from the same stored state, into its own storage
+    shutil.copytree(tmp_path / "storage", tmp_path / "loop_storage", symlinks=True)
     ready.runner.run_day(day, ready.coins, DayResult(day=day))
     plain_loop(
-        day, ready.coins, ready.settings, ready.market, tmp_path / "storage", tmp_path / "loop_exports"
+        day, ready.coins, ready.settings, ready.market, tmp_path / "loop_storage", tmp_path / "loop_exports"
     )
+    stored = _day_files(tmp_path / "storage", day)
+    # every per-coin asset of every coin, the capped coin's scores and consensus among them
+    assert {path.split("/")[0] for path in stored} == set(PER_COIN_DAILY)
+    for asset in ("models", "scores", "consensus"):
+        assert any(path.startswith(f"{asset}/date={day}/symbol={capped[0]}") for path in stored)
+    loop_stored = _day_files(tmp_path / "loop_storage", day)
+    assert sorted(stored) == sorted(loop_stored)
+    assert [path for path in stored if stored[path] != loop_stored[path]] == []
+
     exported = [p for p in (tmp_path / "exports" / day).rglob("*") if p.is_file()]
     assert len(exported) >= 13  # the manifest and the day's reports, the heat-map among them
     assert (tmp_path / "loop_exports" / day / "reports" / "data_integrity_heatmap.png").is_file()
