@@ -49,7 +49,6 @@ from huracan_assets.config import HuracanSettings, load_settings
 from huracan_assets.core.features import features_hash
 from huracan_assets.core.publishing import ExportPlan, LocalFolderPublisher
 from huracan_assets.core.scoring import empty_scores
-from huracan_assets.core.training import CoinModels
 from huracan_assets.definitions import build_definitions
 from huracan_assets.orchestration import DayResult, DayRunner, InProcessLauncher
 from huracan_assets.partitions import build_partitions, coin_day_key
@@ -63,7 +62,7 @@ from huracan_assets.steps.features import features_by_day
 from huracan_assets.steps.frames import CODE_HASH, day_of
 from huracan_assets.steps.integrity import integrity_for_day, window_days
 from huracan_assets.steps.labels import labels_by_day
-from huracan_assets.steps.models import train_for_day
+from huracan_assets.steps.models import eligible, not_eligible, train_for_day
 from huracan_assets.steps.scores import score_for_day, scored_model_days
 
 # the scale table's market: every simulated coin liquid (the default market has about 28 coins
@@ -143,7 +142,7 @@ def plain_loop(
         row = listed.loc[[coin]].reset_index() if is_listed else pd.DataFrame()
         yesterday = stored(coin, _days_back(day, 1)[0])
         # as the models asset: an eligible coin trains, any other is stored as skipped, with why
-        if is_listed and bool(row["eligible"].iloc[0]):
+        if eligible(row):
             trained = train_for_day(
                 coin,
                 day,
@@ -154,14 +153,7 @@ def plain_loop(
                 cold_start=yesterday is None or yesterday.status != "trained",
             )
         else:
-            why = "not in the universe" if not is_listed else str(row["reason"].iloc[0])
-            trained = CoinModels(
-                coin=coin,
-                day=day,
-                features_hash=fhash,
-                status="skipped",
-                reason=f"not eligible on {day}: {why}",
-            )
+            trained = not_eligible(coin, day, fhash, row)
         model_store.write_partition(dg.AssetKey("models"), key, trained)
         # as the scores asset: every coin of the day's universe is scored (an ineligible coin's
         # recent models too); as the consensus asset: every coin

@@ -34,7 +34,7 @@ from huracan_assets.resources.storage import (
     split_key,
 )
 from huracan_assets.steps.frames import CODE_VERSION, day_of, keys_by_coin, universe_for
-from huracan_assets.steps.models import train_and_stage
+from huracan_assets.steps.models import eligible, not_eligible, train_and_stage
 
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
@@ -115,15 +115,8 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                 day = day_of(key)
                 universe = universe_for(coin_universe, day)
                 row = universe[universe["coin"] == coin] if len(universe) else universe
-                if row.empty or not bool(row["eligible"].iloc[0]):
-                    why = "not in the universe" if row.empty else str(row["reason"].iloc[0])
-                    out[key] = CoinModels(
-                        coin=coin,
-                        day=day.isoformat(),
-                        features_hash=fhash,
-                        status="skipped",
-                        reason=f"not eligible on {day}: {why}",
-                    )
+                if not eligible(row):
+                    out[key] = not_eligible(coin, day.isoformat(), fhash, row)
                     continue
                 # train_and_stage's arguments: where to write, the coin's own window only
                 args = (

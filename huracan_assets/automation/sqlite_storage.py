@@ -159,6 +159,15 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         events = [event for event in events if event.get_dagster_event().asset_key]
         if not events:
             return
+        with self._inserted(events) as (conn, event_ids):
+            self._store_asset_event_tags(conn, events, event_ids)
+            # the asset's row names its latest event (as Dagster's PostgreSQL batch write does)
+            self._store_asset_event(conn, events[-1], event_ids[-1])
+
+    @contextmanager
+    def _inserted(self, events: Sequence[EventLogEntry]) -> Iterator[tuple[Connection, list[int]]]:
+        """One run's events inserted in its shard (one transaction), then in the index shard: the
+        index transaction stays open for the caller's writes, with the events' index ids."""
         rows = [self._event_to_row(event) for event in events]
         with self.run_connection(events[0].run_id) as conn:
             conn.execute(SqlEventLogStorageTable.insert(), rows)
@@ -169,27 +178,14 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
                 ),
                 rows,
             )
-            event_ids = [int(row[0]) for row in result.fetchall()]
-            self._store_asset_event_tags(conn, events, event_ids)
-            # the asset's row names its latest event (as Dagster's PostgreSQL batch write does)
-            self._store_asset_event(conn, events[-1], event_ids[-1])
+            yield conn, [int(row[0]) for row in result.fetchall()]
 
     def _store_planned_batch(self, events: Sequence[EventLogEntry]) -> None:
         """A run's planned events (Dagster sends them as one batch when it creates the run): what
         ``store_event`` does for each, in one transaction per shard. Each asset's row is updated
         with its last planned event, and each planned check writes its ``asset_check_executions``
         rows as ``store_event`` would."""
-        rows = [self._event_to_row(event) for event in events]
-        with self.run_connection(events[0].run_id) as conn:
-            conn.execute(SqlEventLogStorageTable.insert(), rows)
-        with self.index_transaction() as conn:
-            result = conn.execute(
-                SqlEventLogStorageTable.insert().returning(
-                    SqlEventLogStorageTable.c.id, sort_by_parameter_order=True
-                ),
-                rows,
-            )
-            event_ids = [int(row[0]) for row in result.fetchall()]
+        with self._inserted(events) as (conn, event_ids):
             planned = [
                 (event, event_id)
                 for event, event_id in zip(events, event_ids, strict=True)

@@ -35,6 +35,23 @@ def training_params(settings: HuracanSettings) -> TrainingParams:
     )
 
 
+def eligible(row: pd.DataFrame) -> bool:
+    """``row``: the coin's row of the day's universe (empty when the universe does not list it)."""
+    return not row.empty and bool(row["eligible"].iloc[0])
+
+
+def not_eligible(coin: str, day: str, features_hash: str, row: pd.DataFrame) -> CoinModels:
+    """What the day stores for a coin it does not train (not listed, or listed and not eligible)."""
+    why = "not in the universe" if row.empty else str(row["reason"].iloc[0])
+    return CoinModels(
+        coin=coin,
+        day=day,
+        features_hash=features_hash,
+        status="skipped",
+        reason=f"not eligible on {day}: {why}",
+    )
+
+
 def embargo_extra(settings: HuracanSettings) -> pd.Timedelta:
     """The execution latency rounded up to whole bars: added to every horizon's embargo."""
     return pd.Timedelta(settings.bar * settings.fill_delay_bars)
