@@ -130,7 +130,7 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
             handle.write(_empty_run_shard(self))
         try:
             os.link(scratch, path)
-        except FileExistsError:
+        except OSError:  # made meanwhile by another process, or no hard links here: Dagster's way
             return False
         finally:
             os.unlink(scratch)
