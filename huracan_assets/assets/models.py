@@ -131,9 +131,14 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
                 )
                 tasks.append((key, args))
 
-        results = compute.map_timed(
-            loading(train_and_stage), [args for _, args in tasks], keys=[key for key, _ in tasks]
+        # cold starts first (a coin's walk-forward folds cost about 3-5 warm days): on a cluster
+        # the longest tasks start first and no worker is left alone with one at the end (a 10-coin
+        # day with one new coin on 2 workers: 2.93 -> 2.70 s); results come back in task order
+        order = sorted(range(len(tasks)), key=lambda i: not tasks[i][1][-1])
+        mapped = compute.map_timed(
+            loading(train_and_stage), [tasks[i][1] for i in order], keys=[tasks[i][0] for i in order]
         )
+        results = [result for _, result in sorted(zip(order, mapped, strict=True), key=lambda pair: pair[0])]
         for (key, (_, coin, day, *_)), (result, seconds) in zip(tasks, results, strict=True):
             if isinstance(result, TaskFailure):
                 coin_failed(context, metrics, f"coin={coin} error={result}")
