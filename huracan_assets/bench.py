@@ -58,7 +58,7 @@ from huracan_assets.steps.bars import CoinTask, market_listings, task_days, vali
 from huracan_assets.steps.champions import champions_for_day
 from huracan_assets.steps.consensus import consensus_for_day
 from huracan_assets.steps.export import export_files
-from huracan_assets.steps.features import features_by_day
+from huracan_assets.steps.features import features_attrs, features_by_day
 from huracan_assets.steps.frames import CODE_HASH, day_of
 from huracan_assets.steps.integrity import integrity_for_day, window_days
 from huracan_assets.steps.labels import labels_by_day
@@ -133,7 +133,7 @@ def plain_loop(
         features = features_by_day(
             window("validated_bars", partitions.feature_warmup_days, coin), settings.bar, [key]
         )[key]
-        features.attrs = {"features_hash": fhash, "status": "ok" if len(features) else "no validated bars"}
+        features.attrs = features_attrs(features, fhash)
         parquet.write_partition(dg.AssetKey("features"), key, features)
         checked["features"].append(features.assign(date=day, symbol=coin))
         labels = labels_by_day(window("features", partitions.label_lookback_days, coin), settings, [key])[key]
@@ -225,7 +225,7 @@ def plain_loop(
     }
     built = [d for d in days if parquet.exists(dg.AssetKey("coin_universe"), d)]
     universes = parquet.read_window(dg.AssetKey("coin_universe"), built)
-    integrity = integrity_for_day(day, settings.lookback_days, stored_attrs, {day: outcomes}, universes)
+    integrity = integrity_for_day(day, days, stored_attrs, {day: outcomes}, universes)
     day_features = shadow_features[shadow_features["date"] == day]
     files, window_span, _ = export_files(
         day, doc, models, scores, events, integrity, universe, fhash, day_features
@@ -427,6 +427,7 @@ def history_loop(
     bar_keys = keys["validated_bars"]
     listings = {d: market_listings(client, d) for d in sorted({day_of(k) for k in bar_keys})}
     checked = []
+    fhash = features_hash()
     task = CoinTask(coin, task_days(coin, bar_keys, listings), client, settings)
     for key, (frame, quality) in validate_coin(task).items():
         frame.attrs = {"quality": quality.to_dict()}
@@ -441,8 +442,7 @@ def history_loop(
         made = compute_days(window, extra, keys[asset])
         for key, frame in made.items():
             if asset == "features":  # what the asset records with each partition
-                status = "ok" if len(frame) else "no validated bars"
-                frame.attrs = {"features_hash": features_hash(), "status": status}
+                frame.attrs = features_attrs(frame, fhash)
             parquet.write_partition(dg.AssetKey(asset), key, frame)
         validate_partitions(
             schema,

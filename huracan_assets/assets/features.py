@@ -19,7 +19,7 @@ from huracan_assets.resources.compute import ComputeResource
 from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.settings import HuracanSettingsResource
 from huracan_assets.resources.storage import CoinWindows
-from huracan_assets.steps.features import empty_features, features_by_day
+from huracan_assets.steps.features import empty_features, features_attrs, features_by_day
 from huracan_assets.steps.frames import keys_by_coin
 
 
@@ -66,8 +66,8 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
             unreadable_coins(validated_bars),
         )
         for key, (frame, failure) in mapped.items():
-            status = f"failed: {failure}" if failure else ("ok" if len(frame) else "no validated bars")
-            frame.attrs = {"features_hash": fhash, "status": status}
+            frame.attrs = features_attrs(frame, fhash, failure)
+            status = frame.attrs["status"]
             out[key] = frame
             metadata.add(key, {"rows": len(frame), "status": status}, notable=status != "ok")
         metadata.flush(

@@ -106,7 +106,7 @@ def build(partitions: Partitions) -> list[dg.AssetsDefinition]:
         for day in run_keys(context):
             days = window_days(day, partitions.lookback_days)
             outcomes = check_outcomes_for_days(context.instance, days, limit=max(50, 2 * len(days)))
-            report = integrity_for_day(day, partitions.lookback_days, validated_bars, outcomes, coin_universe)
+            report = integrity_for_day(day, days, validated_bars, outcomes, coin_universe)
             out[day] = report
             context.add_asset_metadata(
                 {

@@ -20,6 +20,12 @@ def empty_features() -> pd.DataFrame:
     return frame[FEATURE_COLUMNS]
 
 
+def features_attrs(frame: pd.DataFrame, features_hash: str, failure: object = None) -> dict[str, str]:
+    """What the ``features`` asset stores with each partition: the features' hash and its status."""
+    status = f"failed: {failure}" if failure else ("ok" if len(frame) else "no validated bars")
+    return {"features_hash": features_hash, "status": status}
+
+
 def series_of(frame: pd.DataFrame, drop: tuple[str, ...] = ("date", "symbol")) -> pd.DataFrame:
     return (
         frame.drop(columns=[c for c in drop if c in frame])

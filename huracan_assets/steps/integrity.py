@@ -25,18 +25,17 @@ def window_days(day: str, lookback_days: int) -> list[str]:
 
 def integrity_for_day(
     day: str,
-    lookback_days: int,
+    days: list[str],
     stored_attrs: dict[str, dict | None],
     outcomes: dict[str, dict[str, dict[str, str]]],
     coin_universe: pd.DataFrame,
 ) -> dict[str, Any]:
     """The day's data-integrity report: the day's rows, the window's totals and heat-map grid.
 
-    ``stored_attrs``: ``date|coin`` partition key -> the attrs stored with its validated bars
+    ``days``: the window, :func:`window_days`; ``stored_attrs``: ``date|coin`` partition key -> the attrs stored with its validated bars
     (None: never built) over the window; ``outcomes``: day -> coin -> {check -> pass|fail};
     ``coin_universe``: the stored universe rows of the window's days (``date`` column).
     """
-    days = window_days(day, lookback_days)
     window = set(days)
     cells: dict[tuple[str, str], dict | None] = {}
     for key, attrs in stored_attrs.items():
