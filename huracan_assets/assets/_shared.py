@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import weakref
 from collections.abc import Callable, Mapping
 from datetime import date, timedelta
 from typing import Any
@@ -33,9 +34,18 @@ ONE_DAY_PER_RUN = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
 OUTSIDE_SYSTEM_RETRIES = dg.RetryPolicy(max_retries=2, delay=3, backoff=dg.Backoff.EXPONENTIAL)
 
 
+# step -> its run's partition keys: Dagster enumerates them again on every ``partition_keys``
+# (the range's dates times a dynamic-partition query per coin), and a step asks more than once
+_RUN_KEYS: weakref.WeakKeyDictionary[Any, tuple[str, ...]] = weakref.WeakKeyDictionary()
+
+
 def run_keys(context: dg.AssetExecutionContext) -> list[str]:
     """The partition keys this run materialises (one, or a whole range for single-run backfills)."""
-    return [str(k) for k in context.partition_keys]
+    step = context.get_step_execution_context()
+    keys = _RUN_KEYS.get(step)
+    if keys is None:
+        keys = _RUN_KEYS[step] = tuple(str(k) for k in context.partition_keys)
+    return list(keys)
 
 
 class PartitionMetadata:

@@ -24,17 +24,15 @@ from huracan_assets.partitions import Partitions
 from huracan_assets.resources.metrics import MetricsResource
 from huracan_assets.resources.publisher import PublisherResource
 from huracan_assets.resources.settings import HuracanSettingsResource
-from huracan_assets.resources.storage import CoinDayModels
+from huracan_assets.resources.storage import CoinDayModels, run_started_at
 from huracan_assets.steps.export import export_files
 from huracan_assets.steps.frames import CODE_HASH, CODE_VERSION
 
 
 def run_started(context: dg.AssetExecutionContext) -> float:
     """When this run started (UTC epoch seconds): what killed runs left before it is theirs."""
-    record = context.instance.get_run_record_by_id(context.run_id)
-    if record is None:
-        return datetime.now(UTC).timestamp()
-    return record.start_time or record.create_timestamp.timestamp()
+    started = run_started_at(context.instance, context.run.run_id)
+    return datetime.now(UTC).timestamp() if started is None else started
 
 
 def build(partitions: Partitions) -> list[dg.AssetsDefinition]:

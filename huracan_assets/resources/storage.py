@@ -34,7 +34,7 @@ import re
 import shutil
 import threading
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -666,15 +666,39 @@ class ModelIOManager(_PartitionedIOManager):
         return read_coin_models(self.partition_path(asset_key, key), asset_key.to_user_string(), str(key))
 
 
+# run id -> when the run started (UTC epoch seconds): set once when the run starts, and asked by
+# every output of the run (a run-storage query each, a new SQLite engine each on the stock storage)
+_RUN_STARTS: OrderedDict[str, float] = OrderedDict()
+_RUN_STARTS_LOCK = threading.Lock()
+_RUN_STARTS_KEPT = 64
+
+
+def run_started_at(instance: dg.DagsterInstance, run_id: str) -> float | None:
+    """When run ``run_id`` started (UTC epoch seconds); its creation time while it has not
+    started, None for a run the instance does not hold. Remembered once the run has started."""
+    with _RUN_STARTS_LOCK:
+        started = _RUN_STARTS.get(run_id)
+    if started is not None:
+        return started
+    record = instance.get_run_record_by_id(run_id)
+    if record is None:
+        return None
+    if record.start_time is None:
+        return record.create_timestamp.timestamp()
+    with _RUN_STARTS_LOCK:
+        _RUN_STARTS[run_id] = record.start_time
+        while len(_RUN_STARTS) > _RUN_STARTS_KEPT:
+            _RUN_STARTS.popitem(last=False)
+    return record.start_time
+
+
 def _run_started(context: dg.OutputContext) -> float | None:
     """When the run writing ``context``'s output started (UTC epoch seconds), or None if unknown."""
     try:
-        record = context.step_context.instance.get_run_record_by_id(context.run_id)
+        instance, run_id = context.step_context.instance, context.run_id
     except Exception:  # an output context built outside a run (direct IO manager calls)
         return None
-    if record is None:
-        return None
-    return record.start_time or record.create_timestamp.timestamp()
+    return run_started_at(instance, run_id)
 
 
 def remove_write_leftovers(path: Path, before: float) -> list[Path]:

@@ -9,7 +9,7 @@ from huracan_assets.assets._shared import PartitionMetadata, map_by_coin, map_by
 from huracan_assets.automation.instance import INSTANCE_OVERRIDES
 from huracan_assets.partitions import COINS
 from huracan_assets.resources.compute import ComputeResource
-from huracan_assets.resources.storage import JsonIOManager
+from huracan_assets.resources.storage import JsonIOManager, run_started_at
 from huracan_assets.steps.frames import keys_by_coin
 
 DAYS = dg.DailyPartitionsDefinition(start_date="2025-01-01", end_date="2025-01-04", timezone="UTC")
@@ -128,3 +128,50 @@ def test_partition_metadata_lands_on_its_own_partitions_in_a_range_run(tmp_path:
             assert "coin" not in metadata and "rows" not in metadata
     rows = sorted(by_key[k]["rows"].value for k in by_key if k.endswith("|BAD"))
     assert len(set(rows)) == 59
+
+
+@dg.asset(
+    partitions_def=GRID, backfill_policy=dg.BackfillPolicy.single_run(), io_manager_key="json_io_manager"
+)
+def keyed(context: dg.AssetExecutionContext) -> dict[str, dict]:
+    first = run_keys(context)
+    first.clear()  # a caller's list is its own: the step's remembered keys are untouched
+    keys = run_keys(context)
+    return {key: {"keys": keys} for key in keys}
+
+
+def test_run_keys_are_each_steps_own_across_runs_in_one_process(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    instance = dg.DagsterInstance.local_temp(str(home), overrides=INSTANCE_OVERRIDES)
+    instance.add_dynamic_partitions("coins", ["BTC", "ETH"])
+    store = JsonIOManager(base_dir=str(tmp_path / "store"))
+    ranges = [("2025-01-01|BTC", "2025-01-01|ETH"), ("2025-01-02|BTC", "2025-01-03|ETH")]
+    for start, end in ranges:
+        result = dg.materialize(
+            [keyed],
+            instance=instance,
+            resources={"json_io_manager": store},
+            tags={"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end},
+        )
+        assert result.success
+    first = store.read_partition(dg.AssetKey("keyed"), "2025-01-01|ETH")["keys"]
+    second = store.read_partition(dg.AssetKey("keyed"), "2025-01-03|BTC")["keys"]
+    assert first == ["2025-01-01|BTC", "2025-01-01|ETH"]
+    assert second == [f"2025-01-0{d}|{c}" for d in (2, 3) for c in ("BTC", "ETH")]
+
+
+@dg.asset
+def plain() -> int:
+    return 1
+
+
+def test_a_runs_start_is_read_once_it_has_started(tmp_path: Path) -> None:
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize([plain], instance=instance)
+    record = instance.get_run_record_by_id(result.run_id)
+    assert record is not None and record.start_time is not None
+    assert run_started_at(instance, result.run_id) == record.start_time
+    instance.delete_run(result.run_id)  # remembered: every later output of the run asks again
+    assert run_started_at(instance, result.run_id) == record.start_time
+    assert run_started_at(instance, "0" * 36) is None
