@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from huracan_assets.core.bars import RAW_COLUMNS
 from huracan_assets.core.klines import empty_raw, open_time_unit, parse_kline_csv, split_binance_symbol
@@ -230,7 +231,7 @@ class ArchiveStore:
                 new.setdefault(key, []).append(frame)
         for (market, interval, symbol), frames in sorted(new.items()):
             target = self.path(symbol, interval, market)
-            existing = [pd.read_parquet(target)] if target.exists() else []
+            existing = [_read_parquet(target)] if target.exists() else []
             merged = pd.concat([*existing, *frames], ignore_index=True)
             merged = merged.sort_values("open_time", kind="stable").drop_duplicates("open_time", keep="last")
             _write_atomically(merged.reset_index(drop=True), target)
@@ -282,7 +283,14 @@ class ArchiveStore:
 
 @lru_cache(maxsize=256)
 def _read_cached(path: str, mtime_ns: int) -> pd.DataFrame:
-    return pd.read_parquet(path)
+    return _read_parquet(path)
+
+
+def _read_parquet(path: str | Path) -> pd.DataFrame:
+    """A symbol's archive file, read in this thread: Arrow's reader threads left running as the
+    process exits can abort it (``terminate called without an active exception``, apache/arrow
+    #34314): a ``huracan daily`` refused in its first second exited with SIGABRT once."""
+    return pq.read_table(str(path), use_threads=False).to_pandas(use_threads=False)
 
 
 def _write_atomically(frame: pd.DataFrame, target: Path) -> None:
