@@ -166,12 +166,12 @@ def plain() -> int:
     return 1
 
 
-def test_a_runs_start_is_read_once_it_has_started(tmp_path: Path) -> None:
+def test_a_runs_start_is_read_once_it_has_started() -> None:
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize([plain], instance=instance)
     record = instance.get_run_record_by_id(result.run_id)
     assert record is not None and record.start_time is not None
     assert run_started_at(instance, result.run_id) == record.start_time
-    instance.delete_run(result.run_id)  # remembered: every later output of the run asks again
+    instance.delete_run(result.run_id)  # the start, once read, is not asked of run storage again
     assert run_started_at(instance, result.run_id) == record.start_time
     assert run_started_at(instance, "0" * 36) is None
